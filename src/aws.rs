@@ -1,0 +1,188 @@
+//! The one place that talks to AWS Backup: a validated [`Job`] becomes a
+//! `StartBackupJob` or `StartCopyJob` call through `aws-sdk-backup`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::BehaviorVersion;
+use aws_sdk_backup::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_backup::primitives::{DateTime, DateTimeFormat};
+use aws_sdk_backup::types;
+use aws_sdk_backup::Client;
+
+use crate::request::{BackupJob, CopyJob, Index, Job, Lifecycle};
+use crate::send::{Failure, JobStarter, Outcome, Started};
+use crate::settings::Settings;
+
+/// Attempts per call when the user sets neither `AWS_MAX_ATTEMPTS` nor
+/// `AWS_RETRY_MODE`: enough for a throttled list of 1,000 to get through.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
+/// One attempt that takes longer is abandoned (and retried).
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Builds the AWS Backup client once, at start. Region, credentials and endpoint
+/// (`AWS_ENDPOINT_URL_BACKUP`) come from the standard AWS settings.
+pub async fn client(settings: &Settings) -> Client {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts);
+    if !settings.retry_set_by_user {
+        // Adaptive mode slows every caller down to the rate AWS accepts, so a large
+        // list against AWS Backup's ~5 calls a second slows down rather than fails.
+        loader =
+            loader.retry_config(RetryConfig::adaptive().with_max_attempts(DEFAULT_MAX_ATTEMPTS));
+    }
+    Client::new(&loader.load().await)
+}
+
+/// Starts jobs with the AWS SDK.
+pub struct AwsBackup {
+    client: Client,
+}
+
+impl AwsBackup {
+    pub fn new(client: Client) -> Self {
+        AwsBackup { client }
+    }
+}
+
+impl JobStarter for AwsBackup {
+    async fn start(&self, job: &Job) -> Outcome {
+        match job {
+            Job::StartBackupJob(backup) => match start_backup_job(&self.client, backup).await {
+                Ok(output) => Outcome::Started(Started {
+                    job_id: output.backup_job_id().unwrap_or_default().to_owned(),
+                    is_parent: output.is_parent(),
+                    creation_date: output.creation_date().and_then(rfc3339),
+                    recovery_point_arn: output.recovery_point_arn().map(str::to_owned),
+                }),
+                Err(error) => Outcome::Failed(failure(&error)),
+            },
+            Job::StartCopyJob(copy) => match start_copy_job(&self.client, copy).await {
+                Ok(output) => Outcome::Started(Started {
+                    job_id: output.copy_job_id().unwrap_or_default().to_owned(),
+                    is_parent: output.is_parent(),
+                    creation_date: output.creation_date().and_then(rfc3339),
+                    recovery_point_arn: None,
+                }),
+                Err(error) => Outcome::Failed(failure(&error)),
+            },
+        }
+    }
+}
+
+async fn start_backup_job(
+    client: &Client,
+    job: &BackupJob,
+) -> Result<
+    aws_sdk_backup::operation::start_backup_job::StartBackupJobOutput,
+    SdkError<aws_sdk_backup::operation::start_backup_job::StartBackupJobError>,
+> {
+    client
+        .start_backup_job()
+        .resource_arn(job.resource_arn())
+        .backup_vault_name(job.backup_vault_name())
+        .set_logically_air_gapped_backup_vault_arn(
+            job.logically_air_gapped_backup_vault_arn()
+                .map(str::to_owned),
+        )
+        .iam_role_arn(job.iam_role_arn())
+        .idempotency_token(job.idempotency_token())
+        .set_start_window_minutes(job.start_window_minutes())
+        .set_complete_window_minutes(job.complete_window_minutes())
+        .set_lifecycle(job.lifecycle().map(lifecycle))
+        .set_recovery_point_tags(job.recovery_point_tags().map(|tags| {
+            tags.iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect::<HashMap<_, _>>()
+        }))
+        .set_backup_options(job.backup_options().map(|options| {
+            options
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect::<HashMap<_, _>>()
+        }))
+        .set_index(job.index().map(|index| match index {
+            Index::Enabled => types::Index::Enabled,
+            Index::Disabled => types::Index::Disabled,
+        }))
+        .send()
+        .await
+}
+
+async fn start_copy_job(
+    client: &Client,
+    job: &CopyJob,
+) -> Result<
+    aws_sdk_backup::operation::start_copy_job::StartCopyJobOutput,
+    SdkError<aws_sdk_backup::operation::start_copy_job::StartCopyJobError>,
+> {
+    client
+        .start_copy_job()
+        .recovery_point_arn(job.recovery_point_arn())
+        .source_backup_vault_name(job.source_backup_vault_name())
+        .destination_backup_vault_arn(job.destination_backup_vault_arn())
+        .iam_role_arn(job.iam_role_arn())
+        .idempotency_token(job.idempotency_token())
+        .set_lifecycle(job.lifecycle().map(lifecycle))
+        .send()
+        .await
+}
+
+fn lifecycle(l: &Lifecycle) -> types::Lifecycle {
+    types::Lifecycle::builder()
+        .set_move_to_cold_storage_after_days(l.move_to_cold_storage_after_days())
+        .set_delete_after_days(l.delete_after_days())
+        .set_opt_in_to_archive_for_supported_resources(
+            l.opt_in_to_archive_for_supported_resources(),
+        )
+        .build()
+}
+
+fn rfc3339(date: &DateTime) -> Option<String> {
+    date.fmt(DateTimeFormat::DateTime).ok()
+}
+
+/// Error codes worth trying again later: throttling, AWS-side failures, time-outs.
+const RETRYABLE: &[&str] = &[
+    "ThrottlingException",
+    "LimitExceededException",
+    "TooManyRequestsException",
+    "ServiceUnavailableException",
+    "TimeoutError",
+    "DispatchFailure",
+    "ResponseError",
+];
+
+/// What went wrong with a call, with AWS's own error code when there is one.
+pub fn failure<E>(error: &SdkError<E>) -> Failure
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let code = match (error.code(), error) {
+        (Some(code), _) => code,
+        (None, SdkError::TimeoutError(_)) => "TimeoutError",
+        (None, SdkError::DispatchFailure(_)) => "DispatchFailure",
+        (None, SdkError::ResponseError(_)) => "ResponseError",
+        (None, SdkError::ConstructionFailure(_)) => "ConstructionFailure",
+        (None, _) => "UnknownError",
+    };
+    let status = error.raw_response().map(|r| r.status().as_u16());
+    let message = match error.message() {
+        Some(message) => message.to_owned(),
+        None => DisplayErrorContext(error).to_string(),
+    };
+    Failure {
+        retryable: RETRYABLE.contains(&code) || status.is_some_and(|s| s >= 500),
+        code: code.to_owned(),
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,150 @@
+//! The errors a user can cause, each saying what is wrong and how to put it right.
+
+use std::fmt;
+
+/// At most this many characters of a user's value are quoted back in an error, so a
+/// hostile event cannot make error messages (and log lines) large.
+const QUOTE_LIMIT: usize = 80;
+
+/// One problem with one field of an event: where it is and what rule it breaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// Path to the field, such as `Jobs[2].Lifecycle.DeleteAfterDays`; empty for the
+    /// event as a whole.
+    pub at: String,
+    pub problem: String,
+}
+
+impl Invalid {
+    pub fn new(at: impl Into<String>, problem: impl Into<String>) -> Self {
+        Invalid {
+            at: at.into(),
+            problem: problem.into(),
+        }
+    }
+
+    /// The same problem, seen from an enclosing object (`Jobs[2]` + `ResourceArn`).
+    pub fn within(mut self, prefix: &str) -> Self {
+        self.at = match (prefix.is_empty(), self.at.is_empty()) {
+            (true, _) => self.at,
+            (false, true) => prefix.to_owned(),
+            (false, false) => format!("{prefix}.{}", self.at),
+        };
+        self
+    }
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.at.is_empty() {
+            f.write_str(&self.problem)
+        } else {
+            write!(f, "{}: {}", self.at, self.problem)
+        }
+    }
+}
+
+/// Why an event (or one SQS message) cannot be turned into jobs. Nothing was started.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// The event breaks the rules of the contract; the user must change the event.
+    #[error("{}", join(.0))]
+    Validation(Vec<Invalid>),
+    /// The event is fine but a setting it needs is missing; the operator must set it.
+    #[error("{0}")]
+    Config(String),
+    /// A bug in backup-trigger (a panic while reading the event), caught and contained.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl PlanError {
+    pub fn invalid(at: impl Into<String>, problem: impl Into<String>) -> Self {
+        PlanError::Validation(vec![Invalid::new(at, problem)])
+    }
+
+    /// The Lambda `errorType` of this failure.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            PlanError::Validation(_) => "ValidationError",
+            PlanError::Config(_) => "ConfigError",
+            PlanError::Internal(_) => "InternalError",
+        }
+    }
+}
+
+fn join(problems: &[Invalid]) -> String {
+    let shown: Vec<String> = problems.iter().take(20).map(Invalid::to_string).collect();
+    let mut text = shown.join("; ");
+    if problems.len() > 20 {
+        text.push_str(&format!("; and {} more", problems.len() - 20));
+    }
+    text
+}
+
+/// A setting (environment variable) that is malformed: the function refuses to start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("setting {name} is invalid: {problem}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub problem: String,
+}
+
+/// A user's value, quoted for an error message and cut short when long.
+pub fn quote(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => quote_str(s),
+        other => cut(&other.to_string()),
+    }
+}
+
+/// A user's string, quoted for an error message and cut short when long.
+pub fn quote_str(s: &str) -> String {
+    format!("\"{}\"", cut(s))
+}
+
+fn cut(s: &str) -> String {
+    if s.chars().count() <= QUOTE_LIMIT {
+        s.to_owned()
+    } else {
+        let head: String = s.chars().take(QUOTE_LIMIT).collect();
+        format!("{head}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_values_are_cut_in_messages() {
+        let long = "x".repeat(10_000);
+        let quoted = quote_str(&long);
+        assert!(quoted.chars().count() < 100, "{quoted}");
+        assert!(quoted.ends_with("…\""));
+        assert_eq!(quote_str("vault"), "\"vault\"");
+    }
+
+    #[test]
+    fn many_problems_are_summarised() {
+        let problems: Vec<Invalid> = (0..25)
+            .map(|i| Invalid::new(format!("Jobs[{i}]"), "bad"))
+            .collect();
+        let text = PlanError::Validation(problems).to_string();
+        assert!(text.contains("Jobs[19]: bad"));
+        assert!(!text.contains("Jobs[20]: bad"));
+        assert!(text.ends_with("and 5 more"));
+    }
+
+    #[test]
+    fn within_builds_paths() {
+        assert_eq!(
+            Invalid::new("DeleteAfterDays", "x")
+                .within("Lifecycle")
+                .within("Jobs[1]")
+                .at,
+            "Jobs[1].Lifecycle.DeleteAfterDays"
+        );
+        assert_eq!(Invalid::new("", "x").within("detail").at, "detail");
+    }
+}

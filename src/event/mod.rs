@@ -1,0 +1,117 @@
+//! The pure core: an event in, a [`Plan`] of validated jobs out, with no I/O.
+//!
+//! [`classify`] tells an SQS batch (planned message by message, see [`sqs`]) from a
+//! single event; [`plan`] turns a single event (a bare request, a list or an
+//! EventBridge event) into a plan. Every request of an event is validated before
+//! the plan exists, so an event with one bad request starts nothing.
+
+pub mod direct;
+pub mod eventbridge;
+pub mod sqs;
+
+use serde_json::Value;
+
+use crate::error::PlanError;
+use crate::request::{kind_of, Job};
+use crate::settings::Settings;
+use crate::token::{SourceId, SourceKind};
+
+/// What is known of an event's delivery, beyond the event itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Origin<'a> {
+    /// The Lambda request id (kept by AWS across retries of an asynchronous invocation).
+    pub request_id: &'a str,
+    /// The SQS message id, when the event is an SQS message's body.
+    pub message_id: Option<&'a str>,
+}
+
+/// The shape an event had, for the answer and the logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Bare,
+    List,
+    EventBridge,
+    BackupStateChange,
+}
+
+impl Shape {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Shape::Bare => "bare",
+            Shape::List => "list",
+            Shape::EventBridge => "eventbridge",
+            Shape::BackupStateChange => "backup-state-change",
+        }
+    }
+}
+
+/// The validated jobs of one event (or one SQS message), in the event's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub shape: Shape,
+    pub source: SourceId,
+    pub jobs: Vec<Job>,
+    /// Why nothing is to be done, when the event asks for nothing (a backup job
+    /// that did not complete).
+    pub skipped: Option<String>,
+}
+
+/// An invocation's event: one event, or an SQS batch of them.
+#[derive(Debug)]
+pub enum Incoming {
+    Single(Value),
+    Sqs(sqs::Batch),
+}
+
+pub const EXPECTED: &str =
+    "expected a backup request, a list {\"Jobs\": [...]}, an EventBridge event with a request or list in its detail, or an SQS event";
+
+/// Tells an SQS batch from a single event.
+pub fn classify(event: Value) -> Result<Incoming, PlanError> {
+    match &event {
+        Value::Object(map) if map.contains_key("Records") => sqs::batch(&event).map(Incoming::Sqs),
+        Value::Object(_) => Ok(Incoming::Single(event)),
+        other => Err(PlanError::invalid(
+            "",
+            format!("the event is {}; {EXPECTED}", kind_of(other)),
+        )),
+    }
+}
+
+/// Plans a single event: a bare request, a list or an EventBridge event.
+pub fn plan(event: &Value, origin: &Origin, settings: &Settings) -> Result<Plan, PlanError> {
+    let Value::Object(map) = event else {
+        return Err(PlanError::invalid(
+            "",
+            format!("the event is {}; {EXPECTED}", kind_of(event)),
+        ));
+    };
+    if map.contains_key("Records") {
+        return Err(PlanError::invalid(
+            "Records",
+            format!("an SQS event cannot be nested in another event; {EXPECTED}"),
+        ));
+    }
+    if map.contains_key("detail-type") {
+        return eventbridge::plan(event, origin, settings);
+    }
+    direct::plan(event, origin, None, settings)
+}
+
+/// The source id of an event: the first found of its `IdempotencyKey`, the SQS
+/// message id, the EventBridge event id and the Lambda request id.
+pub fn source_id(key: Option<&str>, origin: &Origin, event_id: Option<&str>) -> SourceId {
+    let (kind, value) = match (key, origin.message_id, event_id) {
+        (Some(key), _, _) => (SourceKind::IdempotencyKey, key),
+        (None, Some(message_id), _) => (SourceKind::SqsMessageId, message_id),
+        (None, None, Some(event_id)) => (SourceKind::EventBridgeId, event_id),
+        (None, None, None) => (SourceKind::LambdaRequestId, origin.request_id),
+    };
+    SourceId {
+        kind,
+        value: value.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

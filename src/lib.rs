@@ -1,0 +1,19 @@
+//! backup-trigger: an AWS Lambda function that turns backup requests into AWS Backup jobs.
+//!
+//! The pure core ([`event`], [`request`], [`token`]) turns an incoming event into a
+//! [`event::Plan`] of validated jobs without any I/O. [`send`] runs a plan with bounded
+//! concurrency and the invocation's deadline, through a [`send::JobStarter`]: the AWS
+//! SDK ([`aws`]) or a dry run. [`handler`] ties one invocation together, [`answer`]
+//! shapes what Lambda gets back and [`logging`] writes the JSON log lines.
+
+pub mod answer;
+pub mod aws;
+pub mod error;
+pub mod event;
+pub mod handler;
+pub mod local;
+pub mod logging;
+pub mod request;
+pub mod send;
+pub mod settings;
+pub mod token;

@@ -1,0 +1,308 @@
+//! JSON log lines for CloudWatch Logs Insights (CONTRACT.md section 6): one per
+//! request and one per event. Tag values and credentials never appear: requests are
+//! logged field by field, never whole, and the AWS SDK's own logs are capped at INFO
+//! (at DEBUG and TRACE the SDK logs signing details).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use tracing::{error, info, warn};
+use tracing_subscriber::filter::{Directive, EnvFilter, LevelFilter};
+use tracing_subscriber::fmt::MakeWriter;
+
+use crate::request::Job;
+use crate::send::{JobResult, Outcome};
+use crate::token::SourceId;
+
+/// Crates whose logs are never let through below INFO, whatever the level asked:
+/// at DEBUG and TRACE they log request signing, headers and payload details.
+const CAPPED: &[&str] = &[
+    "aws_sigv4",
+    "aws_smithy_runtime",
+    "aws_smithy_runtime_api",
+    "aws_smithy_http_client",
+    "aws_smithy_http",
+    "aws_runtime",
+    "aws_config",
+    "aws_credential_types",
+    "aws_sdk_backup",
+    "hyper",
+    "hyper_util",
+    "h2",
+    "rustls",
+    "lambda_runtime",
+    "lambda_runtime_api_client",
+];
+
+/// Starts logging to `writer`: JSON lines unless `AWS_LAMBDA_LOG_FORMAT` is `Text`;
+/// the level from `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else INFO.
+pub fn init<W>(writer: W)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let format = std::env::var("AWS_LAMBDA_LOG_FORMAT").unwrap_or_default();
+    let filter = filter(
+        std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref(),
+        std::env::var("RUST_LOG").ok().as_deref(),
+    );
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_target(false);
+    let installed = if format.eq_ignore_ascii_case("text") {
+        builder.try_init()
+    } else {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init()
+    };
+    // A second init (tests) keeps the first subscriber; nothing to report.
+    drop(installed);
+}
+
+/// The filter for a Lambda log level (TRACE ... FATAL) or a `RUST_LOG` directive.
+pub fn filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> EnvFilter {
+    let mut filter = match (lambda_level, rust_log) {
+        (Some(level), _) if !level.trim().is_empty() => {
+            let level = match level.trim().to_ascii_lowercase().as_str() {
+                "fatal" => LevelFilter::ERROR,
+                other => other.parse().unwrap_or(LevelFilter::INFO),
+            };
+            EnvFilter::default().add_directive(level.into())
+        }
+        (_, Some(directives)) if !directives.trim().is_empty() => EnvFilter::builder()
+            .with_default_directive(LevelFilter::INFO.into())
+            .parse_lossy(directives),
+        _ => EnvFilter::default().add_directive(LevelFilter::INFO.into()),
+    };
+    for target in CAPPED {
+        if let Ok(cap) = format!("{target}=info").parse::<Directive>() {
+            filter = filter.add_directive(cap);
+        }
+    }
+    filter
+}
+
+static COLD: AtomicBool = AtomicBool::new(true);
+
+/// True for the first invocation of this process, false after.
+pub fn take_cold_start() -> bool {
+    COLD.swap(false, Ordering::Relaxed)
+}
+
+/// Where a request or event came from, for correlation in the logs.
+#[derive(Debug, Clone, Copy)]
+pub struct Correlation<'a> {
+    pub request_id: &'a str,
+    pub message_id: Option<&'a str>,
+}
+
+/// One line per request: what was asked, what AWS answered, how long it took.
+pub fn request(result: &JobResult, position: usize, at: Correlation) {
+    let job: &Job = &result.job;
+    let (resource_arn, recovery_point_arn, destination) = match job {
+        Job::StartBackupJob(b) => (
+            Some(b.resource_arn()),
+            match &result.outcome {
+                Outcome::Started(s) => s.recovery_point_arn.as_deref(),
+                _ => None,
+            },
+            None,
+        ),
+        Job::StartCopyJob(c) => (
+            None,
+            Some(c.recovery_point_arn()),
+            Some(c.destination_backup_vault_arn()),
+        ),
+    };
+    let (outcome, job_id, is_parent, failure) = match &result.outcome {
+        Outcome::Started(s) => ("started", Some(s.job_id.as_str()), Some(s.is_parent), None),
+        Outcome::WouldStart => ("dry_run", None, None, None),
+        Outcome::Failed(f) => (
+            if f.code == "NotStarted" {
+                "not_started"
+            } else {
+                "failed"
+            },
+            None,
+            None,
+            Some(f),
+        ),
+    };
+    let duration_ms = millis(result.duration);
+    let action = job.action().as_str();
+    let token = job.idempotency_token();
+    let vault = job.vault();
+    match failure {
+        None => info!(
+            action,
+            resource_arn,
+            recovery_point_arn,
+            vault,
+            destination_vault_arn = destination,
+            idempotency_token = token,
+            job_id,
+            is_parent,
+            request_id = at.request_id,
+            message_id = at.message_id,
+            position,
+            outcome,
+            duration_ms,
+            "request"
+        ),
+        Some(f) => error!(
+            action,
+            resource_arn,
+            recovery_point_arn,
+            vault,
+            destination_vault_arn = destination,
+            idempotency_token = token,
+            request_id = at.request_id,
+            message_id = at.message_id,
+            position,
+            outcome,
+            error_code = f.code.as_str(),
+            error_message = f.message.as_str(),
+            retryable = f.retryable,
+            duration_ms,
+            "request"
+        ),
+    }
+}
+
+/// What became of one event (or one SQS message).
+pub struct EventSummary<'a> {
+    pub kind: &'a str,
+    pub source: Option<&'a SourceId>,
+    pub requests: usize,
+    pub failed: usize,
+    pub skipped: Option<&'a str>,
+    /// Why the event started nothing, when it was refused as a whole.
+    pub error: Option<(&'a str, String)>,
+    pub duration: Duration,
+    pub cold_start: Option<bool>,
+}
+
+/// One line per event, or per SQS message.
+pub fn event(summary: &EventSummary, at: Correlation) {
+    let source_id = summary.source.map(|s| s.value.as_str());
+    let source_kind = summary.source.map(|s| s.kind.as_str());
+    let duration_ms = millis(summary.duration);
+    match &summary.error {
+        None => {
+            let outcome = if summary.skipped.is_some() {
+                "skipped"
+            } else if summary.failed > 0 {
+                "failed"
+            } else {
+                "succeeded"
+            };
+            if summary.failed > 0 {
+                warn!(
+                    kind = summary.kind,
+                    source_id,
+                    source_kind,
+                    requests = summary.requests,
+                    failed = summary.failed,
+                    outcome,
+                    request_id = at.request_id,
+                    message_id = at.message_id,
+                    cold_start = summary.cold_start,
+                    duration_ms,
+                    "event"
+                )
+            } else {
+                info!(
+                    kind = summary.kind,
+                    source_id,
+                    source_kind,
+                    requests = summary.requests,
+                    failed = summary.failed,
+                    outcome,
+                    skipped = summary.skipped,
+                    request_id = at.request_id,
+                    message_id = at.message_id,
+                    cold_start = summary.cold_start,
+                    duration_ms,
+                    "event"
+                )
+            }
+        }
+        Some((error_type, message)) => error!(
+            kind = summary.kind,
+            source_id,
+            source_kind,
+            requests = summary.requests,
+            outcome = "rejected",
+            error_type = *error_type,
+            error_message = message.as_str(),
+            request_id = at.request_id,
+            message_id = at.message_id,
+            cold_start = summary.cold_start,
+            duration_ms,
+            "event"
+        ),
+    }
+}
+
+/// One line per SQS batch.
+pub fn batch(
+    messages: usize,
+    failed: usize,
+    fifo: bool,
+    duration: Duration,
+    cold_start: bool,
+    request_id: &str,
+) {
+    let duration_ms = millis(duration);
+    if failed > 0 {
+        warn!(
+            kind = "sqs",
+            messages, failed, fifo, request_id, cold_start, duration_ms, "batch"
+        )
+    } else {
+        info!(
+            kind = "sqs",
+            messages, failed, fifo, request_id, cold_start, duration_ms, "batch"
+        )
+    }
+}
+
+fn millis(duration: Duration) -> f64 {
+    (duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lambda_levels_map_to_filters() {
+        assert_eq!(
+            filter(Some("DEBUG"), None).max_level_hint(),
+            Some(LevelFilter::DEBUG)
+        );
+        assert_eq!(
+            filter(Some("FATAL"), Some("trace")).max_level_hint(),
+            Some(LevelFilter::ERROR),
+            "AWS_LAMBDA_LOG_LEVEL wins over RUST_LOG"
+        );
+        assert_eq!(
+            filter(None, Some("warn")).max_level_hint(),
+            Some(LevelFilter::INFO),
+            "caps add INFO directives for SDK crates"
+        );
+        assert_eq!(filter(None, None).max_level_hint(), Some(LevelFilter::INFO));
+    }
+
+    #[test]
+    fn sdk_crates_are_capped_at_info() {
+        let text = filter(Some("TRACE"), None).to_string();
+        assert!(text.contains("aws_sigv4=info"), "{text}");
+        assert!(text.contains("aws_smithy_runtime=info"), "{text}");
+    }
+}

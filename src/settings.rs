@@ -1,0 +1,298 @@
+//! The function's settings (CONTRACT.md section 7), read and checked once at start.
+
+use crate::error::ConfigError;
+use crate::request::rules;
+
+/// Calls in flight at once when `MAX_CONCURRENCY` is not set.
+pub const DEFAULT_MAX_CONCURRENCY: usize = 8;
+/// Upper bound for `MAX_CONCURRENCY`: far above what AWS Backup's rate allows.
+pub const MAX_MAX_CONCURRENCY: usize = 100;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// Default vault for backups and source vault for copies.
+    pub backup_vault_name: Option<String>,
+    /// Default role passed to AWS Backup.
+    pub backup_iam_role_arn: Option<String>,
+    /// Default copy destination; target of copies after a completed backup.
+    pub copy_destination_vault_arn: Option<String>,
+    /// When set, the only vaults a copy may go to.
+    pub allowed_destination_vault_arns: Option<Vec<String>>,
+    pub max_concurrency: usize,
+    pub dry_run: bool,
+    /// True when the user chose the SDK's retry behaviour with `AWS_MAX_ATTEMPTS` or
+    /// `AWS_RETRY_MODE`; otherwise the function picks adaptive retries.
+    pub retry_set_by_user: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            backup_vault_name: None,
+            backup_iam_role_arn: None,
+            copy_destination_vault_arn: None,
+            allowed_destination_vault_arns: None,
+            max_concurrency: DEFAULT_MAX_CONCURRENCY,
+            dry_run: false,
+            retry_set_by_user: false,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Settings, ConfigError> {
+        Settings::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`. An empty value counts as unset, because SAM
+    /// passes an empty parameter as an empty environment variable.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let checked = |name: &'static str,
+                       rule: fn(&str) -> Result<(), String>|
+         -> Result<Option<String>, ConfigError> {
+            match get(name) {
+                None => Ok(None),
+                Some(value) => match rule(&value) {
+                    Ok(()) => Ok(Some(value)),
+                    Err(problem) => Err(ConfigError {
+                        name,
+                        problem: format!("{} {problem}", crate::error::quote_str(&value)),
+                    }),
+                },
+            }
+        };
+
+        let backup_vault_name = checked("BACKUP_VAULT_NAME", rules::vault_name)?;
+        let backup_iam_role_arn = checked("BACKUP_IAM_ROLE_ARN", rules::iam_role_arn)?;
+        let copy_destination_vault_arn =
+            checked("COPY_DESTINATION_VAULT_ARN", rules::backup_vault_arn)?;
+
+        let allowed_destination_vault_arns = match get("ALLOWED_DESTINATION_VAULT_ARNS") {
+            None => None,
+            Some(list) => {
+                let arns: Vec<String> = list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                for arn in &arns {
+                    rules::backup_vault_arn(arn).map_err(|problem| ConfigError {
+                        name: "ALLOWED_DESTINATION_VAULT_ARNS",
+                        problem: format!(
+                            "{} {problem} (the setting is a comma-separated list of vault ARNs)",
+                            crate::error::quote_str(arn)
+                        ),
+                    })?;
+                }
+                Some(arns)
+            }
+        };
+        if let (Some(destination), Some(allowed)) =
+            (&copy_destination_vault_arn, &allowed_destination_vault_arns)
+        {
+            if !allowed.contains(destination) {
+                return Err(ConfigError {
+                    name: "COPY_DESTINATION_VAULT_ARN",
+                    problem: format!("{destination} is not in ALLOWED_DESTINATION_VAULT_ARNS; add it there or change it"),
+                });
+            }
+        }
+
+        let max_concurrency = match get("MAX_CONCURRENCY") {
+            None => DEFAULT_MAX_CONCURRENCY,
+            Some(text) => match text.parse::<usize>() {
+                Ok(n) if (1..=MAX_MAX_CONCURRENCY).contains(&n) => n,
+                _ => {
+                    return Err(ConfigError {
+                        name: "MAX_CONCURRENCY",
+                        problem: format!(
+                            "{} must be a whole number from 1 to {MAX_MAX_CONCURRENCY}",
+                            crate::error::quote_str(&text)
+                        ),
+                    })
+                }
+            },
+        };
+
+        let dry_run = match get("DRY_RUN").map(|v| v.to_ascii_lowercase()) {
+            None => false,
+            Some(v) if v == "true" => true,
+            Some(v) if v == "false" => false,
+            Some(v) => {
+                return Err(ConfigError {
+                    name: "DRY_RUN",
+                    problem: format!("{} must be true or false", crate::error::quote_str(&v)),
+                })
+            }
+        };
+
+        if let Some(text) = get("AWS_MAX_ATTEMPTS") {
+            if !text.parse::<u32>().is_ok_and(|n| n >= 1) {
+                return Err(ConfigError {
+                    name: "AWS_MAX_ATTEMPTS",
+                    problem: format!(
+                        "{} must be a whole number of at least 1",
+                        crate::error::quote_str(&text)
+                    ),
+                });
+            }
+        }
+        if let Some(mode) = get("AWS_RETRY_MODE") {
+            if !matches!(mode.to_ascii_lowercase().as_str(), "standard" | "adaptive") {
+                return Err(ConfigError {
+                    name: "AWS_RETRY_MODE",
+                    problem: format!(
+                        "{} must be standard or adaptive",
+                        crate::error::quote_str(&mode)
+                    ),
+                });
+            }
+        }
+        let retry_set_by_user =
+            get("AWS_MAX_ATTEMPTS").is_some() || get("AWS_RETRY_MODE").is_some();
+
+        Ok(Settings {
+            backup_vault_name,
+            backup_iam_role_arn,
+            copy_destination_vault_arn,
+            allowed_destination_vault_arns,
+            max_concurrency,
+            dry_run,
+            retry_set_by_user,
+        })
+    }
+
+    /// Whether a copy may go to `destination` under `ALLOWED_DESTINATION_VAULT_ARNS`.
+    pub fn destination_allowed(&self, destination: &str) -> bool {
+        self.allowed_destination_vault_arns
+            .as_ref()
+            .is_none_or(|allowed| allowed.iter().any(|a| a == destination))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|name| env.get(name).cloned())
+    }
+
+    const VAULT_A: &str = "arn:aws:backup:eu-west-1:123456789012:backup-vault:A";
+    const VAULT_B: &str = "arn:aws:backup:eu-west-1:123456789012:backup-vault:B";
+
+    #[test]
+    fn nothing_set_gives_defaults() {
+        assert_eq!(settings(&[]).unwrap(), Settings::default());
+    }
+
+    #[test]
+    fn empty_values_count_as_unset() {
+        let s = settings(&[
+            ("BACKUP_VAULT_NAME", ""),
+            ("MAX_CONCURRENCY", ""),
+            ("ALLOWED_DESTINATION_VAULT_ARNS", " "),
+        ])
+        .unwrap();
+        assert_eq!(s, Settings::default());
+    }
+
+    #[test]
+    fn every_setting_is_read() {
+        let s = settings(&[
+            ("BACKUP_VAULT_NAME", "Main"),
+            (
+                "BACKUP_IAM_ROLE_ARN",
+                "arn:aws:iam::123456789012:role/Backup",
+            ),
+            ("COPY_DESTINATION_VAULT_ARN", VAULT_A),
+            (
+                "ALLOWED_DESTINATION_VAULT_ARNS",
+                &format!("{VAULT_A}, {VAULT_B}"),
+            ),
+            ("MAX_CONCURRENCY", "3"),
+            ("DRY_RUN", "TRUE"),
+        ])
+        .unwrap();
+        assert_eq!(s.backup_vault_name.as_deref(), Some("Main"));
+        assert_eq!(
+            s.backup_iam_role_arn.as_deref(),
+            Some("arn:aws:iam::123456789012:role/Backup")
+        );
+        assert_eq!(s.copy_destination_vault_arn.as_deref(), Some(VAULT_A));
+        assert_eq!(
+            s.allowed_destination_vault_arns,
+            Some(vec![VAULT_A.to_owned(), VAULT_B.to_owned()])
+        );
+        assert_eq!(s.max_concurrency, 3);
+        assert!(s.dry_run);
+        assert!(s.destination_allowed(VAULT_B));
+        assert!(!s.destination_allowed("arn:aws:backup:eu-west-1:999999999999:backup-vault:Evil"));
+    }
+
+    #[test]
+    fn malformed_settings_name_themselves() {
+        for (name, value) in [
+            ("BACKUP_VAULT_NAME", "my vault"),
+            ("BACKUP_IAM_ROLE_ARN", "BackupRole"),
+            ("COPY_DESTINATION_VAULT_ARN", "arn:aws:s3:::bucket"),
+            (
+                "ALLOWED_DESTINATION_VAULT_ARNS",
+                "arn:aws:backup:eu-west-1:123456789012:backup-vault:A,nope",
+            ),
+            ("MAX_CONCURRENCY", "0"),
+            ("MAX_CONCURRENCY", "101"),
+            ("MAX_CONCURRENCY", "eight"),
+            ("DRY_RUN", "yes"),
+            ("AWS_MAX_ATTEMPTS", "0"),
+            ("AWS_RETRY_MODE", "legacy"),
+        ] {
+            let err = settings(&[(name, value)]).unwrap_err();
+            assert_eq!(err.name, name);
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("setting {name} is invalid")),
+                "{err}"
+            );
+        }
+        assert!(settings(&[("MAX_CONCURRENCY", "1")]).is_ok());
+        assert!(settings(&[("MAX_CONCURRENCY", "100")]).is_ok());
+    }
+
+    #[test]
+    fn copy_destination_must_be_allowed() {
+        let err = settings(&[
+            ("COPY_DESTINATION_VAULT_ARN", VAULT_A),
+            ("ALLOWED_DESTINATION_VAULT_ARNS", VAULT_B),
+        ])
+        .unwrap_err();
+        assert_eq!(err.name, "COPY_DESTINATION_VAULT_ARN");
+    }
+
+    #[test]
+    fn retry_settings_are_the_users_when_set() {
+        assert!(!settings(&[]).unwrap().retry_set_by_user);
+        assert!(
+            settings(&[("AWS_MAX_ATTEMPTS", "3")])
+                .unwrap()
+                .retry_set_by_user
+        );
+        assert!(
+            settings(&[("AWS_RETRY_MODE", "standard")])
+                .unwrap()
+                .retry_set_by_user
+        );
+    }
+}
