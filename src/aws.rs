@@ -26,6 +26,12 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Builds the AWS Backup client once, at start. Region, credentials and endpoint
 /// (`AWS_ENDPOINT_URL_BACKUP`) come from the standard AWS settings.
 pub async fn client(settings: &Settings) -> Client {
+    Client::new(&config_loader(settings).load().await)
+}
+
+/// The SDK settings of this function: its time-outs, and adaptive retries unless the
+/// user chose otherwise. The rest comes from the standard AWS settings.
+pub fn config_loader(settings: &Settings) -> aws_config::ConfigLoader {
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .operation_attempt_timeout(ATTEMPT_TIMEOUT)
@@ -37,7 +43,7 @@ pub async fn client(settings: &Settings) -> Client {
         loader =
             loader.retry_config(RetryConfig::adaptive().with_max_attempts(DEFAULT_MAX_ATTEMPTS));
     }
-    Client::new(&loader.load().await)
+    loader
 }
 
 /// Starts jobs with the AWS SDK.
@@ -144,8 +150,12 @@ fn lifecycle(l: &Lifecycle) -> types::Lifecycle {
         .build()
 }
 
+/// RFC 3339 to the millisecond. AWS sends epoch seconds as a JSON float
+/// (`1795316400.123`), which parses to `.122999…`: rounding gives back AWS's value.
 fn rfc3339(date: &DateTime) -> Option<String> {
-    date.fmt(DateTimeFormat::DateTime).ok()
+    let millis = (u64::from(date.subsec_nanos()) + 500_000) / 1_000_000;
+    let (secs, millis) = if millis == 1000 { (date.secs() + 1, 0) } else { (date.secs(), millis) };
+    DateTime::from_secs_and_nanos(secs, (millis * 1_000_000) as u32).fmt(DateTimeFormat::DateTime).ok()
 }
 
 /// Error codes worth trying again later: throttling, AWS-side failures, time-outs.

@@ -66,25 +66,24 @@ where
 
 /// The filter for a Lambda log level (TRACE ... FATAL) or a `RUST_LOG` directive.
 pub fn filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> EnvFilter {
-    let mut filter = match (lambda_level, rust_log) {
+    let (filter, verbose) = match (lambda_level, rust_log) {
         (Some(level), _) if !level.trim().is_empty() => {
             let level = match level.trim().to_ascii_lowercase().as_str() {
                 "fatal" => LevelFilter::ERROR,
                 other => other.parse().unwrap_or(LevelFilter::INFO),
             };
-            EnvFilter::default().add_directive(level.into())
+            (EnvFilter::default().add_directive(level.into()), level > LevelFilter::INFO)
         }
-        (_, Some(directives)) if !directives.trim().is_empty() => EnvFilter::builder()
-            .with_default_directive(LevelFilter::INFO.into())
-            .parse_lossy(directives),
-        _ => EnvFilter::default().add_directive(LevelFilter::INFO.into()),
+        (_, Some(directives)) if !directives.trim().is_empty() => {
+            let filter = EnvFilter::builder().with_default_directive(LevelFilter::INFO.into()).parse_lossy(directives);
+            (filter, true)
+        }
+        _ => (EnvFilter::default().add_directive(LevelFilter::INFO.into()), false),
     };
-    for target in CAPPED {
-        if let Ok(cap) = format!("{target}=info").parse::<Directive>() {
-            filter = filter.add_directive(cap);
-        }
+    if !verbose {
+        return filter;
     }
-    filter
+    CAPPED.iter().filter_map(|target| format!("{target}=info").parse::<Directive>().ok()).fold(filter, EnvFilter::add_directive)
 }
 
 static COLD: AtomicBool = AtomicBool::new(true);

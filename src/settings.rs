@@ -190,8 +190,8 @@ mod tests {
         Settings::from_lookup(|name| env.get(name).cloned())
     }
 
-    const VAULT_A: &str = "arn:aws:backup:eu-west-1:123456789012:backup-vault:A";
-    const VAULT_B: &str = "arn:aws:backup:eu-west-1:123456789012:backup-vault:B";
+    const VAULT_A: &str = "arn:aws:backup:eu-west-1:123456789012:backup-vault:VaultA";
+    const VAULT_B: &str = "arn:aws:backup:eu-west-1:123456789012:backup-vault:VaultB";
 
     #[test]
     fn nothing_set_gives_defaults() {

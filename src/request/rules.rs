@@ -224,6 +224,11 @@ pub fn closest<'a>(unknown: &str, known: &[&'a str]) -> Option<&'a str> {
         return Some(same);
     }
     let lower = unknown.to_ascii_lowercase();
+    if lower.len() >= 4 {
+        if let Some(longer) = known.iter().find(|k| k.to_ascii_lowercase().starts_with(&lower)) {
+            return Some(longer);
+        }
+    }
     known
         .iter()
         .map(|k| (edit_distance(&lower, &k.to_ascii_lowercase()), *k))
