@@ -56,10 +56,7 @@ pub fn result(result: &JobResult) -> Value {
                 }
                 Job::StartCopyJob(job) => {
                     object.insert("RecoveryPointArn".into(), json!(job.recovery_point_arn()));
-                    object.insert(
-                        "SourceBackupVaultName".into(),
-                        json!(job.source_backup_vault_name()),
-                    );
+                    object.insert("SourceBackupVaultName".into(), json!(job.source_backup_vault_name()));
                     object.insert(
                         "DestinationBackupVaultArn".into(),
                         json!(job.destination_backup_vault_arn()),
@@ -78,10 +75,7 @@ pub fn result(result: &JobResult) -> Value {
         }
         Outcome::Failed(failure) => {
             object.insert("Action".into(), json!(result.job.action().as_str()));
-            object.insert(
-                "IdempotencyToken".into(),
-                json!(result.job.idempotency_token()),
-            );
+            object.insert("IdempotencyToken".into(), json!(result.job.idempotency_token()));
             object.insert("ErrorCode".into(), json!(failure.code));
             object.insert("ErrorMessage".into(), json!(failure.message));
         }

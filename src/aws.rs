@@ -40,8 +40,7 @@ pub fn config_loader(settings: &Settings) -> aws_config::ConfigLoader {
     if !settings.retry_set_by_user {
         // Adaptive mode slows every caller down to the rate AWS accepts, so a large
         // list against AWS Backup's ~5 calls a second slows down rather than fails.
-        loader =
-            loader.retry_config(RetryConfig::adaptive().with_max_attempts(DEFAULT_MAX_ATTEMPTS));
+        loader = loader.retry_config(RetryConfig::adaptive().with_max_attempts(DEFAULT_MAX_ATTEMPTS));
     }
     loader
 }
@@ -93,10 +92,7 @@ async fn start_backup_job(
         .start_backup_job()
         .resource_arn(job.resource_arn())
         .backup_vault_name(job.backup_vault_name())
-        .set_logically_air_gapped_backup_vault_arn(
-            job.logically_air_gapped_backup_vault_arn()
-                .map(str::to_owned),
-        )
+        .set_logically_air_gapped_backup_vault_arn(job.logically_air_gapped_backup_vault_arn().map(str::to_owned))
         .iam_role_arn(job.iam_role_arn())
         .idempotency_token(job.idempotency_token())
         .set_start_window_minutes(job.start_window_minutes())
@@ -144,9 +140,7 @@ fn lifecycle(l: &Lifecycle) -> types::Lifecycle {
     types::Lifecycle::builder()
         .set_move_to_cold_storage_after_days(l.move_to_cold_storage_after_days())
         .set_delete_after_days(l.delete_after_days())
-        .set_opt_in_to_archive_for_supported_resources(
-            l.opt_in_to_archive_for_supported_resources(),
-        )
+        .set_opt_in_to_archive_for_supported_resources(l.opt_in_to_archive_for_supported_resources())
         .build()
 }
 
@@ -154,8 +148,14 @@ fn lifecycle(l: &Lifecycle) -> types::Lifecycle {
 /// (`1795316400.123`), which parses to `.122999…`: rounding gives back AWS's value.
 fn rfc3339(date: &DateTime) -> Option<String> {
     let millis = (u64::from(date.subsec_nanos()) + 500_000) / 1_000_000;
-    let (secs, millis) = if millis == 1000 { (date.secs() + 1, 0) } else { (date.secs(), millis) };
-    DateTime::from_secs_and_nanos(secs, (millis * 1_000_000) as u32).fmt(DateTimeFormat::DateTime).ok()
+    let (secs, millis) = if millis == 1000 {
+        (date.secs() + 1, 0)
+    } else {
+        (date.secs(), millis)
+    };
+    DateTime::from_secs_and_nanos(secs, (millis * 1_000_000) as u32)
+        .fmt(DateTimeFormat::DateTime)
+        .ok()
 }
 
 /// Error codes worth trying again later: throttling, AWS-side failures, time-outs.

@@ -94,7 +94,30 @@ pub struct ConfigError {
 pub fn quote(value: &serde_json::Value) -> String {
     match value {
         serde_json::Value::String(s) => quote_str(s),
-        other => cut(&other.to_string()),
+        // Serialise no more than is shown: the value may be a large object.
+        other => {
+            let mut head = Bounded(Vec::new());
+            let _ = serde_json::to_writer(&mut head, other);
+            cut(&String::from_utf8_lossy(&head.0))
+        }
+    }
+}
+
+/// A writer that keeps the first bytes written and refuses the rest.
+struct Bounded(Vec<u8>);
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let room = (QUOTE_LIMIT * 4 + 4).saturating_sub(self.0.len());
+        if room == 0 {
+            return Err(std::io::Error::other("enough to quote"));
+        }
+        let taken = buf.len().min(room);
+        self.0.extend_from_slice(&buf[..taken]);
+        Ok(taken)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -126,10 +149,17 @@ mod tests {
     }
 
     #[test]
+    fn large_values_are_quoted_from_their_start() {
+        let big = serde_json::json!({ "a": vec![1; 100_000] });
+        let quoted = quote(&big);
+        assert!(quoted.starts_with("{\"a\":[1,1,1"), "{quoted}");
+        assert!(quoted.chars().count() <= QUOTE_LIMIT + 1, "{quoted}");
+        assert_eq!(quote(&serde_json::json!(1.5)), "1.5");
+    }
+
+    #[test]
     fn many_problems_are_summarised() {
-        let problems: Vec<Invalid> = (0..25)
-            .map(|i| Invalid::new(format!("Jobs[{i}]"), "bad"))
-            .collect();
+        let problems: Vec<Invalid> = (0..25).map(|i| Invalid::new(format!("Jobs[{i}]"), "bad")).collect();
         let text = PlanError::Validation(problems).to_string();
         assert!(text.contains("Jobs[19]: bad"));
         assert!(!text.contains("Jobs[20]: bad"));

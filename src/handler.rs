@@ -36,6 +36,39 @@ impl Invocation {
     }
 }
 
+/// The largest event read: Lambda's own limit for a synchronous invocation.
+pub const MAX_EVENT_BYTES: usize = 6 * 1024 * 1024;
+
+/// Handles one event as Lambda delivers it, JSON text. A hostile event costs little:
+/// its size is checked before it is parsed, and serde_json refuses nesting deeper
+/// than 128 levels.
+pub async fn handle_text<S: JobStarter>(
+    app: &Arc<App<S>>,
+    text: &str,
+    invocation: &Invocation,
+) -> Result<Value, HandlerError> {
+    let event = if text.len() > MAX_EVENT_BYTES {
+        Err(PlanError::invalid(
+            "",
+            format!("the event is {} bytes; at most {MAX_EVENT_BYTES} are read", text.len()),
+        ))
+    } else {
+        serde_json::from_str(text)
+            .map_err(|e| PlanError::invalid("", format!("the event is not JSON ({e}); {}", event::EXPECTED)))
+    };
+    match event {
+        Ok(event) => handle(app, event, invocation).await,
+        Err(error) => {
+            let at = Correlation {
+                request_id: &invocation.request_id,
+                message_id: None,
+            };
+            log_rejected("unknown", &error, Instant::now(), Some(logging::take_cold_start()), at);
+            Err(error.into())
+        }
+    }
+}
+
 /// Handles one event. SQS batches always answer (failures are in
 /// `batchItemFailures`); other events fail the invocation when any request failed.
 pub async fn handle<S: JobStarter>(
@@ -55,9 +88,7 @@ pub async fn handle<S: JobStarter>(
             log_rejected("unknown", &error, began, Some(cold_start), at);
             Err(error.into())
         }
-        Ok(Incoming::Sqs(batch)) => {
-            Ok(handle_batch(app, batch, invocation, &permits, began, cold_start).await)
-        }
+        Ok(Incoming::Sqs(batch)) => Ok(handle_batch(app, batch, invocation, &permits, began, cold_start).await),
         Ok(Incoming::Single(event)) => {
             let origin = Origin {
                 request_id: &invocation.request_id,
@@ -70,23 +101,10 @@ pub async fn handle<S: JobStarter>(
                     return Err(error.into());
                 }
             };
-            let (plan, results) = run_plan(
-                app,
-                plan,
-                &permits,
-                invocation.deadline,
-                at,
-                began,
-                Some(cold_start),
-            )
-            .await;
+            let (plan, results) = run_plan(app, plan, &permits, invocation.deadline, at, began, Some(cold_start)).await;
             match answer::failed(&plan, &results) {
                 Some(error) => Err(error),
-                None => Ok(answer::single(
-                    plan.shape,
-                    plan.skipped.as_deref(),
-                    &results,
-                )),
+                None => Ok(answer::single(plan.shape, plan.skipped.as_deref(), &results)),
             }
         }
     }
@@ -124,13 +142,7 @@ async fn run_plan<S: JobStarter>(
     (plan, results)
 }
 
-fn log_rejected(
-    kind: &str,
-    error: &PlanError,
-    began: Instant,
-    cold_start: Option<bool>,
-    at: Correlation,
-) {
+fn log_rejected(kind: &str, error: &PlanError, began: Instant, cold_start: Option<bool>, at: Correlation) {
     logging::event(
         &EventSummary {
             kind,
@@ -221,10 +233,7 @@ async fn handle_message<S: JobStarter>(
         message_id: Some(&message.id),
     };
     let planned = message.body.and_then(|body| {
-        catch_unwind(AssertUnwindSafe(|| {
-            event::plan(&body, &origin, &app.settings)
-        }))
-        .unwrap_or_else(|_| {
+        catch_unwind(AssertUnwindSafe(|| event::plan(&body, &origin, &app.settings))).unwrap_or_else(|_| {
             Err(PlanError::Internal(
                 "backup-trigger failed while reading this message; nothing was started".into(),
             ))
@@ -242,9 +251,7 @@ async fn handle_message<S: JobStarter>(
 }
 
 fn log_skipped_fifo(message_id: &str, request_id: &str) {
-    let failure = send::not_started(
-        "an earlier message of this FIFO batch failed, and FIFO order must be kept",
-    );
+    let failure = send::not_started("an earlier message of this FIFO batch failed, and FIFO order must be kept");
     tracing::warn!(
         request_id,
         message_id,
@@ -254,3 +261,6 @@ fn log_skipped_fifo(message_id: &str, request_id: &str) {
         "event"
     );
 }
+
+#[cfg(test)]
+mod tests;

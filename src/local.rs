@@ -91,26 +91,15 @@ pub async fn invoke(args: &[String]) -> ExitCode {
     }
 }
 
-async fn run<S: JobStarter>(
-    app: App<S>,
-    event: serde_json::Value,
-    invocation: &Invocation,
-) -> ExitCode {
+async fn run<S: JobStarter>(app: App<S>, event: serde_json::Value, invocation: &Invocation) -> ExitCode {
     match handler::handle(&Arc::new(app), event, invocation).await {
         Ok(answer) => {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&answer).unwrap_or_default()
-            );
+            println!("{}", serde_json::to_string_pretty(&answer).unwrap_or_default());
             ExitCode::SUCCESS
         }
         Err(error) => {
-            let diagnostic =
-                serde_json::json!({ "errorType": error.error_type, "errorMessage": error.message });
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&diagnostic).unwrap_or_default()
-            );
+            let diagnostic = serde_json::json!({ "errorType": error.error_type, "errorMessage": error.message });
+            println!("{}", serde_json::to_string_pretty(&diagnostic).unwrap_or_default());
             ExitCode::FAILURE
         }
     }

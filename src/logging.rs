@@ -72,10 +72,15 @@ pub fn filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> EnvFilter {
                 "fatal" => LevelFilter::ERROR,
                 other => other.parse().unwrap_or(LevelFilter::INFO),
             };
-            (EnvFilter::default().add_directive(level.into()), level > LevelFilter::INFO)
+            (
+                EnvFilter::default().add_directive(level.into()),
+                level > LevelFilter::INFO,
+            )
         }
         (_, Some(directives)) if !directives.trim().is_empty() => {
-            let filter = EnvFilter::builder().with_default_directive(LevelFilter::INFO.into()).parse_lossy(directives);
+            let filter = EnvFilter::builder()
+                .with_default_directive(LevelFilter::INFO.into())
+                .parse_lossy(directives);
             (filter, true)
         }
         _ => (EnvFilter::default().add_directive(LevelFilter::INFO.into()), false),
@@ -83,7 +88,22 @@ pub fn filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> EnvFilter {
     if !verbose {
         return filter;
     }
-    CAPPED.iter().filter_map(|target| format!("{target}=info").parse::<Directive>().ok()).fold(filter, EnvFilter::add_directive)
+    CAPPED
+        .iter()
+        .filter_map(|target| format!("{target}=info").parse::<Directive>().ok())
+        .fold(filter, EnvFilter::add_directive)
+}
+
+/// Logs a panic as one JSON line with its location only, instead of Rust's default
+/// message on stderr: a panic message can quote input, and input may hold tag values.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        error!(location, error_type = "InternalError", "panic in backup-trigger");
+    }));
 }
 
 static COLD: AtomicBool = AtomicBool::new(true);
@@ -249,14 +269,7 @@ pub fn event(summary: &EventSummary, at: Correlation) {
 }
 
 /// One line per SQS batch.
-pub fn batch(
-    messages: usize,
-    failed: usize,
-    fifo: bool,
-    duration: Duration,
-    cold_start: bool,
-    request_id: &str,
-) {
+pub fn batch(messages: usize, failed: usize, fifo: bool, duration: Duration, cold_start: bool, request_id: &str) {
     let duration_ms = millis(duration);
     if failed > 0 {
         warn!(
@@ -281,10 +294,7 @@ mod tests {
 
     #[test]
     fn lambda_levels_map_to_filters() {
-        assert_eq!(
-            filter(Some("DEBUG"), None).max_level_hint(),
-            Some(LevelFilter::DEBUG)
-        );
+        assert_eq!(filter(Some("DEBUG"), None).max_level_hint(), Some(LevelFilter::DEBUG));
         assert_eq!(
             filter(Some("FATAL"), Some("trace")).max_level_hint(),
             Some(LevelFilter::ERROR),

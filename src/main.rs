@@ -11,16 +11,13 @@ use backup_trigger::send::{DryRun, JobStarter};
 use backup_trigger::settings::Settings;
 use backup_trigger::{local, logging};
 use lambda_runtime::{service_fn, LambdaEvent};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     // One thread: the work is waiting on AWS, and a single-threaded runtime starts
     // faster and smaller than a pool.
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("cannot start the async runtime: {e}");
@@ -31,7 +28,7 @@ fn main() -> ExitCode {
         None => runtime.block_on(serve()),
         Some("invoke") => {
             logging::init(std::io::stderr);
-            install_panic_hook();
+            logging::install_panic_hook();
             runtime.block_on(local::invoke(&args[1..]))
         }
         Some("-h" | "--help") => {
@@ -47,7 +44,7 @@ fn main() -> ExitCode {
 
 async fn serve() -> ExitCode {
     logging::init(std::io::stdout);
-    install_panic_hook();
+    logging::install_panic_hook();
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
         Err(error) => {
@@ -81,16 +78,9 @@ async fn serve() -> ExitCode {
 
 async fn run<S: JobStarter>(app: App<S>) -> Result<(), lambda_runtime::Error> {
     let app = Arc::new(app);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let app = Arc::clone(&app);
-        async move {
-            handler::handle(
-                &app,
-                event.payload,
-                &Invocation::from_context(&event.context),
-            )
-            .await
-        }
+        async move { handler::handle_text(&app, event.payload.get(), &Invocation::from_context(&event.context)).await }
     }))
     .await
 }
@@ -98,8 +88,7 @@ async fn run<S: JobStarter>(app: App<S>) -> Result<(), lambda_runtime::Error> {
 /// Tells Lambda why the function cannot start (`/runtime/init/error`), so the error
 /// shows in the invoke result as well as in the log.
 async fn report_init_error(error: &ConfigError) {
-    let body = serde_json::json!({ "errorType": "ConfigError", "errorMessage": error.to_string() })
-        .to_string();
+    let body = serde_json::json!({ "errorType": "ConfigError", "errorMessage": error.to_string() }).to_string();
     let request = lambda_runtime_api_client::build_request()
         .method("POST")
         .uri("/2018-06-01/runtime/init/error")
@@ -114,20 +103,4 @@ async fn report_init_error(error: &ConfigError) {
         }
         Err(e) => tracing::error!("could not build the init error report: {e}"),
     }
-}
-
-/// Panics are logged as one JSON line with their location only: a panic message
-/// can quote input, and input may hold tag values.
-fn install_panic_hook() {
-    std::panic::set_hook(Box::new(|info| {
-        let location = info
-            .location()
-            .map(|l| format!("{}:{}", l.file(), l.line()))
-            .unwrap_or_default();
-        tracing::error!(
-            location,
-            error_type = "InternalError",
-            "panic in backup-trigger"
-        );
-    }));
 }

@@ -113,9 +113,7 @@ impl Deadline {
 pub fn not_started(reason: &str) -> Failure {
     Failure {
         code: "NotStarted".into(),
-        message: format!(
-            "not started: {reason}; retrying the event is safe, its tokens do not change"
-        ),
+        message: format!("not started: {reason}; retrying the event is safe, its tokens do not change"),
         retryable: true,
     }
 }
@@ -147,7 +145,10 @@ pub async fn send_all<S: JobStarter>(
             job,
             outcome: Outcome::Failed(Failure {
                 code: "InternalError".into(),
-                message: format!("backup-trigger failed while starting this job ({}); the job may not have started", if error.is_panic() { "panic" } else { "cancelled" }),
+                message: format!(
+                    "backup-trigger failed while starting this job ({}); the job may not have started",
+                    if error.is_panic() { "panic" } else { "cancelled" }
+                ),
                 retryable: true,
             }),
             duration: Duration::ZERO,

@@ -48,30 +48,24 @@ impl Settings {
     /// Reads settings through `lookup`. An empty value counts as unset, because SAM
     /// passes an empty parameter as an empty environment variable.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
-        let checked = |name: &'static str,
-                       rule: fn(&str) -> Result<(), String>|
-         -> Result<Option<String>, ConfigError> {
-            match get(name) {
-                None => Ok(None),
-                Some(value) => match rule(&value) {
-                    Ok(()) => Ok(Some(value)),
-                    Err(problem) => Err(ConfigError {
-                        name,
-                        problem: format!("{} {problem}", crate::error::quote_str(&value)),
-                    }),
-                },
-            }
-        };
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let checked =
+            |name: &'static str, rule: fn(&str) -> Result<(), String>| -> Result<Option<String>, ConfigError> {
+                match get(name) {
+                    None => Ok(None),
+                    Some(value) => match rule(&value) {
+                        Ok(()) => Ok(Some(value)),
+                        Err(problem) => Err(ConfigError {
+                            name,
+                            problem: format!("{} {problem}", crate::error::quote_str(&value)),
+                        }),
+                    },
+                }
+            };
 
         let backup_vault_name = checked("BACKUP_VAULT_NAME", rules::vault_name)?;
         let backup_iam_role_arn = checked("BACKUP_IAM_ROLE_ARN", rules::iam_role_arn)?;
-        let copy_destination_vault_arn =
-            checked("COPY_DESTINATION_VAULT_ARN", rules::backup_vault_arn)?;
+        let copy_destination_vault_arn = checked("COPY_DESTINATION_VAULT_ARN", rules::backup_vault_arn)?;
 
         let allowed_destination_vault_arns = match get("ALLOWED_DESTINATION_VAULT_ARNS") {
             None => None,
@@ -94,13 +88,13 @@ impl Settings {
                 Some(arns)
             }
         };
-        if let (Some(destination), Some(allowed)) =
-            (&copy_destination_vault_arn, &allowed_destination_vault_arns)
-        {
+        if let (Some(destination), Some(allowed)) = (&copy_destination_vault_arn, &allowed_destination_vault_arns) {
             if !allowed.contains(destination) {
                 return Err(ConfigError {
                     name: "COPY_DESTINATION_VAULT_ARN",
-                    problem: format!("{destination} is not in ALLOWED_DESTINATION_VAULT_ARNS; add it there or change it"),
+                    problem: format!(
+                        "{destination} is not in ALLOWED_DESTINATION_VAULT_ARNS; add it there or change it"
+                    ),
                 });
             }
         }
@@ -148,15 +142,11 @@ impl Settings {
             if !matches!(mode.to_ascii_lowercase().as_str(), "standard" | "adaptive") {
                 return Err(ConfigError {
                     name: "AWS_RETRY_MODE",
-                    problem: format!(
-                        "{} must be standard or adaptive",
-                        crate::error::quote_str(&mode)
-                    ),
+                    problem: format!("{} must be standard or adaptive", crate::error::quote_str(&mode)),
                 });
             }
         }
-        let retry_set_by_user =
-            get("AWS_MAX_ATTEMPTS").is_some() || get("AWS_RETRY_MODE").is_some();
+        let retry_set_by_user = get("AWS_MAX_ATTEMPTS").is_some() || get("AWS_RETRY_MODE").is_some();
 
         Ok(Settings {
             backup_vault_name,
@@ -183,10 +173,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let env: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let env: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Settings::from_lookup(|name| env.get(name).cloned())
     }
 
@@ -213,15 +200,9 @@ mod tests {
     fn every_setting_is_read() {
         let s = settings(&[
             ("BACKUP_VAULT_NAME", "Main"),
-            (
-                "BACKUP_IAM_ROLE_ARN",
-                "arn:aws:iam::123456789012:role/Backup",
-            ),
+            ("BACKUP_IAM_ROLE_ARN", "arn:aws:iam::123456789012:role/Backup"),
             ("COPY_DESTINATION_VAULT_ARN", VAULT_A),
-            (
-                "ALLOWED_DESTINATION_VAULT_ARNS",
-                &format!("{VAULT_A}, {VAULT_B}"),
-            ),
+            ("ALLOWED_DESTINATION_VAULT_ARNS", &format!("{VAULT_A}, {VAULT_B}")),
             ("MAX_CONCURRENCY", "3"),
             ("DRY_RUN", "TRUE"),
         ])
@@ -262,8 +243,7 @@ mod tests {
             let err = settings(&[(name, value)]).unwrap_err();
             assert_eq!(err.name, name);
             assert!(
-                err.to_string()
-                    .starts_with(&format!("setting {name} is invalid")),
+                err.to_string().starts_with(&format!("setting {name} is invalid")),
                 "{err}"
             );
         }
@@ -284,15 +264,7 @@ mod tests {
     #[test]
     fn retry_settings_are_the_users_when_set() {
         assert!(!settings(&[]).unwrap().retry_set_by_user);
-        assert!(
-            settings(&[("AWS_MAX_ATTEMPTS", "3")])
-                .unwrap()
-                .retry_set_by_user
-        );
-        assert!(
-            settings(&[("AWS_RETRY_MODE", "standard")])
-                .unwrap()
-                .retry_set_by_user
-        );
+        assert!(settings(&[("AWS_MAX_ATTEMPTS", "3")]).unwrap().retry_set_by_user);
+        assert!(settings(&[("AWS_RETRY_MODE", "standard")]).unwrap().retry_set_by_user);
     }
 }

@@ -46,7 +46,12 @@ fn copy_job() -> Job {
 
 /// Retries without waiting, so retry tests take no wall-clock time worth noting.
 fn fast_retries(builder: aws_sdk_backup::config::Builder) -> aws_sdk_backup::config::Builder {
-    builder.retry_config(RetryConfig::standard().with_max_attempts(3).with_initial_backoff(Duration::from_millis(1)).with_max_backoff(Duration::from_millis(2)))
+    builder.retry_config(
+        RetryConfig::standard()
+            .with_max_attempts(3)
+            .with_initial_backoff(Duration::from_millis(1))
+            .with_max_backoff(Duration::from_millis(2)),
+    )
 }
 
 fn backup_output() -> StartBackupJobOutput {
@@ -81,20 +86,44 @@ async fn a_backup_job_sends_every_field_and_reads_the_answer() {
     let sent = sent.lock().unwrap();
     assert_eq!(sent.len(), 1);
     let input = &sent[0];
-    assert_eq!(input.resource_arn(), Some("arn:aws:ec2:eu-west-1:123456789012:volume/vol-1"));
+    assert_eq!(
+        input.resource_arn(),
+        Some("arn:aws:ec2:eu-west-1:123456789012:volume/vol-1")
+    );
     assert_eq!(input.backup_vault_name(), Some("Vault"));
-    assert_eq!(input.logically_air_gapped_backup_vault_arn(), Some("arn:aws:backup:eu-west-1:123456789012:backup-vault:AirGapped"));
+    assert_eq!(
+        input.logically_air_gapped_backup_vault_arn(),
+        Some("arn:aws:backup:eu-west-1:123456789012:backup-vault:AirGapped")
+    );
     assert_eq!(input.iam_role_arn(), Some("arn:aws:iam::123456789012:role/Backup"));
     assert_eq!(input.idempotency_token(), Some("token-1"));
     assert_eq!(input.start_window_minutes(), Some(60));
     assert_eq!(input.complete_window_minutes(), Some(120));
     assert_eq!(
         input.lifecycle(),
-        Some(&SdkLifecycle::builder().move_to_cold_storage_after_days(30).delete_after_days(120).opt_in_to_archive_for_supported_resources(true).build())
+        Some(
+            &SdkLifecycle::builder()
+                .move_to_cold_storage_after_days(30)
+                .delete_after_days(120)
+                .opt_in_to_archive_for_supported_resources(true)
+                .build()
+        )
     );
-    assert_eq!(input.recovery_point_tags().and_then(|t| t.get("team")).map(String::as_str), Some("platform"));
+    assert_eq!(
+        input
+            .recovery_point_tags()
+            .and_then(|t| t.get("team"))
+            .map(String::as_str),
+        Some("platform")
+    );
     assert_eq!(input.recovery_point_tags().map(|t| t.len()), Some(1));
-    assert_eq!(input.backup_options().and_then(|o| o.get("WindowsVSS")).map(String::as_str), Some("enabled"));
+    assert_eq!(
+        input
+            .backup_options()
+            .and_then(|o| o.get("WindowsVSS"))
+            .map(String::as_str),
+        Some("enabled")
+    );
     assert_eq!(input.index(), Some(&SdkIndex::Enabled));
 }
 
@@ -110,8 +139,13 @@ async fn a_backup_job_sends_nothing_it_was_not_given() {
     let request = json!({"ResourceArn": "arn:aws:s3:::bucket", "BackupVaultName": "Vault", "IamRoleArn": "arn:aws:iam::123456789012:role/Backup"});
     let job = validate(&request, &[], &settings(), "derived").unwrap();
     let outcome = AwsBackup::new(client).start(&job).await;
-    let Outcome::Started(started) = outcome else { panic!("{outcome:?}") };
-    assert_eq!(started.recovery_point_arn, None, "RecoveryPointArn appears only when AWS returned one");
+    let Outcome::Started(started) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(
+        started.recovery_point_arn, None,
+        "RecoveryPointArn appears only when AWS returned one"
+    );
     let input = &sent.lock().unwrap()[0];
     assert_eq!(input.idempotency_token(), Some("derived"));
     assert_eq!(input.start_window_minutes(), None);
@@ -129,21 +163,44 @@ async fn a_copy_job_sends_every_field_and_reads_the_answer() {
     let seen = Arc::clone(&sent);
     let rule = mock!(Client::start_copy_job).then_compute_output(move |input| {
         seen.lock().unwrap().push(input.clone());
-        StartCopyJobOutput::builder().copy_job_id("copy-1").is_parent(false).creation_date(DateTime::from_secs(1_795_316_400)).build()
+        StartCopyJobOutput::builder()
+            .copy_job_id("copy-1")
+            .is_parent(false)
+            .creation_date(DateTime::from_secs(1_795_316_400))
+            .build()
     });
     let client = mock_client!(aws_sdk_backup, RuleMode::MatchAny, [&rule]);
     let outcome = AwsBackup::new(client).start(&copy_job()).await;
     assert_eq!(
         outcome,
-        Outcome::Started(Started { job_id: "copy-1".into(), is_parent: false, creation_date: Some("2026-11-22T03:00:00Z".into()), recovery_point_arn: None })
+        Outcome::Started(Started {
+            job_id: "copy-1".into(),
+            is_parent: false,
+            creation_date: Some("2026-11-22T03:00:00Z".into()),
+            recovery_point_arn: None
+        })
     );
     let input = &sent.lock().unwrap()[0];
-    assert_eq!(input.recovery_point_arn(), Some("arn:aws:backup:eu-west-1:123456789012:recovery-point:abc"));
+    assert_eq!(
+        input.recovery_point_arn(),
+        Some("arn:aws:backup:eu-west-1:123456789012:recovery-point:abc")
+    );
     assert_eq!(input.source_backup_vault_name(), Some("Vault"));
-    assert_eq!(input.destination_backup_vault_arn(), Some("arn:aws:backup:eu-central-1:123456789012:backup-vault:Far"));
+    assert_eq!(
+        input.destination_backup_vault_arn(),
+        Some("arn:aws:backup:eu-central-1:123456789012:backup-vault:Far")
+    );
     assert_eq!(input.iam_role_arn(), Some("arn:aws:iam::123456789012:role/Backup"));
     assert_eq!(input.idempotency_token(), Some("derived-token"));
-    assert_eq!(input.lifecycle(), Some(&SdkLifecycle::builder().move_to_cold_storage_after_days(-1).delete_after_days(-1).build()));
+    assert_eq!(
+        input.lifecycle(),
+        Some(
+            &SdkLifecycle::builder()
+                .move_to_cold_storage_after_days(-1)
+                .delete_after_days(-1)
+                .build()
+        )
+    );
 }
 
 /// An AWS error answer as AWS Backup (restJson1) sends it.
@@ -153,22 +210,35 @@ fn aws_error(status: u16, code: &str) -> aws_smithy_runtime_api::http::Response 
         aws_smithy_runtime_api::http::StatusCode::try_from(status).unwrap(),
         aws_smithy_types::body::SdkBody::from(body),
     );
-    response.headers_mut().insert("content-type", "application/x-amz-json-1.1");
+    response
+        .headers_mut()
+        .insert("content-type", "application/x-amz-json-1.1");
     response.headers_mut().insert("x-amzn-errortype", code.to_owned());
     response
 }
 
 async fn failure_of(status: u16, code: &'static str) -> (Failure, usize) {
-    let rule = mock!(Client::start_backup_job).sequence().http_response(move || aws_error(status, code)).repeatedly().build();
+    let rule = mock!(Client::start_backup_job)
+        .sequence()
+        .http_response(move || aws_error(status, code))
+        .repeatedly()
+        .build();
     let client = mock_client!(aws_sdk_backup, RuleMode::MatchAny, [&rule], fast_retries);
     let outcome = AwsBackup::new(client).start(&backup_job()).await;
-    let Outcome::Failed(failure) = outcome else { panic!("{code} must fail: {outcome:?}") };
+    let Outcome::Failed(failure) = outcome else {
+        panic!("{code} must fail: {outcome:?}")
+    };
     (failure, rule.num_calls())
 }
 
 #[tokio::test]
 async fn client_errors_keep_their_aws_code_and_are_not_retried() {
-    for code in ["InvalidParameterValueException", "InvalidRequestException", "MissingParameterValueException", "ResourceNotFoundException"] {
+    for code in [
+        "InvalidParameterValueException",
+        "InvalidRequestException",
+        "MissingParameterValueException",
+        "ResourceNotFoundException",
+    ] {
         let (failure, calls) = failure_of(400, code).await;
         assert_eq!(failure.code, code);
         assert_eq!(failure.message, format!("{code} from the test"));
@@ -179,7 +249,11 @@ async fn client_errors_keep_their_aws_code_and_are_not_retried() {
 
 #[tokio::test]
 async fn throttling_and_unavailability_are_retried_then_reported_retryable() {
-    for (status, code) in [(400, "LimitExceededException"), (400, "ThrottlingException"), (503, "ServiceUnavailableException")] {
+    for (status, code) in [
+        (400, "LimitExceededException"),
+        (400, "ThrottlingException"),
+        (503, "ServiceUnavailableException"),
+    ] {
         let (failure, calls) = failure_of(status, code).await;
         assert_eq!(failure.code, code);
         assert!(failure.retryable, "{code}");
@@ -189,20 +263,38 @@ async fn throttling_and_unavailability_are_retried_then_reported_retryable() {
 
 #[tokio::test]
 async fn a_throttled_call_that_then_succeeds_starts_one_job() {
-    for (status, code) in [(400, "ThrottlingException"), (400, "LimitExceededException"), (503, "ServiceUnavailableException")] {
-        let rule = mock!(Client::start_backup_job).sequence().http_response(move || aws_error(status, code)).times(2).output(backup_output).build();
+    for (status, code) in [
+        (400, "ThrottlingException"),
+        (400, "LimitExceededException"),
+        (503, "ServiceUnavailableException"),
+    ] {
+        let rule = mock!(Client::start_backup_job)
+            .sequence()
+            .http_response(move || aws_error(status, code))
+            .times(2)
+            .output(backup_output)
+            .build();
         let client = mock_client!(aws_sdk_backup, RuleMode::MatchAny, [&rule], fast_retries);
         let outcome = AwsBackup::new(client).start(&backup_job()).await;
-        assert!(matches!(&outcome, Outcome::Started(s) if s.job_id == "job-1"), "{code}: {outcome:?}");
+        assert!(
+            matches!(&outcome, Outcome::Started(s) if s.job_id == "job-1"),
+            "{code}: {outcome:?}"
+        );
         assert_eq!(rule.num_calls(), 3, "{code}");
     }
 }
 
 #[tokio::test]
 async fn copy_errors_keep_their_aws_code() {
-    let rule = mock!(Client::start_copy_job).sequence().http_response(|| aws_error(400, "InvalidParameterValueException")).repeatedly().build();
+    let rule = mock!(Client::start_copy_job)
+        .sequence()
+        .http_response(|| aws_error(400, "InvalidParameterValueException"))
+        .repeatedly()
+        .build();
     let client = mock_client!(aws_sdk_backup, RuleMode::MatchAny, [&rule], fast_retries);
-    let Outcome::Failed(failure) = AwsBackup::new(client).start(&copy_job()).await else { panic!("must fail") };
+    let Outcome::Failed(failure) = AwsBackup::new(client).start(&copy_job()).await else {
+        panic!("must fail")
+    };
     assert_eq!(failure.code, "InvalidParameterValueException");
 }
 
@@ -219,19 +311,40 @@ async fn the_default_retry_policy_is_adaptive_with_ten_attempts() {
 
 #[tokio::test]
 async fn a_users_retry_settings_are_left_to_the_sdk() {
-    let client = test_client(&Settings { retry_set_by_user: true, ..Settings::default() }).await;
+    let client = test_client(&Settings {
+        retry_set_by_user: true,
+        ..Settings::default()
+    })
+    .await;
     let retry = client.config().retry_config().expect("a retry config");
-    assert_ne!((retry.mode(), retry.max_attempts()), (aws_config::retry::RetryMode::Adaptive, DEFAULT_MAX_ATTEMPTS));
+    assert_ne!(
+        (retry.mode(), retry.max_attempts()),
+        (aws_config::retry::RetryMode::Adaptive, DEFAULT_MAX_ATTEMPTS)
+    );
 }
 
 /// The production client, with a region given so that no region lookup is made.
 async fn test_client(settings: &Settings) -> Client {
-    Client::new(&config_loader(settings).region(aws_config::Region::new("eu-west-1")).load().await)
+    Client::new(
+        &config_loader(settings)
+            .region(aws_config::Region::new("eu-west-1"))
+            .load()
+            .await,
+    )
 }
 
 #[test]
 fn creation_dates_are_rfc3339_to_the_millisecond() {
-    assert_eq!(rfc3339(&DateTime::from_fractional_secs(1_795_316_400, 0.123)).as_deref(), Some("2026-11-22T03:00:00.123Z"));
-    assert_eq!(rfc3339(&DateTime::from_secs_and_nanos(1_795_316_400, 999_600_000)).as_deref(), Some("2026-11-22T03:00:01Z"));
-    assert_eq!(rfc3339(&DateTime::from_secs(1_795_316_400)).as_deref(), Some("2026-11-22T03:00:00Z"));
+    assert_eq!(
+        rfc3339(&DateTime::from_fractional_secs(1_795_316_400, 0.123)).as_deref(),
+        Some("2026-11-22T03:00:00.123Z")
+    );
+    assert_eq!(
+        rfc3339(&DateTime::from_secs_and_nanos(1_795_316_400, 999_600_000)).as_deref(),
+        Some("2026-11-22T03:00:01Z")
+    );
+    assert_eq!(
+        rfc3339(&DateTime::from_secs(1_795_316_400)).as_deref(),
+        Some("2026-11-22T03:00:00Z")
+    );
 }

@@ -12,19 +12,11 @@ use crate::settings::Settings;
 pub const MAX_JOBS: usize = 1000;
 
 /// Plans a bare request or a list. `event_id` is the enclosing EventBridge event's id.
-pub fn plan(
-    event: &Value,
-    origin: &Origin,
-    event_id: Option<&str>,
-    settings: &Settings,
-) -> Result<Plan, PlanError> {
+pub fn plan(event: &Value, origin: &Origin, event_id: Option<&str>, settings: &Settings) -> Result<Plan, PlanError> {
     let Value::Object(map) = event else {
         return Err(PlanError::invalid(
             "",
-            format!(
-                "must be a request or a list (a JSON object), not {}",
-                kind_of(event)
-            ),
+            format!("must be a request or a list (a JSON object), not {}", kind_of(event)),
         ));
     };
     let key = idempotency_key(map)?;
@@ -38,8 +30,10 @@ pub fn plan(
             skipped: None,
         })
     } else {
-        let job = validate(event, &["IdempotencyKey"], settings, &source.token(0))
-            .map_err(PlanError::Validation)?;
+        // "Jobs" is never present here (that makes a list); it is named so that a
+        // misspelled "jobs" is hinted at.
+        let job =
+            validate(event, &["IdempotencyKey", "Jobs"], settings, &source.token(0)).map_err(PlanError::Validation)?;
         Ok(Plan {
             shape: Shape::Bare,
             source,
@@ -63,19 +57,12 @@ fn idempotency_key(map: &Map<String, Value>) -> Result<Option<&str>, PlanError> 
     }
 }
 
-fn list(
-    map: &Map<String, Value>,
-    settings: &Settings,
-    token: &dyn Fn(usize) -> String,
-) -> Result<Vec<Job>, PlanError> {
+fn list(map: &Map<String, Value>, settings: &Settings, token: &dyn Fn(usize) -> String) -> Result<Vec<Job>, PlanError> {
     let mut problems = Vec::new();
-    for key in map
-        .keys()
-        .filter(|k| *k != "Jobs" && *k != "IdempotencyKey")
-        .take(10)
-    {
+    for key in map.keys().filter(|k| *k != "Jobs" && *k != "IdempotencyKey").take(10) {
         let problem = if request_fields().any(|f| f == key) {
-            "is a request field: put it in each request of \"Jobs\" (a list has only \"Jobs\" and \"IdempotencyKey\")".to_owned()
+            "is a request field: put it in each request of \"Jobs\" (a list has only \"Jobs\" and \"IdempotencyKey\")"
+                .to_owned()
         } else {
             match rules::closest(key, &["Jobs", "IdempotencyKey"]) {
                 Some(hint) => format!("unknown field; did you mean \"{hint}\"?"),
@@ -117,11 +104,7 @@ fn list(
     for (position, request) in requests.iter().enumerate() {
         match validate(request, &[], settings, &token(position)) {
             Ok(job) => jobs.push(job),
-            Err(found) => problems.extend(
-                found
-                    .into_iter()
-                    .map(|p| p.within(&format!("Jobs[{position}]"))),
-            ),
+            Err(found) => problems.extend(found.into_iter().map(|p| p.within(&format!("Jobs[{position}]")))),
         }
     }
     problems.extend(shared_tokens(&jobs));

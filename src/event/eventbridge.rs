@@ -36,8 +36,7 @@ pub fn plan(event: &Value, origin: &Origin, settings: &Settings) -> Result<Plan,
             ),
         ));
     }
-    let mut plan = direct::plan(&parsed.detail, origin, parsed.id.as_deref(), settings)
-        .map_err(within_detail)?;
+    let mut plan = direct::plan(&parsed.detail, origin, parsed.id.as_deref(), settings).map_err(within_detail)?;
     plan.shape = Shape::EventBridge;
     Ok(plan)
 }
@@ -66,12 +65,7 @@ fn backup_state_change(
             format!("must be an object, not {}", kind_of(&event.detail)),
         ));
     };
-    let text = |name: &str| {
-        detail
-            .get(name)
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-    };
+    let text = |name: &str| detail.get(name).and_then(Value::as_str).filter(|s| !s.is_empty());
 
     let state = text("state");
     if state != Some("COMPLETED") {
@@ -80,10 +74,13 @@ fn backup_state_change(
             shape: Shape::BackupStateChange,
             source,
             jobs: Vec::new(),
-            skipped: Some(format!(
-                "backup job state is {state}; only COMPLETED starts a copy"
-            )),
+            skipped: Some(format!("backup job state is {state}; only COMPLETED starts a copy")),
         });
+    }
+    if settings.backup_iam_role_arn.is_none() {
+        return Err(PlanError::Config(
+            "a completed backup asks for a copy, but BACKUP_IAM_ROLE_ARN is not set: the copy needs a role for AWS Backup; set it on the function".into(),
+        ));
     }
     if settings.copy_destination_vault_arn.is_none() {
         return Err(PlanError::Config(
@@ -96,8 +93,7 @@ fn backup_state_change(
         Some([first, ..]) => Some(first.as_str()),
         _ => text("recoveryPointArn"),
     };
-    let vault = text("backupVaultName")
-        .or_else(|| text("backupVaultArn").and_then(|arn| arn.rsplit(':').next()));
+    let vault = text("backupVaultName").or_else(|| text("backupVaultArn").and_then(|arn| arn.rsplit(':').next()));
 
     let mut problems = Vec::new();
     if recovery_point.is_none() {
@@ -120,14 +116,8 @@ fn backup_state_change(
         "RecoveryPointArn": recovery_point,
         "SourceBackupVaultName": vault,
     });
-    let job = validate(&request, &[], settings, &source.token(0)).map_err(|problems| {
-        PlanError::Validation(
-            problems
-                .into_iter()
-                .map(|p| p.within("the copy of the completed backup"))
-                .collect(),
-        )
-    })?;
+    let job = validate(&request, &[], settings, &source.token(0))
+        .map_err(|problems| PlanError::Validation(problems.into_iter().map(|p| p.within("copy")).collect()))?;
     Ok(Plan {
         shape: Shape::BackupStateChange,
         source,

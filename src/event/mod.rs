@@ -12,7 +12,7 @@ pub mod sqs;
 use serde_json::Value;
 
 use crate::error::PlanError;
-use crate::request::{kind_of, Job};
+use crate::request::{kind_of, request_fields, Job};
 use crate::settings::Settings;
 use crate::token::{SourceId, SourceKind};
 
@@ -57,10 +57,19 @@ pub struct Plan {
 }
 
 /// An invocation's event: one event, or an SQS batch of them.
-#[derive(Debug)]
 pub enum Incoming {
     Single(Value),
     Sqs(sqs::Batch),
+}
+
+/// Never shows the event itself: it may hold tag values.
+impl std::fmt::Debug for Incoming {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Incoming::Single(_) => f.write_str("Single(..)"),
+            Incoming::Sqs(batch) => f.debug_tuple("Sqs").field(batch).finish(),
+        }
+    }
 }
 
 pub const EXPECTED: &str =
@@ -94,6 +103,22 @@ pub fn plan(event: &Value, origin: &Origin, settings: &Settings) -> Result<Plan,
     }
     if map.contains_key("detail-type") {
         return eventbridge::plan(event, origin, settings);
+    }
+    // An object with no field of ours, not even a misspelt one, is some other event.
+    let names: Vec<&str> = request_fields().chain(["Jobs", "IdempotencyKey"]).collect();
+    if !map.is_empty()
+        && !map
+            .keys()
+            .any(|key| crate::request::rules::closest(key, &names).is_some())
+    {
+        let seen: Vec<String> = map.keys().take(5).map(|k| crate::error::quote_str(k)).collect();
+        return Err(PlanError::invalid(
+            "",
+            format!(
+                "the event has none of the fields of a request or a list (it has {}); {EXPECTED}",
+                seen.join(", ")
+            ),
+        ));
     }
     direct::plan(event, origin, None, settings)
 }

@@ -1,1 +1,1122 @@
+//! The events of CONTRACT.md section 2 and the tokens of section 4, as a user meets
+//! them through `classify` and `plan`.
 
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::*;
+use crate::error::Invalid;
+use crate::event::direct::MAX_JOBS;
+use crate::request::{Action, Job};
+use crate::settings::Settings;
+use crate::token::{SourceId, SourceKind};
+
+const RESOURCE: &str = "arn:aws:ec2:eu-west-1:123456789012:volume/vol-0123456789abcdef0";
+const RECOVERY_POINT: &str = "arn:aws:ec2:eu-west-1::snapshot/snap-0123456789abcdef0";
+const OTHER_RECOVERY_POINT: &str = "arn:aws:ec2:eu-west-1::snapshot/snap-fedcba9876543210f";
+const ROLE: &str = "arn:aws:iam::123456789012:role/BackupRole";
+const DESTINATION: &str = "arn:aws:backup:eu-central-1:123456789012:backup-vault:Copies";
+const OTHER_DESTINATION: &str = "arn:aws:backup:us-east-1:210987654321:backup-vault:Elsewhere";
+const QUEUE: &str = "arn:aws:sqs:eu-west-1:123456789012:backup-requests";
+const REQUEST_ID: &str = "c6af9ac6-7b61-11e6-9a41-93e812345678";
+const EVENT_ID: &str = "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa";
+const MESSAGE_ID: &str = "059f36b4-87a3-44ab-83d2-661975830a7d";
+
+fn settings() -> Settings {
+    Settings {
+        backup_vault_name: Some("Main".into()),
+        backup_iam_role_arn: Some(ROLE.into()),
+        copy_destination_vault_arn: Some(DESTINATION.into()),
+        ..Settings::default()
+    }
+}
+
+fn allowing(allowed: &[&str]) -> Settings {
+    Settings {
+        allowed_destination_vault_arns: Some(allowed.iter().map(|s| s.to_string()).collect()),
+        ..settings()
+    }
+}
+
+/// A direct invocation.
+fn direct() -> Origin<'static> {
+    Origin {
+        request_id: REQUEST_ID,
+        message_id: None,
+    }
+}
+
+/// An SQS message's body.
+fn from_sqs(message_id: &str) -> Origin<'_> {
+    Origin {
+        request_id: REQUEST_ID,
+        message_id: Some(message_id),
+    }
+}
+
+fn backup(n: usize) -> Value {
+    json!({ "ResourceArn": format!("arn:aws:ec2:eu-west-1:123456789012:volume/vol-{n}") })
+}
+
+fn list(n: usize) -> Value {
+    json!({ "Jobs": (0..n).map(backup).collect::<Vec<_>>() })
+}
+
+fn eventbridge(detail: Value) -> Value {
+    json!({
+        "version": "0",
+        "id": EVENT_ID,
+        "detail-type": "Start backups",
+        "source": "my.scheduler",
+        "account": "123456789012",
+        "time": "2026-11-22T03:00:00Z",
+        "region": "eu-west-1",
+        "resources": [],
+        "detail": detail,
+    })
+}
+
+/// AWS Backup's event, as AWS sends it: numbers as strings, many fields not read.
+fn backup_state_change(state: &str) -> Value {
+    json!({
+        "version": "0",
+        "id": EVENT_ID,
+        "detail-type": "Backup Job State Change",
+        "source": "aws.backup",
+        "account": "123456789012",
+        "time": "2026-11-22T03:12:00Z",
+        "region": "eu-west-1",
+        "resources": [RECOVERY_POINT],
+        "detail": {
+            "backupJobId": "a1b2c3d4-5678-90ab-cdef-EXAMPLE11111",
+            "backupSizeInBytes": "2147483648",
+            "bytesTransferred": "2147483648",
+            "percentDone": "100.0",
+            "backupVaultArn": "arn:aws:backup:eu-west-1:123456789012:backup-vault:Nightly",
+            "backupVaultName": "Nightly",
+            "creationDate": "2026-11-22T03:00:00.123Z",
+            "completionDate": "2026-11-22T03:12:00.456Z",
+            "iamRoleArn": "arn:aws:iam::123456789012:role/service-role/AWSBackupDefaultServiceRole",
+            "resourceArn": RESOURCE,
+            "resourceType": "EBS",
+            "state": state,
+            "isParent": false,
+            "createdBy": { "backupPlanId": "plan-1", "backupPlanVersion": "v1", "backupRuleId": "rule-1" },
+            "someFieldAwsAddsLater": { "nested": ["anything", 1, 2.5] },
+        }
+    })
+}
+
+fn sqs_record(message_id: &str, body: &str) -> Value {
+    json!({
+        "messageId": message_id,
+        "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a...",
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": "1545082649183",
+            "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+            "ApproximateFirstReceiveTimestamp": "1545082649185"
+        },
+        "messageAttributes": {},
+        "md5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": QUEUE,
+        "awsRegion": "eu-west-1"
+    })
+}
+
+fn sqs(records: Vec<Value>) -> Value {
+    json!({ "Records": records })
+}
+
+fn planned_with(event: &Value, origin: &Origin, settings: &Settings) -> Plan {
+    plan(event, origin, settings).unwrap_or_else(|e| panic!("{event} should be planned, but: {e}"))
+}
+
+fn planned(event: Value) -> Plan {
+    planned_with(&event, &direct(), &settings())
+}
+
+fn refused_with(event: &Value, origin: &Origin, settings: &Settings) -> Vec<Invalid> {
+    match plan(event, origin, settings) {
+        Err(PlanError::Validation(problems)) => problems,
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+}
+
+fn refused(event: Value) -> Vec<Invalid> {
+    refused_with(&event, &direct(), &settings())
+}
+
+/// The one problem of a refused event.
+fn one(problems: Vec<Invalid>) -> Invalid {
+    assert_eq!(problems.len(), 1, "expected one problem, got {problems:?}");
+    problems.into_iter().next().unwrap()
+}
+
+fn at<'a>(problems: &'a [Invalid], at: &str) -> &'a Invalid {
+    problems
+        .iter()
+        .find(|p| p.at == at)
+        .unwrap_or_else(|| panic!("no problem at {at:?} in {problems:?}"))
+}
+
+#[track_caller]
+fn assert_says(problem: &Invalid, path: &str, fragments: &[&str]) {
+    assert_eq!(problem.at, path, "{problem}");
+    let text = problem.to_string();
+    for fragment in fragments {
+        assert!(text.contains(fragment), "{text:?} should contain {fragment:?}");
+    }
+}
+
+fn tokens(plan: &Plan) -> Vec<String> {
+    plan.jobs.iter().map(|j| j.idempotency_token().to_owned()).collect()
+}
+
+/// The token CONTRACT.md section 4 promises: UUIDv5 of (source id, position).
+fn token_of(kind: SourceKind, value: &str, position: usize) -> String {
+    SourceId {
+        kind,
+        value: value.to_owned(),
+    }
+    .token(position)
+}
+
+fn copy_of(job: &Job) -> &crate::request::CopyJob {
+    match job {
+        Job::StartCopyJob(copy) => copy,
+        other => panic!("expected a copy, got {other:?}"),
+    }
+}
+
+fn batch(event: Value) -> sqs::Batch {
+    match classify(event) {
+        Ok(Incoming::Sqs(batch)) => batch,
+        other => panic!("expected an SQS batch, got {other:?}"),
+    }
+}
+
+fn batch_refused(event: Value) -> Invalid {
+    match classify(event) {
+        Err(PlanError::Validation(problems)) => one(problems),
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+}
+
+// ---- A bare request ----
+
+#[test]
+fn a_bare_request_is_one_job() {
+    let plan = planned(backup(1));
+    assert_eq!(plan.shape, Shape::Bare);
+    assert_eq!(plan.jobs.len(), 1);
+    assert_eq!(plan.jobs[0].action(), Action::StartBackupJob);
+    assert_eq!(plan.skipped, None);
+}
+
+#[test]
+fn a_bare_request_may_carry_an_idempotency_key() {
+    let plan = planned(json!({ "ResourceArn": RESOURCE, "IdempotencyKey": "nightly/2026-11-22" }));
+    assert_eq!(plan.jobs[0].subject_arn(), RESOURCE);
+    assert_eq!(plan.source.kind, SourceKind::IdempotencyKey);
+}
+
+#[test]
+fn a_bare_requests_problems_are_at_the_field() {
+    let problem = one(refused(json!({ "ResourceArn": RESOURCE, "StartWindowMinutes": 59 })));
+    assert_says(&problem, "StartWindowMinutes", &["59 is below the minimum of 60"]);
+}
+
+#[test]
+fn a_bare_request_with_a_misspelled_jobs_suggests_jobs() {
+    let problems = refused(json!({ "jobs": [backup(0)] }));
+    assert_says(at(&problems, "\"jobs\""), "\"jobs\"", &["did you mean \"Jobs\"?"]);
+}
+
+#[test]
+fn a_bare_request_with_a_misspelled_idempotency_key_suggests_it() {
+    let problems = refused(json!({ "ResourceArn": RESOURCE, "IdempotencyKy": "k" }));
+    assert_says(
+        at(&problems, "\"IdempotencyKy\""),
+        "\"IdempotencyKy\"",
+        &["did you mean \"IdempotencyKey\"?"],
+    );
+}
+
+// ---- A list ----
+
+#[test]
+fn a_list_of_one_request_is_accepted() {
+    let plan = planned(list(1));
+    assert_eq!(plan.shape, Shape::List);
+    assert_eq!(plan.jobs.len(), 1);
+}
+
+#[test]
+fn a_list_of_1000_requests_is_accepted_in_order() {
+    let plan = planned(list(MAX_JOBS));
+    assert_eq!(MAX_JOBS, 1000);
+    assert_eq!(plan.jobs.len(), 1000);
+    assert!(plan.jobs[999].subject_arn().ends_with("vol-999"));
+}
+
+#[test]
+fn a_list_of_1001_requests_is_refused() {
+    let problem = one(refused(list(1001)));
+    assert_says(&problem, "Jobs", &["has 1001 requests", "at most 1000", "split it"]);
+}
+
+#[test]
+fn an_empty_list_is_refused() {
+    let problem = one(refused(list(0)));
+    assert_says(&problem, "Jobs", &["is empty", "1 to 1000 requests"]);
+}
+
+#[test]
+fn jobs_must_be_an_array() {
+    for (jobs, kind) in [
+        (backup(0), "an object"),
+        (json!("x"), "a string"),
+        (json!(null), "null"),
+    ] {
+        let problem = one(refused(json!({ "Jobs": jobs })));
+        assert_says(&problem, "Jobs", &["must be an array of requests", kind]);
+    }
+}
+
+#[test]
+fn a_list_mixes_backups_and_copies() {
+    let plan = planned(json!({ "Jobs": [backup(0), { "RecoveryPointArn": RECOVERY_POINT }] }));
+    let actions: Vec<Action> = plan.jobs.iter().map(Job::action).collect();
+    assert_eq!(actions, [Action::StartBackupJob, Action::StartCopyJob]);
+}
+
+#[test]
+fn a_problem_in_a_list_is_at_its_position() {
+    let mut event = list(3);
+    event["Jobs"][2]["Lifecycle"] = json!({ "MoveToColdStorageAfterDays": 30, "DeleteAfterDays": 100 });
+    let problem = one(refused(event));
+    assert_says(
+        &problem,
+        "Jobs[2].Lifecycle.DeleteAfterDays",
+        &["Jobs[2].Lifecycle.DeleteAfterDays: 100 must be at least MoveToColdStorageAfterDays + 90 = 120"],
+    );
+}
+
+#[test]
+fn one_bad_request_refuses_the_whole_list_naming_each_bad_one() {
+    let mut event = list(4);
+    event["Jobs"][1] = json!({ "ResourceARN": RESOURCE });
+    event["Jobs"][3] = json!("vol-3");
+    let problems = refused(event);
+    assert_says(
+        at(&problems, "Jobs[1].\"ResourceARN\""),
+        "Jobs[1].\"ResourceARN\"",
+        &["did you mean \"ResourceArn\"?"],
+    );
+    assert_says(at(&problems, "Jobs[1]"), "Jobs[1]", &["neither ResourceArn"]);
+    assert_says(
+        at(&problems, "Jobs[3]"),
+        "Jobs[3]",
+        &["a request must be a JSON object, not a string"],
+    );
+    assert_eq!(problems.len(), 3, "{problems:?}");
+}
+
+#[test]
+fn an_unknown_list_key_suggests_the_closest() {
+    let mut event = list(1);
+    event["IdempotencyKy"] = json!("k");
+    let problem = one(refused(event));
+    assert_says(
+        &problem,
+        "\"IdempotencyKy\"",
+        &["unknown field", "did you mean \"IdempotencyKey\"?"],
+    );
+}
+
+#[test]
+fn an_unknown_list_key_with_nothing_close_names_the_list_keys() {
+    let mut event = list(1);
+    event["Colour"] = json!("blue");
+    let problem = one(refused(event));
+    assert_says(
+        &problem,
+        "\"Colour\"",
+        &["unknown field", "only \"Jobs\" and \"IdempotencyKey\""],
+    );
+}
+
+#[test]
+fn a_request_field_at_list_level_says_to_put_it_in_each_request() {
+    let mut event = list(2);
+    event["BackupVaultName"] = json!("Main");
+    let problem = one(refused(event));
+    assert_says(
+        &problem,
+        "\"BackupVaultName\"",
+        &["is a request field", "put it in each request of \"Jobs\""],
+    );
+}
+
+#[test]
+fn an_idempotency_key_inside_a_listed_request_says_to_move_it() {
+    let mut event = list(2);
+    event["Jobs"][1]["IdempotencyKey"] = json!("k");
+    let problem = one(refused(event));
+    assert_says(
+        &problem,
+        "Jobs[1].\"IdempotencyKey\"",
+        &["is not a request field", "beside \"Jobs\""],
+    );
+}
+
+// ---- IdempotencyKey ----
+
+#[test]
+fn an_idempotency_key_of_1_and_500_characters_is_accepted() {
+    for key in ["k".to_owned(), "k".repeat(500)] {
+        let mut event = list(1);
+        event["IdempotencyKey"] = json!(key);
+        assert_eq!(planned(event).source.value, key);
+    }
+}
+
+#[test]
+fn an_empty_idempotency_key_is_refused() {
+    for event in [
+        json!({ "Jobs": [backup(0)], "IdempotencyKey": "" }),
+        json!({ "ResourceArn": RESOURCE, "IdempotencyKey": "" }),
+    ] {
+        let problem = one(refused(event));
+        assert_says(&problem, "IdempotencyKey", &["must not be empty"]);
+    }
+}
+
+#[test]
+fn an_idempotency_key_of_501_characters_is_refused() {
+    let mut event = list(1);
+    event["IdempotencyKey"] = json!("k".repeat(501));
+    let problem = one(refused(event));
+    assert_says(&problem, "IdempotencyKey", &["at most 500 characters"]);
+}
+
+#[test]
+fn an_idempotency_key_must_be_a_string() {
+    let mut event = list(1);
+    event["IdempotencyKey"] = json!(20261122);
+    let problem = one(refused(event));
+    assert_says(&problem, "IdempotencyKey", &["must be a string, not a number"]);
+}
+
+#[test]
+fn a_null_idempotency_key_counts_as_absent() {
+    let mut event = list(1);
+    event["IdempotencyKey"] = Value::Null;
+    assert_eq!(planned(event).source.kind, SourceKind::LambdaRequestId);
+}
+
+// ---- EventBridge ----
+
+#[test]
+fn an_eventbridge_detail_can_be_a_request() {
+    let plan = planned(eventbridge(backup(7)));
+    assert_eq!(plan.shape, Shape::EventBridge);
+    assert_eq!(plan.jobs.len(), 1);
+    assert!(plan.jobs[0].subject_arn().ends_with("vol-7"));
+}
+
+#[test]
+fn an_eventbridge_detail_can_be_a_list() {
+    let plan = planned(eventbridge(list(3)));
+    assert_eq!(plan.shape, Shape::EventBridge);
+    assert_eq!(plan.jobs.len(), 3);
+}
+
+#[test]
+fn problems_in_an_eventbridge_detail_are_under_detail() {
+    let mut detail = list(3);
+    detail["Jobs"][1]["Index"] = json!("on");
+    let problem = one(refused(eventbridge(detail)));
+    assert_says(
+        &problem,
+        "detail.Jobs[1].Index",
+        &["\"on\"", "\"ENABLED\" or \"DISABLED\""],
+    );
+
+    let problem = one(refused(eventbridge(json!({ "ResourceArn": "vol-1" }))));
+    assert_says(&problem, "detail.ResourceArn", &["\"vol-1\"", "must be an ARN"]);
+}
+
+#[test]
+fn an_empty_detail_tells_the_user_to_set_the_targets_input() {
+    let mut event = eventbridge(json!({}));
+    event["detail-type"] = json!("Scheduled Event");
+    event["source"] = json!("aws.events");
+    let problem = one(refused(event));
+    assert_says(
+        &problem,
+        "detail",
+        &[
+            "is empty",
+            "\"Scheduled Event\"",
+            "\"aws.events\"",
+            "Set the target's input",
+        ],
+    );
+}
+
+#[test]
+fn a_null_detail_tells_the_user_to_set_the_targets_input() {
+    let problem = one(refused(eventbridge(Value::Null)));
+    assert_says(&problem, "detail", &["Set the target's input"]);
+}
+
+#[test]
+fn an_eventbridge_detail_that_is_not_an_object_is_refused() {
+    let problem = one(refused(eventbridge(json!([backup(0)]))));
+    assert_says(&problem, "detail", &["a request or a list", "not an array"]);
+}
+
+#[test]
+fn an_eventbridge_event_without_source_or_detail_is_refused() {
+    let mut event = eventbridge(backup(0));
+    event.as_object_mut().unwrap().remove("source");
+    let problem = one(refused(event));
+    assert_says(&problem, "", &["\"detail-type\", \"source\" and \"detail\""]);
+
+    let mut event = eventbridge(backup(0));
+    event.as_object_mut().unwrap().remove("detail");
+    let problem = one(refused(event));
+    assert_says(&problem, "", &["\"detail-type\", \"source\" and \"detail\""]);
+}
+
+// ---- aws.backup: Backup Job State Change ----
+
+#[test]
+fn a_completed_backup_starts_one_copy_of_its_recovery_point() {
+    let plan = planned(backup_state_change("COMPLETED"));
+    assert_eq!(plan.shape, Shape::BackupStateChange);
+    assert_eq!(plan.skipped, None);
+    assert_eq!(plan.jobs.len(), 1);
+    let copy = copy_of(&plan.jobs[0]);
+    assert_eq!(copy.recovery_point_arn(), RECOVERY_POINT);
+    assert_eq!(copy.source_backup_vault_name(), "Nightly");
+    assert_eq!(copy.destination_backup_vault_arn(), DESTINATION);
+    assert_eq!(copy.iam_role_arn(), ROLE);
+    assert_eq!(copy.lifecycle(), None);
+}
+
+#[test]
+fn the_recovery_point_comes_from_resources_before_the_detail() {
+    let mut event = backup_state_change("COMPLETED");
+    event["detail"]["recoveryPointArn"] = json!(OTHER_RECOVERY_POINT);
+    let plan = planned(event);
+    assert_eq!(plan.jobs[0].subject_arn(), RECOVERY_POINT);
+}
+
+#[test]
+fn the_recovery_point_comes_from_the_detail_when_resources_is_empty() {
+    let mut event = backup_state_change("COMPLETED");
+    event["resources"] = json!([]);
+    event["detail"]["recoveryPointArn"] = json!(OTHER_RECOVERY_POINT);
+    let plan = planned(event);
+    assert_eq!(plan.jobs[0].subject_arn(), OTHER_RECOVERY_POINT);
+}
+
+#[test]
+fn the_recovery_point_comes_from_the_detail_when_resources_is_absent() {
+    let mut event = backup_state_change("COMPLETED");
+    event.as_object_mut().unwrap().remove("resources");
+    event["detail"]["recoveryPointArn"] = json!(OTHER_RECOVERY_POINT);
+    let plan = planned(event);
+    assert_eq!(plan.jobs[0].subject_arn(), OTHER_RECOVERY_POINT);
+}
+
+#[test]
+fn a_completed_backup_without_a_recovery_point_is_refused() {
+    let mut event = backup_state_change("COMPLETED");
+    event["resources"] = json!([]);
+    let problem = one(refused(event));
+    assert_says(
+        &problem,
+        "resources",
+        &["is empty", "detail.recoveryPointArn is missing"],
+    );
+}
+
+#[test]
+fn the_source_vault_comes_from_the_vault_arn_when_the_name_is_absent() {
+    let mut event = backup_state_change("COMPLETED");
+    event["detail"].as_object_mut().unwrap().remove("backupVaultName");
+    event["detail"]["backupVaultArn"] = json!("arn:aws:backup:eu-west-1:123456789012:backup-vault:FromArn");
+    let plan = planned(event);
+    assert_eq!(plan.jobs[0].vault(), "FromArn");
+}
+
+#[test]
+fn the_vault_name_wins_over_the_vault_arn() {
+    let mut event = backup_state_change("COMPLETED");
+    event["detail"]["backupVaultArn"] = json!("arn:aws:backup:eu-west-1:123456789012:backup-vault:FromArn");
+    let plan = planned(event);
+    assert_eq!(plan.jobs[0].vault(), "Nightly");
+}
+
+#[test]
+fn a_completed_backup_without_a_vault_is_refused() {
+    let mut event = backup_state_change("COMPLETED");
+    let detail = event["detail"].as_object_mut().unwrap();
+    detail.remove("backupVaultName");
+    detail.remove("backupVaultArn");
+    let problem = one(refused(event));
+    assert_says(&problem, "detail", &["neither backupVaultName nor backupVaultArn"]);
+}
+
+#[test]
+fn the_copy_of_a_completed_backup_is_validated_like_any_request() {
+    let mut event = backup_state_change("COMPLETED");
+    event["detail"]["backupVaultName"] = json!("not a vault");
+    let problem = one(refused(event));
+    assert!(problem.at.ends_with("SourceBackupVaultName"), "{problem}");
+    assert!(problem.to_string().contains("\"not a vault\""), "{problem}");
+}
+
+#[test]
+fn other_backup_states_are_skipped_with_a_reason() {
+    for state in [
+        "CREATED", "PENDING", "RUNNING", "ABORTED", "FAILED", "EXPIRED", "PARTIAL",
+    ] {
+        let plan = planned(backup_state_change(state));
+        assert_eq!(plan.shape, Shape::BackupStateChange);
+        assert!(plan.jobs.is_empty(), "{state}");
+        let why = plan.skipped.expect("a reason");
+        assert!(
+            why.contains(&format!("\"{state}\"")) && why.contains("COMPLETED"),
+            "{why}"
+        );
+    }
+}
+
+#[test]
+fn a_backup_state_change_without_state_is_skipped() {
+    let mut event = backup_state_change("COMPLETED");
+    event["detail"].as_object_mut().unwrap().remove("state");
+    let plan = planned(event);
+    assert!(plan.jobs.is_empty());
+    assert!(plan.skipped.unwrap().contains("missing"));
+}
+
+#[test]
+fn a_skipped_backup_needs_no_copy_destination() {
+    let settings = Settings {
+        copy_destination_vault_arn: None,
+        ..settings()
+    };
+    let plan = planned_with(&backup_state_change("FAILED"), &direct(), &settings);
+    assert!(plan.skipped.is_some());
+}
+
+#[test]
+fn a_completed_backup_without_copy_destination_is_a_config_error() {
+    let settings = Settings {
+        copy_destination_vault_arn: None,
+        ..settings()
+    };
+    match plan(&backup_state_change("COMPLETED"), &direct(), &settings) {
+        Err(error @ PlanError::Config(_)) => {
+            assert_eq!(error.error_type(), "ConfigError");
+            assert!(
+                error.to_string().contains("COPY_DESTINATION_VAULT_ARN is not set"),
+                "{error}"
+            );
+        }
+        other => panic!("expected a config error, got {other:?}"),
+    }
+}
+
+#[test]
+fn numbers_as_strings_and_unknown_detail_fields_are_ignored() {
+    let mut event = backup_state_change("COMPLETED");
+    event["detail"]["backupSizeInBytes"] = json!(2147483648_u64);
+    event["detail"]["percentDone"] = json!(100.0);
+    event["detail"]["BackupVault"] = json!("a typo in a request, but fine here");
+    assert_eq!(planned(event).jobs.len(), 1);
+    // The fixture itself has numbers as strings and a field AWS may add later.
+    assert_eq!(planned(backup_state_change("COMPLETED")).jobs.len(), 1);
+}
+
+#[test]
+fn a_completed_backup_is_copied_by_its_event_id() {
+    let plan = planned(backup_state_change("COMPLETED"));
+    assert_eq!(plan.source.kind, SourceKind::EventBridgeId);
+    assert_eq!(plan.source.value, EVENT_ID);
+    assert_eq!(tokens(&plan), [token_of(SourceKind::EventBridgeId, EVENT_ID, 0)]);
+}
+
+#[test]
+fn a_completed_backup_to_a_destination_outside_the_allow_list_is_refused() {
+    let problems = refused_with(
+        &backup_state_change("COMPLETED"),
+        &direct(),
+        &allowing(&[OTHER_DESTINATION]),
+    );
+    let problem = one(problems);
+    assert!(problem.at.ends_with("DestinationBackupVaultArn"), "{problem}");
+    assert!(
+        problem.to_string().contains("ALLOWED_DESTINATION_VAULT_ARNS"),
+        "{problem}"
+    );
+}
+
+#[test]
+fn a_backup_event_of_another_type_is_an_ordinary_eventbridge_event() {
+    let mut event = backup_state_change("COMPLETED");
+    event["detail-type"] = json!("Copy Job State Change");
+    let problems = refused(event);
+    assert!(
+        problems.iter().all(|p| p.at.starts_with("detail")),
+        "the detail is read as a request: {problems:?}"
+    );
+}
+
+// ---- The allow-list, for every kind of event ----
+
+#[test]
+fn the_allow_list_refuses_copies_in_every_kind_of_event() {
+    let settings = allowing(&[DESTINATION]);
+    let outside = json!({ "RecoveryPointArn": RECOVERY_POINT, "DestinationBackupVaultArn": OTHER_DESTINATION });
+    let inside = json!({ "RecoveryPointArn": RECOVERY_POINT, "DestinationBackupVaultArn": DESTINATION });
+    for (event, path) in [
+        (outside.clone(), "DestinationBackupVaultArn"),
+        (
+            json!({ "Jobs": [inside.clone(), outside.clone()] }),
+            "Jobs[1].DestinationBackupVaultArn",
+        ),
+        (eventbridge(outside.clone()), "detail.DestinationBackupVaultArn"),
+    ] {
+        let problem = one(refused_with(&event, &direct(), &settings));
+        assert_says(
+            &problem,
+            path,
+            &[&format!("\"{OTHER_DESTINATION}\""), "ALLOWED_DESTINATION_VAULT_ARNS"],
+        );
+    }
+    // An SQS message's body.
+    let body = outside.to_string();
+    let batch = batch(sqs(vec![sqs_record(MESSAGE_ID, &body)]));
+    let event = batch.messages[0].body.as_ref().unwrap();
+    let problem = one(refused_with(event, &from_sqs(MESSAGE_ID), &settings));
+    assert_says(
+        &problem,
+        "DestinationBackupVaultArn",
+        &["ALLOWED_DESTINATION_VAULT_ARNS"],
+    );
+    // And the allowed destination passes.
+    assert_eq!(planned_with(&inside, &direct(), &settings).jobs.len(), 1);
+}
+
+#[test]
+fn the_allow_list_refuses_a_defaulted_destination() {
+    let settings = allowing(&[OTHER_DESTINATION]);
+    let problem = one(refused_with(
+        &json!({ "Jobs": [{ "RecoveryPointArn": RECOVERY_POINT }] }),
+        &direct(),
+        &settings,
+    ));
+    assert_says(
+        &problem,
+        "Jobs[0].DestinationBackupVaultArn",
+        &[&format!("\"{DESTINATION}\""), "ALLOWED_DESTINATION_VAULT_ARNS"],
+    );
+}
+
+// ---- SQS ----
+
+#[test]
+fn an_sqs_event_is_a_batch_of_messages_in_order() {
+    let batch = batch(sqs(vec![
+        sqs_record("m-1", &backup(1).to_string()),
+        sqs_record("m-2", &list(2).to_string()),
+    ]));
+    assert!(!batch.fifo);
+    let ids: Vec<&str> = batch.messages.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, ["m-1", "m-2"]);
+    assert_eq!(batch.messages[0].body.as_ref().unwrap(), &backup(1));
+    assert_eq!(batch.messages[1].body.as_ref().unwrap(), &list(2));
+}
+
+#[test]
+fn a_fifo_queue_is_known_by_its_arn() {
+    let mut record = sqs_record("m-1", &backup(1).to_string());
+    record["eventSourceARN"] = json!("arn:aws:sqs:eu-west-1:123456789012:backup-requests.fifo");
+    assert!(batch(sqs(vec![record])).fifo);
+}
+
+#[test]
+fn a_body_that_is_not_json_fails_that_message_only() {
+    let batch = batch(sqs(vec![
+        sqs_record("m-1", &backup(1).to_string()),
+        sqs_record("m-2", "ResourceArn=arn:aws:s3:::bucket"),
+        sqs_record("m-3", &backup(3).to_string()),
+    ]));
+    assert_eq!(batch.messages.len(), 3);
+    assert!(batch.messages[0].body.is_ok());
+    assert!(batch.messages[2].body.is_ok());
+    match &batch.messages[1].body {
+        Err(PlanError::Validation(problems)) => {
+            let problem = &problems[0];
+            assert_says(problem, "body", &["is not JSON", "expected a backup request"]);
+        }
+        other => panic!("expected the body to fail, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_missing_body_fails_that_message_only() {
+    let mut record = sqs_record("m-2", "");
+    record.as_object_mut().unwrap().remove("body");
+    let batch = batch(sqs(vec![sqs_record("m-1", &backup(1).to_string()), record]));
+    assert!(batch.messages[0].body.is_ok());
+    assert!(matches!(&batch.messages[1].body, Err(PlanError::Validation(p)) if p[0].at == "body"));
+}
+
+#[test]
+fn a_record_without_message_id_fails_the_batch() {
+    let mut record = sqs_record("", &backup(2).to_string());
+    record.as_object_mut().unwrap().remove("messageId");
+    let problem = batch_refused(sqs(vec![sqs_record("m-1", &backup(1).to_string()), record]));
+    assert_says(&problem, "Records[1].messageId", &["is missing"]);
+}
+
+#[test]
+fn a_record_from_another_source_fails_the_batch() {
+    let mut record = sqs_record("m-1", &backup(1).to_string());
+    record["eventSource"] = json!("aws:s3");
+    let problem = batch_refused(sqs(vec![record]));
+    assert_says(
+        &problem,
+        "Records[0].eventSource",
+        &["is not \"aws:sqs\"", "expected a backup request"],
+    );
+}
+
+#[test]
+fn an_s3_notification_is_refused_saying_what_was_expected() {
+    let event = json!({ "Records": [{ "eventVersion": "2.1", "eventSource": "aws:s3", "s3": {} }] });
+    let problem = batch_refused(event);
+    assert!(problem.to_string().contains(EXPECTED), "{problem}");
+}
+
+#[test]
+fn empty_or_malformed_records_are_refused() {
+    assert_says(&batch_refused(json!({ "Records": [] })), "Records", &["is empty"]);
+    assert_says(
+        &batch_refused(json!({ "Records": {} })),
+        "Records",
+        &["must be an array, not an object"],
+    );
+    assert_says(
+        &batch_refused(json!({ "Records": ["m-1"] })),
+        "Records[0]",
+        &["is not an SQS message"],
+    );
+}
+
+#[test]
+fn an_sqs_event_nested_in_a_body_is_refused() {
+    let inner = sqs(vec![sqs_record("m-inner", &backup(1).to_string())]);
+    let problem = one(refused_with(&inner, &from_sqs(MESSAGE_ID), &settings()));
+    assert_says(&problem, "Records", &["cannot be nested", EXPECTED]);
+}
+
+#[test]
+fn a_body_can_be_a_request_a_list_or_an_eventbridge_event() {
+    for (body, shape, jobs) in [
+        (backup(1), Shape::Bare, 1),
+        (list(3), Shape::List, 3),
+        (eventbridge(list(2)), Shape::EventBridge, 2),
+        (backup_state_change("COMPLETED"), Shape::BackupStateChange, 1),
+    ] {
+        let batch = batch(sqs(vec![sqs_record(MESSAGE_ID, &body.to_string())]));
+        let event = batch.messages[0].body.as_ref().unwrap();
+        let plan = planned_with(event, &from_sqs(MESSAGE_ID), &settings());
+        assert_eq!(plan.shape, shape);
+        assert_eq!(plan.jobs.len(), jobs);
+    }
+}
+
+#[test]
+fn a_skipped_backup_in_a_body_is_a_success() {
+    let plan = planned_with(&backup_state_change("FAILED"), &from_sqs(MESSAGE_ID), &settings());
+    assert!(plan.jobs.is_empty() && plan.skipped.is_some());
+}
+
+#[test]
+fn an_object_without_records_is_a_single_event() {
+    match classify(backup(1)) {
+        Ok(Incoming::Single(event)) => assert_eq!(event, backup(1)),
+        other => panic!("expected a single event, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_event_that_is_not_an_object_says_what_was_expected() {
+    for (event, kind) in [
+        (json!("StartBackupJob"), "a string"),
+        (json!([backup(1)]), "an array"),
+        (json!(42), "a number"),
+        (json!(null), "null"),
+        (json!(true), "a boolean"),
+    ] {
+        let problem = batch_refused(event.clone());
+        assert_says(&problem, "", &[&format!("the event is {kind}"), EXPECTED]);
+        let problem = one(refused(event));
+        assert_says(&problem, "", &[&format!("the event is {kind}"), EXPECTED]);
+    }
+}
+
+#[test]
+fn a_body_that_is_not_an_object_says_what_was_expected() {
+    let batch = batch(sqs(vec![sqs_record(MESSAGE_ID, "\"back up vol-1 please\"")]));
+    let event = batch.messages[0].body.as_ref().unwrap();
+    let problem = one(refused_with(event, &from_sqs(MESSAGE_ID), &settings()));
+    assert_says(&problem, "", &["the event is a string", EXPECTED]);
+}
+
+// ---- Tokens (section 4) ----
+
+#[test]
+fn derived_tokens_are_uuid_v5_of_source_and_position() {
+    let plan = planned(list(3));
+    for (position, token) in tokens(&plan).iter().enumerate() {
+        let uuid = Uuid::parse_str(token).unwrap();
+        assert_eq!(uuid.get_version_num(), 5);
+        assert_eq!(token, &token_of(SourceKind::LambdaRequestId, REQUEST_ID, position));
+    }
+}
+
+#[test]
+fn a_direct_invocation_is_known_by_its_lambda_request_id() {
+    let plan = planned(backup(1));
+    assert_eq!(plan.source.kind, SourceKind::LambdaRequestId);
+    assert_eq!(plan.source.value, REQUEST_ID);
+    assert_eq!(tokens(&plan), [token_of(SourceKind::LambdaRequestId, REQUEST_ID, 0)]);
+}
+
+#[test]
+fn an_idempotency_key_wins_over_the_lambda_request_id() {
+    let event = json!({ "Jobs": [backup(0), backup(1)], "IdempotencyKey": "nightly/2026-11-22" });
+    let plan = planned(event.clone());
+    assert_eq!(plan.source.kind, SourceKind::IdempotencyKey);
+    assert_eq!(plan.source.value, "nightly/2026-11-22");
+    assert_eq!(
+        tokens(&plan),
+        [
+            token_of(SourceKind::IdempotencyKey, "nightly/2026-11-22", 0),
+            token_of(SourceKind::IdempotencyKey, "nightly/2026-11-22", 1),
+        ]
+    );
+    // Another invocation (another request id) of the same keyed event: the same tokens.
+    let other = Origin {
+        request_id: "another-request",
+        message_id: None,
+    };
+    assert_eq!(tokens(&planned_with(&event, &other, &settings())), tokens(&plan));
+}
+
+#[test]
+fn a_bare_requests_idempotency_key_is_its_source() {
+    let plan = planned(json!({ "ResourceArn": RESOURCE, "IdempotencyKey": "k-1" }));
+    assert_eq!(tokens(&plan), [token_of(SourceKind::IdempotencyKey, "k-1", 0)]);
+}
+
+#[test]
+fn an_idempotency_key_wins_over_the_sqs_message_id() {
+    let event = json!({ "Jobs": [backup(0)], "IdempotencyKey": "k-1" });
+    let plan = planned_with(&event, &from_sqs(MESSAGE_ID), &settings());
+    assert_eq!(plan.source.kind, SourceKind::IdempotencyKey);
+    assert_eq!(tokens(&plan), [token_of(SourceKind::IdempotencyKey, "k-1", 0)]);
+}
+
+#[test]
+fn an_idempotency_key_wins_over_the_eventbridge_id() {
+    let plan = planned(eventbridge(json!({ "Jobs": [backup(0)], "IdempotencyKey": "k-1" })));
+    assert_eq!(plan.source.kind, SourceKind::IdempotencyKey);
+    assert_eq!(tokens(&plan), [token_of(SourceKind::IdempotencyKey, "k-1", 0)]);
+}
+
+#[test]
+fn the_sqs_message_id_wins_over_the_lambda_request_id() {
+    let plan = planned_with(&list(2), &from_sqs(MESSAGE_ID), &settings());
+    assert_eq!(plan.source.kind, SourceKind::SqsMessageId);
+    assert_eq!(plan.source.value, MESSAGE_ID);
+    assert_eq!(
+        tokens(&plan),
+        [
+            token_of(SourceKind::SqsMessageId, MESSAGE_ID, 0),
+            token_of(SourceKind::SqsMessageId, MESSAGE_ID, 1)
+        ]
+    );
+}
+
+#[test]
+fn the_sqs_message_id_wins_over_the_eventbridge_id() {
+    let plan = planned_with(&eventbridge(backup(0)), &from_sqs(MESSAGE_ID), &settings());
+    assert_eq!(plan.source.kind, SourceKind::SqsMessageId);
+    assert_eq!(tokens(&plan), [token_of(SourceKind::SqsMessageId, MESSAGE_ID, 0)]);
+
+    let plan = planned_with(&backup_state_change("COMPLETED"), &from_sqs(MESSAGE_ID), &settings());
+    assert_eq!(plan.source.kind, SourceKind::SqsMessageId);
+}
+
+#[test]
+fn the_eventbridge_id_wins_over_the_lambda_request_id() {
+    let plan = planned(eventbridge(list(2)));
+    assert_eq!(plan.source.kind, SourceKind::EventBridgeId);
+    assert_eq!(plan.source.value, EVENT_ID);
+    assert_eq!(tokens(&plan)[1], token_of(SourceKind::EventBridgeId, EVENT_ID, 1));
+}
+
+#[test]
+fn an_eventbridge_event_without_id_falls_back_to_the_lambda_request_id() {
+    let mut event = eventbridge(backup(0));
+    event.as_object_mut().unwrap().remove("id");
+    let plan = planned(event);
+    assert_eq!(plan.source.kind, SourceKind::LambdaRequestId);
+    assert_eq!(tokens(&plan), [token_of(SourceKind::LambdaRequestId, REQUEST_ID, 0)]);
+}
+
+#[test]
+fn the_same_event_planned_twice_gets_the_same_tokens() {
+    for event in [
+        backup(1),
+        list(5),
+        eventbridge(list(3)),
+        backup_state_change("COMPLETED"),
+    ] {
+        let first = planned(event.clone());
+        let second = planned(event);
+        assert_eq!(tokens(&first), tokens(&second));
+        assert_eq!(first, second);
+    }
+}
+
+#[test]
+fn a_different_invocation_gets_different_tokens() {
+    let other = Origin {
+        request_id: "another-request",
+        message_id: None,
+    };
+    let first = planned(list(2));
+    let second = planned_with(&list(2), &other, &settings());
+    assert_ne!(tokens(&first)[0], tokens(&second)[0]);
+}
+
+#[test]
+fn the_requests_of_one_event_never_share_a_token() {
+    let plan = planned(list(MAX_JOBS));
+    let unique: std::collections::HashSet<&str> = plan.jobs.iter().map(Job::idempotency_token).collect();
+    assert_eq!(unique.len(), MAX_JOBS);
+}
+
+#[test]
+fn an_explicit_token_is_used_and_the_others_are_derived() {
+    let mut event = list(3);
+    event["Jobs"][1]["IdempotencyToken"] = json!("my-own-token");
+    let plan = planned(event);
+    assert_eq!(
+        tokens(&plan),
+        [
+            token_of(SourceKind::LambdaRequestId, REQUEST_ID, 0),
+            "my-own-token".to_owned(),
+            token_of(SourceKind::LambdaRequestId, REQUEST_ID, 2),
+        ]
+    );
+}
+
+#[test]
+fn two_equal_explicit_tokens_in_a_list_are_refused() {
+    let mut event = list(3);
+    event["Jobs"][0]["IdempotencyToken"] = json!("same");
+    event["Jobs"][2]["IdempotencyToken"] = json!("same");
+    let problem = one(refused(event));
+    assert_says(
+        &problem,
+        "Jobs[2].IdempotencyToken",
+        &["the same as that of Jobs[0]", "must not share a token"],
+    );
+}
+
+#[test]
+fn an_explicit_token_equal_to_a_derived_one_is_refused() {
+    let mut event = list(2);
+    event["Jobs"][1]["IdempotencyToken"] = json!(token_of(SourceKind::LambdaRequestId, REQUEST_ID, 0));
+    let problem = one(refused(event));
+    assert_says(&problem, "Jobs[1].IdempotencyToken", &["Jobs[0]"]);
+}
+
+#[test]
+fn an_empty_explicit_token_in_a_list_is_refused_at_its_position() {
+    let mut event = list(2);
+    event["Jobs"][1]["IdempotencyToken"] = json!("");
+    let problem = one(refused(event));
+    assert_says(&problem, "Jobs[1].IdempotencyToken", &["must not be empty"]);
+}
+
+// ---- Tag values ----
+
+#[test]
+fn tag_values_never_appear_in_a_plan_or_its_errors() {
+    const SECRET: &str = "s3cr3t-tag-value";
+    let tagged = json!({ "ResourceArn": RESOURCE, "RecoveryPointTags": { "Owner": SECRET } });
+    let planned_ok = planned(eventbridge(json!({ "Jobs": [tagged.clone(), backup(1)] })));
+    assert!(!format!("{planned_ok:?}").contains(SECRET), "{planned_ok:?}");
+
+    let mut bad_tag = tagged.clone();
+    bad_tag["RecoveryPointTags"]["aws:owner"] = json!(SECRET);
+    for event in [
+        json!({ "Jobs": [tagged.clone(), { "ResourceArn": "vol-1" }] }),
+        json!({ "Jobs": [bad_tag] }),
+        json!({ "Jobs": [tagged.clone()], "RecoveryPointTags": { "Owner": SECRET } }),
+        eventbridge(
+            json!({ "Jobs": [tagged.clone(), { "RecoveryPointArn": RECOVERY_POINT, "RecoveryPointTags": { "Owner": SECRET } }] }),
+        ),
+    ] {
+        let error = plan(&event, &direct(), &settings()).unwrap_err();
+        let shown = format!("{error} {error:?}");
+        assert!(!shown.contains("s3cr3t"), "{shown}");
+    }
+}
+
+#[test]
+fn an_object_with_none_of_our_fields_is_told_what_was_expected() {
+    let api_gateway = json!({ "httpMethod": "POST", "path": "/backup", "body": "{}", "headers": {} });
+    let error = plan(&api_gateway, &direct(), &settings()).unwrap_err();
+    let text = error.to_string();
+    assert!(text.contains(EXPECTED), "{text}");
+    assert!(text.contains("\"httpMethod\""), "{text}");
+}
+
+#[test]
+fn a_completed_backup_without_a_role_setting_is_a_config_error() {
+    let without_role = Settings {
+        backup_iam_role_arn: None,
+        ..settings()
+    };
+    let error = plan(&backup_state_change("COMPLETED"), &direct(), &without_role).unwrap_err();
+    assert!(
+        matches!(&error, PlanError::Config(text) if text.contains("BACKUP_IAM_ROLE_ARN")),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn debug_output_of_an_event_never_shows_its_body() {
+    let body = json!({ "ResourceArn": RESOURCE, "RecoveryPointTags": { "k": "s3cr3t-in-debug" } }).to_string();
+    let incoming = classify(sqs(vec![sqs_record(MESSAGE_ID, &body)])).unwrap();
+    assert!(!format!("{incoming:?}").contains("s3cr3t-in-debug"));
+    let single = classify(json!({ "RecoveryPointTags": { "k": "s3cr3t-in-debug" } })).unwrap();
+    assert!(!format!("{single:?}").contains("s3cr3t-in-debug"));
+}

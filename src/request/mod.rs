@@ -25,11 +25,7 @@ const BACKUP_FIELDS: &[&str] = &[
     "Index",
 ];
 /// Fields of StartCopyJob only.
-const COPY_FIELDS: &[&str] = &[
-    "RecoveryPointArn",
-    "SourceBackupVaultName",
-    "DestinationBackupVaultArn",
-];
+const COPY_FIELDS: &[&str] = &["RecoveryPointArn", "SourceBackupVaultName", "DestinationBackupVaultArn"];
 /// Fields of both.
 const SHARED_FIELDS: &[&str] = &["Action", "IamRoleArn", "IdempotencyToken", "Lifecycle"];
 const LIFECYCLE_FIELDS: &[&str] = &[
@@ -40,11 +36,7 @@ const LIFECYCLE_FIELDS: &[&str] = &[
 
 /// Every field a request may have, for "did you mean" hints.
 pub fn request_fields() -> impl Iterator<Item = &'static str> {
-    SHARED_FIELDS
-        .iter()
-        .chain(BACKUP_FIELDS)
-        .chain(COPY_FIELDS)
-        .copied()
+    SHARED_FIELDS.iter().chain(BACKUP_FIELDS).chain(COPY_FIELDS).copied()
 }
 
 /// The AWS Backup call a request becomes.
@@ -240,9 +232,7 @@ const REDACTED: &str = "*** redacted ***";
 
 impl fmt::Debug for Tags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map()
-            .entries(self.0.keys().map(|k| (k, REDACTED)))
-            .finish()
+        f.debug_map().entries(self.0.keys().map(|k| (k, REDACTED))).finish()
     }
 }
 
@@ -255,8 +245,8 @@ impl Serialize for Tags {
 /// Turns one request object into a [`Job`], or says every way in which it is wrong.
 ///
 /// `ignored` names event-level keys that may sit beside the request's fields (the
-/// `IdempotencyKey` of a bare request). `derived_token` is used when the request has
-/// no `IdempotencyToken`.
+/// `IdempotencyKey` of a bare request); they are also offered as "did you mean"
+/// hints. `derived_token` is used when the request has no `IdempotencyToken`.
 pub fn validate(
     value: &Value,
     ignored: &[&str],
@@ -320,35 +310,26 @@ pub fn validate(
             let logically_air_gapped_backup_vault_arn =
                 r.checked_string("LogicallyAirGappedBackupVaultArn", rules::backup_vault_arn);
             let start_window_minutes = r.int_within("StartWindowMinutes", rules::START_WINDOW);
-            let complete_window_minutes =
-                r.int_within("CompleteWindowMinutes", rules::COMPLETE_WINDOW);
+            let complete_window_minutes = r.int_within("CompleteWindowMinutes", rules::COMPLETE_WINDOW);
             let recovery_point_tags = r.tags();
             let backup_options = r.backup_options();
             let index = r.index();
-            match (
-                resource_arn,
-                backup_vault_name,
-                iam_role_arn,
-                idempotency_token,
-            ) {
-                (
-                    Some(resource_arn),
-                    Some(backup_vault_name),
-                    Some(iam_role_arn),
-                    Some(idempotency_token),
-                ) => Some(Job::StartBackupJob(BackupJob {
-                    resource_arn,
-                    backup_vault_name,
-                    logically_air_gapped_backup_vault_arn,
-                    iam_role_arn,
-                    idempotency_token,
-                    start_window_minutes,
-                    complete_window_minutes,
-                    lifecycle,
-                    recovery_point_tags,
-                    backup_options,
-                    index,
-                })),
+            match (resource_arn, backup_vault_name, iam_role_arn, idempotency_token) {
+                (Some(resource_arn), Some(backup_vault_name), Some(iam_role_arn), Some(idempotency_token)) => {
+                    Some(Job::StartBackupJob(BackupJob {
+                        resource_arn,
+                        backup_vault_name,
+                        logically_air_gapped_backup_vault_arn,
+                        iam_role_arn,
+                        idempotency_token,
+                        start_window_minutes,
+                        complete_window_minutes,
+                        lifecycle,
+                        recovery_point_tags,
+                        backup_options,
+                        index,
+                    }))
+                }
                 _ => None,
             }
         }
@@ -371,7 +352,10 @@ pub fn validate(
                 false => {
                     r.fail(
                         "DestinationBackupVaultArn",
-                        format!("{} is not in ALLOWED_DESTINATION_VAULT_ARNS, the copy destinations the operator allows", quote_str(&arn)),
+                        format!(
+                            "{} is not in ALLOWED_DESTINATION_VAULT_ARNS, the copy destinations the operator allows",
+                            quote_str(&arn)
+                        ),
                     );
                     None
                 }
@@ -460,17 +444,15 @@ impl<'a> Reader<'a> {
             .keys()
             .filter(|k| !known.contains(&k.as_str()) && !ignored.contains(&k.as_str()))
             .collect();
+        // A misspelled event-level key (`IdempotencyKy`) is hinted at too.
+        let hints: Vec<&str> = known.iter().chain(ignored).copied().collect();
         for key in unknown.iter().take(10) {
             let problem = if key.as_str() == "IdempotencyKey" {
-                "is not a request field: put it beside \"Jobs\" in the list, not in a request"
-                    .to_owned()
+                "is not a request field: put it beside \"Jobs\" in the list, not in a request".to_owned()
             } else {
-                match rules::closest(key, &known) {
+                match rules::closest(key, &hints) {
                     Some(hint) => format!("unknown field; did you mean \"{hint}\"?"),
-                    None => format!(
-                        "unknown field; a request has only these: {}",
-                        known.join(", ")
-                    ),
+                    None => format!("unknown field; a request has only these: {}", known.join(", ")),
                 }
             };
             self.fail(quote_str(key), problem);
@@ -500,11 +482,17 @@ impl<'a> Reader<'a> {
                 (true, false) => Some(Action::StartBackupJob),
                 (false, true) => Some(Action::StartCopyJob),
                 (true, true) => {
-                    self.fail("", "has both ResourceArn (a backup) and RecoveryPointArn (a copy); send one, or set Action");
+                    self.fail(
+                        "",
+                        "has both ResourceArn (a backup) and RecoveryPointArn (a copy); send one, or set Action",
+                    );
                     None
                 }
                 (false, false) => {
-                    self.fail("", "has neither ResourceArn (to start a backup) nor RecoveryPointArn (to start a copy)");
+                    self.fail(
+                        "",
+                        "has neither ResourceArn (to start a backup) nor RecoveryPointArn (to start a copy)",
+                    );
                     None
                 }
             },
@@ -521,11 +509,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn checked_string(
-        &mut self,
-        name: &str,
-        rule: fn(&str) -> Result<(), String>,
-    ) -> Option<String> {
+    fn checked_string(&mut self, name: &str, rule: fn(&str) -> Result<(), String>) -> Option<String> {
         let s = self.string(name)?;
         match rule(s) {
             Ok(()) => Some(s.to_owned()),
@@ -596,20 +580,20 @@ impl<'a> Reader<'a> {
     fn lifecycle(&mut self, action: Action) -> Option<Lifecycle> {
         let map = self.object("Lifecycle")?;
         let before = self.errors.len();
-        for key in map.keys() {
+        for (key, value) in map {
             if key == "DeleteAfterEvent" {
-                self.fail(
-                    "Lifecycle.DeleteAfterEvent",
-                    "is output-only in AWS Backup and cannot be sent; use DeleteAfterDays",
-                );
+                // Like every field, null counts as absent.
+                if !value.is_null() {
+                    self.fail(
+                        "Lifecycle.DeleteAfterEvent",
+                        "is output-only in AWS Backup and cannot be sent; use DeleteAfterDays",
+                    );
+                }
             } else if !LIFECYCLE_FIELDS.contains(&key.as_str()) {
                 let hint = rules::closest(key, LIFECYCLE_FIELDS)
                     .map(|h| format!("; did you mean \"{h}\"?"))
                     .unwrap_or_default();
-                self.fail(
-                    format!("Lifecycle.{}", quote_str(key)),
-                    format!("unknown field{hint}"),
-                );
+                self.fail(format!("Lifecycle.{}", quote_str(key)), format!("unknown field{hint}"));
             }
         }
         let day = |this: &mut Self, name: &str| -> Option<i64> {
@@ -619,10 +603,7 @@ impl<'a> Reader<'a> {
         };
         let cold = day(self, "MoveToColdStorageAfterDays");
         let delete = day(self, "DeleteAfterDays");
-        let archive = match map
-            .get("OptInToArchiveForSupportedResources")
-            .filter(|v| !v.is_null())
-        {
+        let archive = match map.get("OptInToArchiveForSupportedResources").filter(|v| !v.is_null()) {
             None => None,
             Some(Value::Bool(b)) => Some(*b),
             Some(other) => {
@@ -635,23 +616,21 @@ impl<'a> Reader<'a> {
         };
         let keep_forever = action == Action::StartCopyJob && cold == Some(-1) && delete == Some(-1);
         if !keep_forever {
-            for (name, days) in [
-                ("MoveToColdStorageAfterDays", cold),
-                ("DeleteAfterDays", delete),
-            ] {
+            let before_days = self.errors.len();
+            for (name, days) in [("MoveToColdStorageAfterDays", cold), ("DeleteAfterDays", delete)] {
                 if let Some(days) = days {
-                    let verdict = rules::within(days, rules::LIFECYCLE_DAYS).map_err(|e| {
-                        match (action, days) {
-                            (Action::StartCopyJob, -1) => format!(
-                                "{e} (-1 removes the lifecycle only when both day counts are -1)"
-                            ),
-                            _ => e,
+                    let verdict = rules::within(days, rules::LIFECYCLE_DAYS).map_err(|e| match (action, days) {
+                        (Action::StartCopyJob, -1) => {
+                            format!("{e} (-1 removes the lifecycle only when both day counts are -1)")
                         }
+                        _ => e,
                     });
                     self.check(&format!("Lifecycle.{name}"), verdict);
                 }
             }
-            if let (Some(cold), Some(delete)) = (cold, delete) {
+            // Compared only when both are within range: out of range, the sum can overflow.
+            let in_range = self.errors.len() == before_days;
+            if let (Some(cold), Some(delete), true) = (cold, delete, in_range) {
                 if delete < cold + rules::COLD_STORAGE_MINIMUM_DAYS {
                     self.fail(
                         "Lifecycle.DeleteAfterDays",
@@ -676,11 +655,7 @@ impl<'a> Reader<'a> {
         if map.len() > rules::MAX_TAGS {
             self.fail(
                 "RecoveryPointTags",
-                format!(
-                    "has {} tags; at most {} are allowed",
-                    map.len(),
-                    rules::MAX_TAGS
-                ),
+                format!("has {} tags; at most {} are allowed", map.len(), rules::MAX_TAGS),
             );
             return None;
         }
@@ -695,10 +670,7 @@ impl<'a> Reader<'a> {
                     self.check(&at, rules::tag_value(v));
                     tags.insert(key.clone(), v.clone());
                 }
-                other => self.fail(
-                    at,
-                    format!("the value must be a string, not {}", kind_of(other)),
-                ),
+                other => self.fail(at, format!("the value must be a string, not {}", kind_of(other))),
             }
         }
         (self.errors.len() == before).then_some(Tags(tags))
@@ -731,10 +703,7 @@ impl<'a> Reader<'a> {
                     }
                     Err(problem) => self.fail(&at, format!("the value {} {problem}", quote_str(v))),
                 },
-                other => self.fail(
-                    &at,
-                    format!("the value must be a string, not {}", kind_of(other)),
-                ),
+                other => self.fail(&at, format!("the value must be a string, not {}", kind_of(other))),
             }
         }
         (self.errors.len() == before).then_some(options)

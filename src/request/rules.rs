@@ -28,10 +28,7 @@ pub fn vault_name(name: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(
-            "must be 2 to 50 letters, digits, hyphens or underscores (^[a-zA-Z0-9\\-\\_]{2,50}$)"
-                .into(),
-        )
+        Err("must be 2 to 50 letters, digits, hyphens or underscores (^[a-zA-Z0-9\\-\\_]{2,50}$)".into())
     }
 }
 
@@ -63,9 +60,7 @@ const ARN_SHAPE: &str = "must be an ARN: arn:PARTITION:SERVICE:REGION:ACCOUNT:RE
 /// Any well-formed ARN. Region and account may be empty (IAM, S3), as AWS allows.
 pub fn arn(text: &str) -> Result<Arn<'_>, String> {
     if text.len() > MAX_ARN_LEN {
-        return Err(format!(
-            "is longer than {MAX_ARN_LEN} characters; {ARN_SHAPE}"
-        ));
+        return Err(format!("is longer than {MAX_ARN_LEN} characters; {ARN_SHAPE}"));
     }
     let mut parts = text.splitn(6, ':');
     let (Some("arn"), Some(partition), Some(service), Some(region), Some(account), Some(resource)) = (
@@ -84,13 +79,8 @@ pub fn arn(text: &str) -> Result<Arn<'_>, String> {
             "{ARN_SHAPE} (partition and service are letters, digits and hyphens)"
         ));
     }
-    if !region
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-    {
-        return Err(format!(
-            "{ARN_SHAPE} (the region is letters, digits and hyphens)"
-        ));
+    if !region.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err(format!("{ARN_SHAPE} (the region is letters, digits and hyphens)"));
     }
     if !account.is_empty() && !is_account(account) {
         return Err(format!("{ARN_SHAPE} (the account is 12 digits)"));
@@ -119,8 +109,7 @@ pub fn iam_role_arn(text: &str) -> Result<(), String> {
     let parsed = arn(text).map_err(|_| SHAPE.to_owned())?;
     let name = parsed.resource.strip_prefix("role/").unwrap_or("");
     let name_ok = !name.is_empty() && name.len() <= 512;
-    if parsed.service == "iam" && parsed.region.is_empty() && is_account(parsed.account) && name_ok
-    {
+    if parsed.service == "iam" && parsed.region.is_empty() && is_account(parsed.account) && name_ok {
         Ok(())
     } else {
         Err(SHAPE.into())
@@ -129,8 +118,7 @@ pub fn iam_role_arn(text: &str) -> Result<(), String> {
 
 /// A backup vault: `arn:PARTITION:backup:REGION:ACCOUNT:backup-vault:NAME`.
 pub fn backup_vault_arn(text: &str) -> Result<(), String> {
-    const SHAPE: &str =
-        "must be a backup vault ARN: arn:aws:backup:REGION:123456789012:backup-vault:NAME";
+    const SHAPE: &str = "must be a backup vault ARN: arn:aws:backup:REGION:123456789012:backup-vault:NAME";
     let parsed = arn(text).map_err(|_| SHAPE.to_owned())?;
     let name = parsed.resource.strip_prefix("backup-vault:").unwrap_or("");
     let ok = parsed.service == "backup"
@@ -165,9 +153,7 @@ pub fn within(value: i64, (min, max): (i64, i64)) -> Result<(), String> {
 pub fn tag_key(key: &str) -> Result<(), String> {
     let chars = key.chars().count();
     if !(1..=MAX_TAG_KEY_CHARS).contains(&chars) {
-        return Err(format!(
-            "a tag key must be 1 to {MAX_TAG_KEY_CHARS} characters"
-        ));
+        return Err(format!("a tag key must be 1 to {MAX_TAG_KEY_CHARS} characters"));
     }
     if key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:")) {
         return Err("a tag key must not start with \"aws:\", which AWS reserves".into());
@@ -178,9 +164,7 @@ pub fn tag_key(key: &str) -> Result<(), String> {
 /// A `RecoveryPointTags` value. The message never contains the value.
 pub fn tag_value(value: &str) -> Result<(), String> {
     if value.chars().count() > MAX_TAG_VALUE_CHARS {
-        Err(format!(
-            "the value is longer than {MAX_TAG_VALUE_CHARS} characters"
-        ))
+        Err(format!("the value is longer than {MAX_TAG_VALUE_CHARS} characters"))
     } else {
         Ok(())
     }
@@ -206,9 +190,7 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
+            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
             diagonal = above;
         }
     }
@@ -232,7 +214,7 @@ pub fn closest<'a>(unknown: &str, known: &[&'a str]) -> Option<&'a str> {
     known
         .iter()
         .map(|k| (edit_distance(&lower, &k.to_ascii_lowercase()), *k))
-        .filter(|(d, k)| *d <= 3.max(k.len() / 4))
+        .filter(|(d, k)| *d <= (k.len() / 5).max(1))
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
 }
@@ -246,15 +228,7 @@ mod tests {
         for good in ["ab", "Default", "my-vault_2", &"v".repeat(50)] {
             assert!(vault_name(good).is_ok(), "{good}");
         }
-        for bad in [
-            "",
-            "a",
-            &"v".repeat(51),
-            "my vault",
-            "vault.name",
-            "vault/1",
-            "väult",
-        ] {
+        for bad in ["", "a", &"v".repeat(51), "my vault", "vault.name", "vault/1", "väult"] {
             assert!(vault_name(bad).is_err(), "{bad}");
         }
     }
@@ -317,9 +291,7 @@ mod tests {
 
     #[test]
     fn backup_vault_arns_name_a_vault() {
-        assert!(
-            backup_vault_arn("arn:aws:backup:eu-west-1:123456789012:backup-vault:Vault-1").is_ok()
-        );
+        assert!(backup_vault_arn("arn:aws:backup:eu-west-1:123456789012:backup-vault:Vault-1").is_ok());
         for bad in [
             "arn:aws:backup:eu-west-1:123456789012:recovery-point:abc",
             "arn:aws:backup::123456789012:backup-vault:Vault",
@@ -339,10 +311,7 @@ mod tests {
     #[test]
     fn ranges_are_inclusive() {
         assert!(within(60, START_WINDOW).is_ok());
-        assert_eq!(
-            within(59, START_WINDOW).unwrap_err(),
-            "59 is below the minimum of 60"
-        );
+        assert_eq!(within(59, START_WINDOW).unwrap_err(), "59 is below the minimum of 60");
         assert!(within(52_560_000, START_WINDOW).is_ok());
         assert_eq!(
             within(52_560_001, START_WINDOW).unwrap_err(),
@@ -363,10 +332,7 @@ mod tests {
         assert!(tag_value("").is_ok());
         assert!(tag_value(&"v".repeat(256)).is_ok());
         let err = tag_value(&"secret".repeat(50)).unwrap_err();
-        assert!(
-            !err.contains("secret"),
-            "a tag value never appears in a message"
-        );
+        assert!(!err.contains("secret"), "a tag value never appears in a message");
     }
 
     #[test]

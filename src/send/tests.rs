@@ -42,7 +42,12 @@ impl JobStarter for Fake {
         }
         tokio::time::sleep(self.delay).await;
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
-        Outcome::Started(Started { job_id: format!("job-{}", job.idempotency_token()), is_parent: false, creation_date: None, recovery_point_arn: None })
+        Outcome::Started(Started {
+            job_id: format!("job-{}", job.idempotency_token()),
+            is_parent: false,
+            creation_date: None,
+            recovery_point_arn: None,
+        })
     }
 }
 
@@ -52,7 +57,10 @@ fn far() -> Deadline {
 
 #[tokio::test(start_paused = true)]
 async fn at_most_max_concurrency_calls_run_at_once() {
-    let fake = Arc::new(Fake { delay: Duration::from_millis(100), ..Fake::default() });
+    let fake = Arc::new(Fake {
+        delay: Duration::from_millis(100),
+        ..Fake::default()
+    });
     let results = send_all(&fake, jobs(20), &Arc::new(Semaphore::new(3)), far()).await;
     assert_eq!(results.len(), 20);
     assert_eq!(fake.calls.load(Ordering::SeqCst), 20);
@@ -61,7 +69,10 @@ async fn at_most_max_concurrency_calls_run_at_once() {
 
 #[tokio::test(start_paused = true)]
 async fn calls_run_concurrently_up_to_the_limit() {
-    let fake = Arc::new(Fake { delay: Duration::from_millis(100), ..Fake::default() });
+    let fake = Arc::new(Fake {
+        delay: Duration::from_millis(100),
+        ..Fake::default()
+    });
     let began = Instant::now();
     send_all(&fake, jobs(8), &Arc::new(Semaphore::new(8)), far()).await;
     // Virtual time: 8 calls of 100 ms at once take 100 ms, not 800.
@@ -77,7 +88,15 @@ async fn results_keep_the_order_of_the_plan() {
     let expected: Vec<String> = (0..10).map(|i| format!("token-vol-{i}")).collect();
     assert_eq!(tokens, expected);
     for r in &results {
-        assert_eq!(r.outcome, Outcome::Started(Started { job_id: format!("job-{}", r.job.idempotency_token()), is_parent: false, creation_date: None, recovery_point_arn: None }));
+        assert_eq!(
+            r.outcome,
+            Outcome::Started(Started {
+                job_id: format!("job-{}", r.job.idempotency_token()),
+                is_parent: false,
+                creation_date: None,
+                recovery_point_arn: None
+            })
+        );
     }
 }
 
@@ -89,9 +108,14 @@ async fn a_panic_fails_its_own_job_only() {
     let results = send_all(&fake, list, &Arc::new(Semaphore::new(8)), far()).await;
     assert!(matches!(results[0].outcome, Outcome::Started(_)));
     assert!(matches!(results[2].outcome, Outcome::Started(_)));
-    let Outcome::Failed(failure) = &results[1].outcome else { panic!("the panicking job must fail") };
+    let Outcome::Failed(failure) = &results[1].outcome else {
+        panic!("the panicking job must fail")
+    };
     assert_eq!(failure.code, "InternalError");
-    assert_eq!(results[1].job.subject_arn(), "arn:aws:ec2:eu-west-1:123456789012:volume/vol-panic");
+    assert_eq!(
+        results[1].job.subject_arn(),
+        "arn:aws:ec2:eu-west-1:123456789012:volume/vol-panic"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -101,7 +125,9 @@ async fn nothing_starts_when_too_little_time_is_left() {
     let results = send_all(&fake, jobs(3), &Arc::new(Semaphore::new(8)), deadline).await;
     assert_eq!(fake.calls.load(Ordering::SeqCst), 0, "no call may start");
     for r in results {
-        let Outcome::Failed(failure) = r.outcome else { panic!("must be reported as failed") };
+        let Outcome::Failed(failure) = r.outcome else {
+            panic!("must be reported as failed")
+        };
         assert_eq!(failure.code, "NotStarted");
         assert!(failure.retryable);
     }
@@ -119,7 +145,10 @@ async fn a_call_starts_when_just_enough_time_is_left() {
 async fn jobs_still_queued_at_the_cutoff_are_not_started() {
     // One permit, calls of 1 s, 4.5 s to the deadline: calls may start until 2.5 s,
     // so three start (at 0, 1 and 2 s) and the other two are reported, not started.
-    let fake = Arc::new(Fake { delay: Duration::from_secs(1), ..Fake::default() });
+    let fake = Arc::new(Fake {
+        delay: Duration::from_secs(1),
+        ..Fake::default()
+    });
     let deadline = Deadline::after(Duration::from_millis(4500));
     let results = send_all(&fake, jobs(5), &Arc::new(Semaphore::new(1)), deadline).await;
     let codes: Vec<&str> = results
@@ -136,11 +165,26 @@ async fn jobs_still_queued_at_the_cutoff_are_not_started() {
 
 #[tokio::test(start_paused = true)]
 async fn a_call_that_outlives_the_deadline_is_abandoned_and_reported() {
-    let fake = Arc::new(Fake { delay: Duration::from_secs(60), ..Fake::default() });
+    let fake = Arc::new(Fake {
+        delay: Duration::from_secs(60),
+        ..Fake::default()
+    });
     let began = Instant::now();
-    let results = send_all(&fake, jobs(1), &Arc::new(Semaphore::new(8)), Deadline::after(Duration::from_secs(5))).await;
-    assert_eq!(began.elapsed(), Duration::from_secs(5) - Deadline::ANSWER_RESERVE, "gives up before the deadline, leaving time to answer");
-    let Outcome::Failed(failure) = &results[0].outcome else { panic!("must fail") };
+    let results = send_all(
+        &fake,
+        jobs(1),
+        &Arc::new(Semaphore::new(8)),
+        Deadline::after(Duration::from_secs(5)),
+    )
+    .await;
+    assert_eq!(
+        began.elapsed(),
+        Duration::from_secs(5) - Deadline::ANSWER_RESERVE,
+        "gives up before the deadline, leaving time to answer"
+    );
+    let Outcome::Failed(failure) = &results[0].outcome else {
+        panic!("must fail")
+    };
     assert_eq!(failure.code, "DeadlineExceeded");
     assert!(failure.message.contains("retrying is safe"));
 }
@@ -156,5 +200,8 @@ fn lambda_deadlines_in_epoch_millis() {
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
     assert!(!Deadline::from_epoch_millis(now_ms + 60_000).too_late_to_start());
     assert!(Deadline::from_epoch_millis(now_ms + 1_000).too_late_to_start());
-    assert!(Deadline::from_epoch_millis(0).too_late_to_start(), "a deadline in the past starts nothing");
+    assert!(
+        Deadline::from_epoch_millis(0).too_late_to_start(),
+        "a deadline in the past starts nothing"
+    );
 }

@@ -48,20 +48,32 @@ async fn serve(router: Router) -> (String, JoinHandle<()>) {
 pub enum Answer {
     Response(Value),
     /// `/error`: the `errorType`, `errorMessage`, and the function-error-type header.
-    Error { error_type: String, error_message: String, header: Option<String> },
+    Error {
+        error_type: String,
+        error_message: String,
+        header: Option<String>,
+    },
 }
 
 impl Answer {
     pub fn response(&self) -> &Value {
         match self {
             Answer::Response(value) => value,
-            Answer::Error { error_type, error_message, .. } => panic!("expected a response, got error {error_type}: {error_message}"),
+            Answer::Error {
+                error_type,
+                error_message,
+                ..
+            } => panic!("expected a response, got error {error_type}: {error_message}"),
         }
     }
 
     pub fn error(&self) -> (&str, &str) {
         match self {
-            Answer::Error { error_type, error_message, .. } => (error_type, error_message),
+            Answer::Error {
+                error_type,
+                error_message,
+                ..
+            } => (error_type, error_message),
             Answer::Response(value) => panic!("expected an error, got response {value}"),
         }
     }
@@ -95,7 +107,10 @@ pub struct FakeLambda {
 impl FakeLambda {
     pub async fn start() -> FakeLambda {
         let (sender, receiver) = mpsc::unbounded_channel();
-        let state = Arc::new(LambdaState { queue: Mutex::new(Some(receiver)), ..LambdaState::default() });
+        let state = Arc::new(LambdaState {
+            queue: Mutex::new(Some(receiver)),
+            ..LambdaState::default()
+        });
         let router = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
             .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
@@ -103,7 +118,13 @@ impl FakeLambda {
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(Arc::clone(&state));
         let (address, server) = serve(router).await;
-        FakeLambda { address, state, sender, counter: Mutex::new(0), _server: server }
+        FakeLambda {
+            address,
+            state,
+            sender,
+            counter: Mutex::new(0),
+            _server: server,
+        }
     }
 
     /// Invokes the function with `event`, with `time_left` before the deadline, and
@@ -118,10 +139,18 @@ impl FakeLambda {
         self.state.waiting.lock().unwrap().insert(request_id.clone(), tx);
         let deadline_ms = now_ms() + time_left.as_millis() as u64;
         let trace_id = format!("Root=1-67a1b2c3-{:024x};Parent=53995c3f42cd8ad8;Sampled=0", deadline_ms);
-        let pending = Pending { request_id, body: serde_json::to_vec(event).unwrap(), deadline_ms, trace_id };
+        let pending = Pending {
+            request_id,
+            body: serde_json::to_vec(event).unwrap(),
+            deadline_ms,
+            trace_id,
+        };
         self.sender.send(pending).expect("the fake Lambda is running");
         // A guard against a hung function, not a speed assertion.
-        tokio::time::timeout(Duration::from_secs(120), rx).await.expect("the function answered within 120 s").expect("answer")
+        tokio::time::timeout(Duration::from_secs(120), rx)
+            .await
+            .expect("the function answered within 120 s")
+            .expect("answer")
     }
 
     pub async fn invoke(&self, event: &Value) -> Answer {
@@ -159,7 +188,9 @@ async fn next(State(state): State<Arc<LambdaState>>) -> Response {
     let mut receiver = state.queue.lock().unwrap().take().expect("one /next at a time");
     let pending = receiver.recv().await;
     *state.queue.lock().unwrap() = Some(receiver);
-    let Some(p) = pending else { return StatusCode::GONE.into_response() };
+    let Some(p) = pending else {
+        return StatusCode::GONE.into_response();
+    };
     (
         [
             ("lambda-runtime-aws-request-id", p.request_id),
@@ -174,14 +205,20 @@ async fn next(State(state): State<Arc<LambdaState>>) -> Response {
 }
 
 async fn response(State(state): State<Arc<LambdaState>>, UrlPath(id): UrlPath<String>, body: Bytes) -> StatusCode {
-    let value = serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
+    let value =
+        serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
     if let Some(tx) = state.waiting.lock().unwrap().remove(&id) {
         let _ = tx.send(Answer::Response(value));
     }
     StatusCode::ACCEPTED
 }
 
-async fn invocation_error(State(state): State<Arc<LambdaState>>, UrlPath(id): UrlPath<String>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn invocation_error(
+    State(state): State<Arc<LambdaState>>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let answer = Answer::Error {
         error_type: value["errorType"].as_str().unwrap_or_default().to_owned(),
@@ -196,7 +233,11 @@ async fn invocation_error(State(state): State<Arc<LambdaState>>, UrlPath(id): Ur
 
 async fn init_error(State(state): State<Arc<LambdaState>>, headers: HeaderMap, body: Bytes) -> StatusCode {
     let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    state.init_errors.lock().unwrap().push((header(&headers, "lambda-runtime-function-error-type"), value));
+    state
+        .init_errors
+        .lock()
+        .unwrap()
+        .push((header(&headers, "lambda-runtime-function-error-type"), value));
     StatusCode::ACCEPTED
 }
 
@@ -261,7 +302,11 @@ impl FakeBackup {
             .fallback(backup_call)
             .with_state(Arc::clone(&state));
         let (address, server) = serve(router).await;
-        FakeBackup { endpoint: format!("http://{address}"), state, _server: server }
+        FakeBackup {
+            endpoint: format!("http://{address}"),
+            state,
+            _server: server,
+        }
     }
 
     /// Answers the next calls with these replies, in order, then succeeds.
@@ -282,11 +327,21 @@ impl FakeBackup {
     /// Accepts at most `per_second` calls in each one-second window; the rest get
     /// ThrottlingException, as AWS Backup does above its rate.
     pub fn set_rate_limit(&self, per_second: u32) {
-        *self.state.rate_limit.lock().unwrap() = Some(RateLimit { per_second, window_start: std::time::Instant::now(), in_window: 0, throttled: 0 });
+        *self.state.rate_limit.lock().unwrap() = Some(RateLimit {
+            per_second,
+            window_start: std::time::Instant::now(),
+            in_window: 0,
+            throttled: 0,
+        });
     }
 
     pub fn throttled(&self) -> u64 {
-        self.state.rate_limit.lock().unwrap().as_ref().map_or(0, |r| r.throttled)
+        self.state
+            .rate_limit
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map_or(0, |r| r.throttled)
     }
 
     pub fn recorded(&self) -> Vec<Recorded> {
@@ -298,22 +353,43 @@ impl FakeBackup {
     }
 }
 
-async fn backup_call(State(state): State<Arc<BackupState>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn backup_call(
+    State(state): State<Arc<BackupState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let raw_body = String::from_utf8_lossy(&body).into_owned();
     let parsed: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let recorded = Recorded {
         method: method.to_string(),
         path: uri.path().to_owned(),
-        headers: headers.iter().map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned())).collect(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
+            .collect(),
         body: parsed.clone(),
         raw_body,
     };
     state.recorded.lock().unwrap().push(recorded);
 
     let latency = *state.latency.lock().unwrap();
-    let subject = parsed["ResourceArn"].as_str().or(parsed["RecoveryPointArn"].as_str()).unwrap_or_default().to_owned();
-    let by_resource = state.by_resource.lock().unwrap().iter().find(|(suffix, _)| subject.ends_with(suffix.as_str())).map(|(_, r)| r.clone());
-    let reply = by_resource.or_else(|| state.script.lock().unwrap().pop_front()).unwrap_or(Reply::Ok);
+    let subject = parsed["ResourceArn"]
+        .as_str()
+        .or(parsed["RecoveryPointArn"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let by_resource = state
+        .by_resource
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(suffix, _)| subject.ends_with(suffix.as_str()))
+        .map(|(_, r)| r.clone());
+    let reply = by_resource
+        .or_else(|| state.script.lock().unwrap().pop_front())
+        .unwrap_or(Reply::Ok);
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
@@ -341,7 +417,11 @@ async fn backup_call(State(state): State<Arc<BackupState>>, method: Method, uri:
 
 fn success(path: &str, request: &Value) -> Response {
     let token = request["IdempotencyToken"].as_str().unwrap_or("none");
-    let job_id = format!("{}", &token.chars().filter(|c| c.is_ascii_hexdigit()).collect::<String>().to_uppercase());
+    let job_id: String = token
+        .chars()
+        .filter(|c| c.is_ascii_hexdigit())
+        .collect::<String>()
+        .to_uppercase();
     let body = if path == "/copy-jobs" {
         json!({ "CopyJobId": format!("copy-{job_id}"), "CreationDate": 1_795_316_400.123, "IsParent": false })
     } else {
@@ -361,7 +441,10 @@ pub fn aws_error(status: u16, code: &str) -> Response {
         StatusCode::from_u16(status).unwrap(),
         [
             ("content-type", "application/json".to_owned()),
-            ("x-amzn-errortype", format!("{code}:http://internal.amazon.com/coral/com.amazonaws.services.cryo/")),
+            (
+                "x-amzn-errortype",
+                format!("{code}:http://internal.amazon.com/coral/com.amazonaws.services.cryo/"),
+            ),
             ("x-amzn-requestid", "b2c1a3f0-0000-4000-8000-000000000000".to_owned()),
         ],
         body.to_string(),
@@ -400,7 +483,10 @@ impl Output {
 
     /// Log lines whose `message` is `message`.
     pub fn lines(&self, message: &str) -> Vec<Value> {
-        self.log_lines().into_iter().filter(|l| l["message"] == message).collect()
+        self.log_lines()
+            .into_iter()
+            .filter(|l| l["message"] == message)
+            .collect()
     }
 
     /// Fails if a credential, the session token or one of `secrets` was printed.
@@ -441,7 +527,11 @@ impl Function {
         for (name, value) in env {
             command.env(name, value);
         }
-        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
         let mut child = command.spawn().expect("start the function binary");
         let stdout = read_lines(child.stdout.take().expect("stdout"));
         let stderr = read_lines(child.stderr.take().expect("stderr"));
@@ -465,7 +555,10 @@ impl Function {
 
     /// Waits (at most `limit`) for the function to exit by itself.
     pub async fn exited_within(mut self, limit: Duration) -> Output {
-        let exit = tokio::time::timeout(limit, self.child.wait()).await.ok().and_then(Result::ok);
+        let exit = tokio::time::timeout(limit, self.child.wait())
+            .await
+            .ok()
+            .and_then(Result::ok);
         let mut output = self.finish().await;
         output.exit = exit.or(output.exit);
         output

@@ -24,10 +24,18 @@ impl Setup {
     async fn start(env: &[(&str, &str)]) -> Setup {
         let lambda = FakeLambda::start().await;
         let backup = FakeBackup::start().await;
-        let mut all = vec![("BACKUP_VAULT_NAME", "Default"), ("BACKUP_IAM_ROLE_ARN", ROLE), ("COPY_DESTINATION_VAULT_ARN", COPY_DESTINATION)];
+        let mut all = vec![
+            ("BACKUP_VAULT_NAME", "Default"),
+            ("BACKUP_IAM_ROLE_ARN", ROLE),
+            ("COPY_DESTINATION_VAULT_ARN", COPY_DESTINATION),
+        ];
         all.extend_from_slice(env);
         let function = Function::start_binary(Path::new(env!("CARGO_BIN_EXE_bootstrap")), &lambda, &backup, &all);
-        Setup { lambda, backup, function }
+        Setup {
+            lambda,
+            backup,
+            function,
+        }
     }
 
     /// Stops the function; checks that every stdout line is JSON and nothing secret leaked.
@@ -71,12 +79,24 @@ fn sqs_event(queue: &str, bodies: &[(&str, Value)]) -> Value {
 
 fn failed_ids(answer: &Answer) -> Vec<String> {
     let response = answer.response();
-    assert_eq!(response.as_object().map(|o| o.keys().collect::<Vec<_>>()), Some(vec![&"batchItemFailures".to_owned()]), "exactly the partial-batch answer: {response}");
-    response["batchItemFailures"].as_array().unwrap().iter().map(|f| f["itemIdentifier"].as_str().unwrap().to_owned()).collect()
+    assert_eq!(
+        response.as_object().map(|o| o.keys().collect::<Vec<_>>()),
+        Some(vec![&"batchItemFailures".to_owned()]),
+        "exactly the partial-batch answer: {response}"
+    );
+    response["batchItemFailures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 fn tokens(recorded: &[Recorded]) -> Vec<String> {
-    recorded.iter().map(|r| r.body["IdempotencyToken"].as_str().unwrap().to_owned()).collect()
+    recorded
+        .iter()
+        .map(|r| r.body["IdempotencyToken"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 // ------------------------------------------------------------- every sample
@@ -97,7 +117,11 @@ async fn every_sample_event_runs_end_to_end() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     files.sort();
-    assert_eq!(files, expected.iter().map(|(f, _)| f.to_string()).collect::<Vec<_>>(), "every sample event has a case here");
+    assert_eq!(
+        files,
+        expected.iter().map(|(f, _)| f.to_string()).collect::<Vec<_>>(),
+        "every sample event has a case here"
+    );
 
     let setup = Setup::start(&[]).await;
     for (file, calls) in expected {
@@ -109,7 +133,10 @@ async fn every_sample_event_runs_end_to_end() {
             "scheduled-backup.json" => {
                 let r = answer.response();
                 assert_eq!(r["Action"], "StartBackupJob");
-                assert_eq!(r["ResourceArn"], "arn:aws:ec2:eu-west-1:123456789012:volume/vol-0a1b2c3d4e5f67890");
+                assert_eq!(
+                    r["ResourceArn"],
+                    "arn:aws:ec2:eu-west-1:123456789012:volume/vol-0a1b2c3d4e5f67890"
+                );
                 assert_eq!(r["BackupVaultName"], "Default");
                 assert_eq!(r["IdempotencyToken"], recorded[0].body["IdempotencyToken"]);
                 assert!(r["BackupJobId"].as_str().unwrap().starts_with("backup-"));
@@ -137,15 +164,31 @@ async fn every_sample_event_runs_end_to_end() {
                 let jobs = answer.response()["Jobs"].as_array().unwrap().clone();
                 assert_eq!(jobs.len(), 1);
                 assert_eq!(recorded[0].path, "/copy-jobs");
-                assert_eq!(recorded[0].body["RecoveryPointArn"], "arn:aws:ec2:eu-west-1::snapshot/snap-0a9b8c7d6e5f40312");
+                assert_eq!(
+                    recorded[0].body["RecoveryPointArn"],
+                    "arn:aws:ec2:eu-west-1::snapshot/snap-0a9b8c7d6e5f40312"
+                );
                 assert_eq!(recorded[0].body["SourceBackupVaultName"], "Default");
                 assert_eq!(recorded[0].body["DestinationBackupVaultArn"], COPY_DESTINATION);
             }
             "sqs-batch.json" => assert_eq!(failed_ids(&answer), ["2e1424d4-f796-459a-8184-9c92662be6da"]),
             "sqs-fifo.json" => {
                 assert_eq!(failed_ids(&answer), Vec::<String>::new());
-                let resources: Vec<&str> = recorded.iter().map(|r| r.body["ResourceArn"].as_str().unwrap()).collect();
-                let sent: Vec<String> = sample(file)["Records"].as_array().unwrap().iter().map(|r| serde_json::from_str::<Value>(r["body"].as_str().unwrap()).unwrap()["ResourceArn"].as_str().unwrap().to_owned()).collect();
+                let resources: Vec<&str> = recorded
+                    .iter()
+                    .map(|r| r.body["ResourceArn"].as_str().unwrap())
+                    .collect();
+                let sent: Vec<String> = sample(file)["Records"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| {
+                        serde_json::from_str::<Value>(r["body"].as_str().unwrap()).unwrap()["ResourceArn"]
+                            .as_str()
+                            .unwrap()
+                            .to_owned()
+                    })
+                    .collect();
                 assert_eq!(resources, sent, "a FIFO batch is sent in order");
             }
             other => panic!("no case for {other}"),
@@ -167,12 +210,21 @@ async fn requests_on_the_wire_are_signed_aws_backup_calls() {
     for r in &recorded {
         assert_eq!(r.method, "PUT");
         let auth = &r.headers["authorization"];
-        assert!(auth.starts_with(&format!("AWS4-HMAC-SHA256 Credential={}/", harness::ACCESS_KEY_ID)), "{auth}");
-        assert!(auth.contains("/eu-west-1/backup/aws4_request"), "signed for service backup in the region: {auth}");
+        assert!(
+            auth.starts_with(&format!("AWS4-HMAC-SHA256 Credential={}/", harness::ACCESS_KEY_ID)),
+            "{auth}"
+        );
+        assert!(
+            auth.contains("/eu-west-1/backup/aws4_request"),
+            "signed for service backup in the region: {auth}"
+        );
         assert!(auth.contains("SignedHeaders=") && auth.contains("Signature="), "{auth}");
         assert_eq!(r.headers["x-amz-security-token"], harness::SESSION_TOKEN);
         assert!(r.headers["content-type"].starts_with("application/json"));
-        assert!(r.body.get("IdempotencyKey").is_none(), "IdempotencyKey is not sent to AWS");
+        assert!(
+            r.body.get("IdempotencyKey").is_none(),
+            "IdempotencyKey is not sent to AWS"
+        );
     }
 
     let backup = &recorded[0];
@@ -182,15 +234,36 @@ async fn requests_on_the_wire_are_signed_aws_backup_calls() {
     keys.sort();
     assert_eq!(
         keys,
-        ["BackupVaultName", "CompleteWindowMinutes", "IamRoleArn", "IdempotencyToken", "Lifecycle", "RecoveryPointTags", "ResourceArn", "StartWindowMinutes"]
+        [
+            "BackupVaultName",
+            "CompleteWindowMinutes",
+            "IamRoleArn",
+            "IdempotencyToken",
+            "Lifecycle",
+            "RecoveryPointTags",
+            "ResourceArn",
+            "StartWindowMinutes"
+        ]
     );
-    assert_eq!(body["ResourceArn"], "arn:aws:ec2:eu-west-1:123456789012:volume/vol-0a1b2c3d4e5f67890");
+    assert_eq!(
+        body["ResourceArn"],
+        "arn:aws:ec2:eu-west-1:123456789012:volume/vol-0a1b2c3d4e5f67890"
+    );
     assert_eq!(body["BackupVaultName"], "Default");
     assert_eq!(body["IamRoleArn"], ROLE);
-    assert!(body["StartWindowMinutes"].is_i64() && body["StartWindowMinutes"] == 60, "numbers as numbers");
+    assert!(
+        body["StartWindowMinutes"].is_i64() && body["StartWindowMinutes"] == 60,
+        "numbers as numbers"
+    );
     assert!(body["CompleteWindowMinutes"].is_i64() && body["CompleteWindowMinutes"] == 720);
-    assert_eq!(body["Lifecycle"], json!({ "MoveToColdStorageAfterDays": 30, "DeleteAfterDays": 365 }));
-    assert_eq!(body["RecoveryPointTags"], json!({ "team": "platform", "trigger": "backup-trigger" }));
+    assert_eq!(
+        body["Lifecycle"],
+        json!({ "MoveToColdStorageAfterDays": 30, "DeleteAfterDays": 365 })
+    );
+    assert_eq!(
+        body["RecoveryPointTags"],
+        json!({ "team": "platform", "trigger": "backup-trigger" })
+    );
     let token = body["IdempotencyToken"].as_str().unwrap();
     assert_eq!(token.len(), 36, "a UUID");
     assert_eq!(&token[14..15], "5", "version 5");
@@ -199,7 +272,17 @@ async fn requests_on_the_wire_are_signed_aws_backup_calls() {
     assert_eq!(copy.path, "/copy-jobs");
     let mut keys: Vec<&str> = copy.body.as_object().unwrap().keys().map(String::as_str).collect();
     keys.sort();
-    assert_eq!(keys, ["DestinationBackupVaultArn", "IamRoleArn", "IdempotencyToken", "Lifecycle", "RecoveryPointArn", "SourceBackupVaultName"]);
+    assert_eq!(
+        keys,
+        [
+            "DestinationBackupVaultArn",
+            "IamRoleArn",
+            "IdempotencyToken",
+            "Lifecycle",
+            "RecoveryPointArn",
+            "SourceBackupVaultName"
+        ]
+    );
     assert_eq!(copy.body["Lifecycle"], json!({ "DeleteAfterDays": 90 }));
 }
 
@@ -208,7 +291,9 @@ async fn requests_on_the_wire_are_signed_aws_backup_calls() {
 #[tokio::test]
 async fn an_sqs_batch_reports_exactly_the_failed_messages() {
     let setup = Setup::start(&[]).await;
-    setup.backup.reply_for("vol-rejected", Reply::Error(400, "InvalidParameterValueException"));
+    setup
+        .backup
+        .reply_for("vol-rejected", Reply::Error(400, "InvalidParameterValueException"));
     let event = sqs_event(
         "requests",
         &[
@@ -216,7 +301,10 @@ async fn an_sqs_batch_reports_exactly_the_failed_messages() {
             ("m-aws-error", backup_request("vol-rejected")),
             ("m-invalid", json!({ "ResourceArn": "not-an-arn" })),
             ("m-not-json", Value::String("{oops".into())),
-            ("m-ok-2", json!({ "Jobs": [backup_request("vol-2"), backup_request("vol-3")] })),
+            (
+                "m-ok-2",
+                json!({ "Jobs": [backup_request("vol-2"), backup_request("vol-3")] }),
+            ),
         ],
     );
     // The body of m-not-json must be the raw text, not a JSON string.
@@ -230,19 +318,35 @@ async fn an_sqs_batch_reports_exactly_the_failed_messages() {
     assert_eq!(recorded.len(), 4, "vol-1, vol-rejected (not retried), vol-2, vol-3");
 
     let requests = output.lines("request");
-    let rejected = requests.iter().find(|l| l["message_id"] == "m-aws-error").expect("a line for the failed request");
+    let rejected = requests
+        .iter()
+        .find(|l| l["message_id"] == "m-aws-error")
+        .expect("a line for the failed request");
     assert_eq!(rejected["outcome"], "failed");
     assert_eq!(rejected["error_code"], "InvalidParameterValueException");
     assert_eq!(rejected["retryable"], false);
     let started: Vec<&Value> = requests.iter().filter(|l| l["outcome"] == "started").collect();
     assert_eq!(started.len(), 3);
     for line in &started {
-        for field in ["action", "resource_arn", "vault", "idempotency_token", "job_id", "is_parent", "message_id", "request_id", "duration_ms"] {
+        for field in [
+            "action",
+            "resource_arn",
+            "vault",
+            "idempotency_token",
+            "job_id",
+            "is_parent",
+            "message_id",
+            "request_id",
+            "duration_ms",
+        ] {
             assert!(line.get(field).is_some(), "request line lacks {field}: {line}");
         }
     }
     let events = output.lines("event");
-    let invalid = events.iter().find(|l| l["message_id"] == "m-invalid").expect("a line for the invalid message");
+    let invalid = events
+        .iter()
+        .find(|l| l["message_id"] == "m-invalid")
+        .expect("a line for the invalid message");
     assert_eq!(invalid["error_type"], "ValidationError");
     assert!(invalid["error_message"].as_str().unwrap().contains("ResourceArn"));
     assert_eq!(output.lines("batch").len(), 1);
@@ -251,21 +355,43 @@ async fn an_sqs_batch_reports_exactly_the_failed_messages() {
 #[tokio::test]
 async fn a_fifo_batch_stops_at_the_first_failure() {
     let setup = Setup::start(&[]).await;
-    setup.backup.reply_for("vol-rejected", Reply::Error(400, "InvalidParameterValueException"));
+    setup
+        .backup
+        .reply_for("vol-rejected", Reply::Error(400, "InvalidParameterValueException"));
     let invalid_second = sqs_event(
         "requests.fifo",
-        &[("f-1", backup_request("vol-1")), ("f-2", json!({ "ResourceArn": "nope" })), ("f-3", backup_request("vol-3"))],
+        &[
+            ("f-1", backup_request("vol-1")),
+            ("f-2", json!({ "ResourceArn": "nope" })),
+            ("f-3", backup_request("vol-3")),
+        ],
     );
     assert_eq!(failed_ids(&setup.lambda.invoke(&invalid_second).await), ["f-2", "f-3"]);
-    let calls: Vec<String> = setup.backup.recorded().iter().map(|r| r.body["ResourceArn"].as_str().unwrap().to_owned()).collect();
-    assert_eq!(calls, ["arn:aws:ec2:eu-west-1:123456789012:volume/vol-1"], "nothing after the failure starts");
+    let calls: Vec<String> = setup
+        .backup
+        .recorded()
+        .iter()
+        .map(|r| r.body["ResourceArn"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        calls,
+        ["arn:aws:ec2:eu-west-1:123456789012:volume/vol-1"],
+        "nothing after the failure starts"
+    );
 
     setup.backup.clear();
     let rejected_first = sqs_event(
         "requests.fifo",
-        &[("g-1", backup_request("vol-rejected")), ("g-2", backup_request("vol-2")), ("g-3", backup_request("vol-3"))],
+        &[
+            ("g-1", backup_request("vol-rejected")),
+            ("g-2", backup_request("vol-2")),
+            ("g-3", backup_request("vol-3")),
+        ],
     );
-    assert_eq!(failed_ids(&setup.lambda.invoke(&rejected_first).await), ["g-1", "g-2", "g-3"]);
+    assert_eq!(
+        failed_ids(&setup.lambda.invoke(&rejected_first).await),
+        ["g-1", "g-2", "g-3"]
+    );
     assert_eq!(setup.backup.recorded().len(), 1);
     setup.finish().await;
 }
@@ -273,22 +399,47 @@ async fn a_fifo_batch_stops_at_the_first_failure() {
 #[tokio::test]
 async fn a_redelivered_message_or_retried_request_reuses_its_tokens() {
     let setup = Setup::start(&[]).await;
-    let event = sqs_event("requests", &[("dup-1", json!({ "Jobs": [backup_request("vol-1"), backup_request("vol-2")] }))]);
+    let event = sqs_event(
+        "requests",
+        &[(
+            "dup-1",
+            json!({ "Jobs": [backup_request("vol-1"), backup_request("vol-2")] }),
+        )],
+    );
     setup.lambda.invoke(&event).await;
     setup.lambda.invoke(&event).await;
     let first = tokens(&setup.backup.recorded());
     assert_eq!(first.len(), 4);
-    assert_eq!(first[..2].iter().collect::<std::collections::BTreeSet<_>>(), first[2..].iter().collect(), "the same tokens on redelivery");
+    assert_eq!(
+        first[..2].iter().collect::<std::collections::BTreeSet<_>>(),
+        first[2..].iter().collect(),
+        "the same tokens on redelivery"
+    );
     assert_ne!(first[0], first[1], "two requests of one event never share a token");
 
     setup.backup.clear();
     let bare = backup_request("vol-9");
     let long = Duration::from_secs(300);
-    setup.lambda.invoke_with(&bare, Some("retried-request-id"), long).await.response();
-    setup.lambda.invoke_with(&bare, Some("retried-request-id"), long).await.response();
-    setup.lambda.invoke_with(&bare, Some("another-request-id"), long).await.response();
+    setup
+        .lambda
+        .invoke_with(&bare, Some("retried-request-id"), long)
+        .await
+        .response();
+    setup
+        .lambda
+        .invoke_with(&bare, Some("retried-request-id"), long)
+        .await
+        .response();
+    setup
+        .lambda
+        .invoke_with(&bare, Some("another-request-id"), long)
+        .await
+        .response();
     let second = tokens(&setup.backup.recorded());
-    assert_eq!(second[0], second[1], "a retried asynchronous invocation keeps its request id, and so its token");
+    assert_eq!(
+        second[0], second[1],
+        "a retried asynchronous invocation keeps its request id, and so its token"
+    );
     assert_ne!(second[0], second[2], "another invocation is another job");
     setup.finish().await;
 }
@@ -298,14 +449,21 @@ async fn a_redelivered_message_or_retried_request_reuses_its_tokens() {
 #[tokio::test]
 async fn throttling_and_unavailability_are_retried_until_the_job_starts() {
     let setup = Setup::start(&[]).await;
-    for (status, code) in [(503, "ServiceUnavailableException"), (400, "ThrottlingException"), (400, "LimitExceededException")] {
+    for (status, code) in [
+        (503, "ServiceUnavailableException"),
+        (400, "ThrottlingException"),
+        (400, "LimitExceededException"),
+    ] {
         setup.backup.clear();
         setup.backup.script([Reply::Error(status, code)]);
         let answer = setup.lambda.invoke(&backup_request("vol-1")).await;
         assert!(answer.response()["BackupJobId"].is_string(), "{code}: {answer:?}");
         let recorded = setup.backup.recorded();
         assert_eq!(recorded.len(), 2, "{code}: one failed attempt, one retry");
-        assert_eq!(recorded[0].body["IdempotencyToken"], recorded[1].body["IdempotencyToken"], "{code}: a retry keeps the token");
+        assert_eq!(
+            recorded[0].body["IdempotencyToken"], recorded[1].body["IdempotencyToken"],
+            "{code}: a retry keeps the token"
+        );
     }
     setup.finish().await;
 }
@@ -313,12 +471,20 @@ async fn throttling_and_unavailability_are_retried_until_the_job_starts() {
 #[tokio::test]
 async fn a_client_error_is_not_retried_and_names_its_aws_code() {
     let setup = Setup::start(&[]).await;
-    setup.backup.script([Reply::Error(400, "InvalidParameterValueException")]);
+    setup
+        .backup
+        .script([Reply::Error(400, "InvalidParameterValueException")]);
     let answer = setup.lambda.invoke(&backup_request("vol-1")).await;
     let (error_type, message) = answer.error();
     assert_eq!(error_type, "InvalidParameterValueException");
-    assert!(message.contains("arn:aws:ec2:eu-west-1:123456789012:volume/vol-1"), "{message}");
-    assert!(message.contains("from the fake AWS Backup"), "AWS's own message: {message}");
+    assert!(
+        message.contains("arn:aws:ec2:eu-west-1:123456789012:volume/vol-1"),
+        "{message}"
+    );
+    assert!(
+        message.contains("from the fake AWS Backup"),
+        "AWS's own message: {message}"
+    );
     let (output, recorded) = setup.finish().await;
     assert_eq!(recorded.len(), 1, "not retried");
     let line = &output.lines("request")[0];
@@ -339,14 +505,25 @@ async fn a_stalled_answer_is_abandoned_by_the_attempt_timeout_and_retried() {
 #[tokio::test]
 async fn a_call_stalled_past_the_deadline_is_reported_before_lambda_times_out() {
     let setup = Setup::start(&[]).await;
-    setup.backup.reply_for("vol-stuck", Reply::Stall(Duration::from_secs(60)));
+    setup
+        .backup
+        .reply_for("vol-stuck", Reply::Stall(Duration::from_secs(60)));
     let deadline = Duration::from_secs(4);
-    let answer = setup.lambda.invoke_with(&backup_request("vol-stuck"), None, deadline).await;
+    let answer = setup
+        .lambda
+        .invoke_with(&backup_request("vol-stuck"), None, deadline)
+        .await;
     let (error_type, message) = answer.error();
     assert_eq!(error_type, "DeadlineExceeded");
     assert!(message.contains("vol-stuck"));
 
-    let batch = sqs_event("requests", &[("late-1", backup_request("vol-stuck")), ("late-2", backup_request("vol-2"))]);
+    let batch = sqs_event(
+        "requests",
+        &[
+            ("late-1", backup_request("vol-stuck")),
+            ("late-2", backup_request("vol-2")),
+        ],
+    );
     let answer = setup.lambda.invoke_with(&batch, None, deadline).await;
     assert_eq!(failed_ids(&answer), ["late-1"]);
 
@@ -354,7 +531,11 @@ async fn a_call_stalled_past_the_deadline_is_reported_before_lambda_times_out() 
     let answer = setup.lambda.invoke_with(&batch, None, short).await;
     let mut failed = failed_ids(&answer);
     failed.sort();
-    assert_eq!(failed, ["late-1", "late-2"], "too close to the deadline: nothing starts, everything is reported");
+    assert_eq!(
+        failed,
+        ["late-1", "late-2"],
+        "too close to the deadline: nothing starts, everything is reported"
+    );
     let (output, _) = setup.finish().await;
     assert!(output.lines("request").iter().any(|l| l["outcome"] == "not_started"));
 }
@@ -363,10 +544,19 @@ async fn a_call_stalled_past_the_deadline_is_reported_before_lambda_times_out() 
 
 #[tokio::test]
 async fn bad_settings_stop_the_function_before_its_first_event() {
-    for (name, value) in [("MAX_CONCURRENCY", "0"), ("BACKUP_IAM_ROLE_ARN", "BackupRole"), ("DRY_RUN", "maybe")] {
+    for (name, value) in [
+        ("MAX_CONCURRENCY", "0"),
+        ("BACKUP_IAM_ROLE_ARN", "BackupRole"),
+        ("DRY_RUN", "maybe"),
+    ] {
         let lambda = FakeLambda::start().await;
         let backup = FakeBackup::start().await;
-        let function = Function::start_binary(Path::new(env!("CARGO_BIN_EXE_bootstrap")), &lambda, &backup, &[(name, value)]);
+        let function = Function::start_binary(
+            Path::new(env!("CARGO_BIN_EXE_bootstrap")),
+            &lambda,
+            &backup,
+            &[(name, value)],
+        );
         let output = function.exited_within(Duration::from_secs(30)).await;
         let exit = output.exit.expect("the function exits by itself");
         assert!(!exit.success(), "{name}: exit status {exit}");
@@ -374,8 +564,15 @@ async fn bad_settings_stop_the_function_before_its_first_event() {
         let reports = lambda.init_errors();
         assert_eq!(reports.len(), 1, "{name}: one /init/error report");
         assert_eq!(reports[0].1["errorType"], "ConfigError");
-        assert!(reports[0].1["errorMessage"].as_str().unwrap().contains(name), "{name}: {:?}", reports[0]);
-        assert!(output.log_lines().iter().any(|l| l["setting"] == name), "{name}: the log names the setting");
+        assert!(
+            reports[0].1["errorMessage"].as_str().unwrap().contains(name),
+            "{name}: {:?}",
+            reports[0]
+        );
+        assert!(
+            output.log_lines().iter().any(|l| l["setting"] == name),
+            "{name}: the log names the setting"
+        );
         output.assert_nothing_leaked(&[]);
     }
 }
@@ -386,8 +583,13 @@ async fn dry_run_sends_nothing_and_answers_with_the_requests() {
     let answer = setup.lambda.invoke(&sample("list.json")).await;
     let jobs = answer.response()["Jobs"].as_array().unwrap().clone();
     assert_eq!(jobs.len(), 4);
-    assert!(jobs.iter().all(|j| j["DryRun"] == true && j["IdempotencyToken"].is_string()));
-    assert_eq!(failed_ids(&setup.lambda.invoke(&sample("sqs-fifo.json")).await), Vec::<String>::new());
+    assert!(jobs
+        .iter()
+        .all(|j| j["DryRun"] == true && j["IdempotencyToken"].is_string()));
+    assert_eq!(
+        failed_ids(&setup.lambda.invoke(&sample("sqs-fifo.json")).await),
+        Vec::<String>::new()
+    );
     let (output, recorded) = setup.finish().await;
     assert!(recorded.is_empty(), "DRY_RUN calls nothing");
     assert!(output.lines("request").iter().all(|l| l["outcome"] == "dry_run"));
@@ -400,7 +602,10 @@ async fn invalid_events_start_nothing_and_fail_with_a_validation_error() {
     let answer = setup.lambda.invoke(&list).await;
     let (error_type, message) = answer.error();
     assert_eq!(error_type, "ValidationError");
-    assert!(message.contains("Jobs[1]") && message.contains("ResourceArn"), "{message}");
+    assert!(
+        message.contains("Jobs[1]") && message.contains("ResourceArn"),
+        "{message}"
+    );
 
     let answer = setup.lambda.invoke(&json!([1, 2, 3])).await;
     assert_eq!(answer.error().0, "ValidationError");
@@ -411,7 +616,10 @@ async fn invalid_events_start_nothing_and_fail_with_a_validation_error() {
 
     let scheduled = json!({ "version": "0", "id": "e-1", "detail-type": "Scheduled Event", "source": "aws.events", "account": "123456789012", "time": "2026-11-22T03:00:00Z", "region": "eu-west-1", "resources": [], "detail": {} });
     let answer = setup.lambda.invoke(&scheduled).await;
-    assert!(answer.error().1.contains("input"), "tells the user to set the target's input: {answer:?}");
+    assert!(
+        answer.error().1.contains("input"),
+        "tells the user to set the target's input: {answer:?}"
+    );
     let (_, recorded) = setup.finish().await;
     assert!(recorded.is_empty());
 }
@@ -436,17 +644,40 @@ async fn a_completed_backup_without_a_copy_destination_is_a_config_error() {
 #[tokio::test]
 async fn copies_outside_the_allow_list_are_refused_for_every_shape() {
     let allowed = "arn:aws:backup:eu-central-1:123456789012:backup-vault:Allowed";
-    let setup = Setup::start(&[("ALLOWED_DESTINATION_VAULT_ARNS", allowed), ("COPY_DESTINATION_VAULT_ARN", allowed)]).await;
+    let setup = Setup::start(&[
+        ("ALLOWED_DESTINATION_VAULT_ARNS", allowed),
+        ("COPY_DESTINATION_VAULT_ARN", allowed),
+    ])
+    .await;
     let evil = "arn:aws:backup:eu-central-1:999999999999:backup-vault:Attacker";
     let copy = json!({ "RecoveryPointArn": "arn:aws:backup:eu-west-1:123456789012:recovery-point:rp-1", "DestinationBackupVaultArn": evil });
     assert_eq!(setup.lambda.invoke(&copy).await.error().0, "ValidationError");
-    assert_eq!(setup.lambda.invoke(&json!({ "Jobs": [copy.clone()] })).await.error().0, "ValidationError");
-    let eventbridge = json!({ "id": "e-2", "detail-type": "Copy Request", "source": "com.example", "detail": copy.clone() });
+    assert_eq!(
+        setup.lambda.invoke(&json!({ "Jobs": [copy.clone()] })).await.error().0,
+        "ValidationError"
+    );
+    let eventbridge =
+        json!({ "id": "e-2", "detail-type": "Copy Request", "source": "com.example", "detail": copy.clone() });
     assert_eq!(setup.lambda.invoke(&eventbridge).await.error().0, "ValidationError");
-    assert_eq!(failed_ids(&setup.lambda.invoke(&sqs_event("requests", &[("evil", copy.clone())])).await), ["evil"]);
-    assert!(setup.backup.recorded().is_empty(), "no copy to a vault the operator did not name");
+    assert_eq!(
+        failed_ids(
+            &setup
+                .lambda
+                .invoke(&sqs_event("requests", &[("evil", copy.clone())]))
+                .await
+        ),
+        ["evil"]
+    );
+    assert!(
+        setup.backup.recorded().is_empty(),
+        "no copy to a vault the operator did not name"
+    );
     // The completed-backup copy goes to the configured, allowed destination.
-    setup.lambda.invoke(&sample("backup-job-completed.json")).await.response();
+    setup
+        .lambda
+        .invoke(&sample("backup-job-completed.json"))
+        .await
+        .response();
     let (_, recorded) = setup.finish().await;
     assert_eq!(recorded.len(), 1);
     assert_eq!(recorded[0].body["DestinationBackupVaultArn"], allowed);

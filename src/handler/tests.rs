@@ -1,0 +1,199 @@
+//! The handler with a fake starter: answers, isolation and FIFO order, in process.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::*;
+use crate::request::Job;
+use crate::send::{Failure, Outcome, Started};
+
+/// Starts every job, except: resources ending `vol-panic` panic (a bug in our
+/// code), and resources ending `vol-fail` get an AWS error.
+struct Fake;
+
+impl JobStarter for Fake {
+    async fn start(&self, job: &Job) -> Outcome {
+        let arn = job.subject_arn();
+        if arn.ends_with("vol-panic") {
+            panic!("bug while starting {arn}");
+        }
+        if arn.ends_with("vol-fail") {
+            return Outcome::Failed(Failure {
+                code: "ResourceNotFoundException".into(),
+                message: "no such volume".into(),
+                retryable: false,
+            });
+        }
+        Outcome::Started(Started {
+            job_id: format!("job-{}", job.idempotency_token()),
+            is_parent: false,
+            creation_date: None,
+            recovery_point_arn: None,
+        })
+    }
+}
+
+fn app() -> Arc<App<Fake>> {
+    let settings = Settings {
+        backup_vault_name: Some("Default".into()),
+        backup_iam_role_arn: Some("arn:aws:iam::123456789012:role/Backup".into()),
+        ..Settings::default()
+    };
+    Arc::new(App {
+        settings,
+        starter: Arc::new(Fake),
+    })
+}
+
+fn invocation() -> Invocation {
+    Invocation {
+        request_id: "req-1".into(),
+        deadline: Deadline::after(Duration::from_secs(60)),
+    }
+}
+
+fn request(volume: &str) -> Value {
+    json!({ "ResourceArn": format!("arn:aws:ec2:eu-west-1:123456789012:volume/{volume}") })
+}
+
+fn sqs(queue: &str, bodies: &[(&str, Value)]) -> Value {
+    let records: Vec<Value> = bodies
+        .iter()
+        .map(|(id, body)| json!({ "messageId": id, "body": body.to_string(), "eventSource": "aws:sqs", "eventSourceARN": format!("arn:aws:sqs:eu-west-1:123456789012:{queue}") }))
+        .collect();
+    json!({ "Records": records })
+}
+
+fn failures(answer: &Value) -> Vec<&str> {
+    answer["batchItemFailures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_panic_while_handling_one_message_fails_that_message_only() {
+    let event = sqs(
+        "q",
+        &[
+            ("a", request("vol-1")),
+            ("b", json!({ "Jobs": [request("vol-2"), request("vol-panic")] })),
+            ("c", request("vol-3")),
+        ],
+    );
+    let answer = handle(&app(), event, &invocation()).await.unwrap();
+    assert_eq!(answer, json!({ "batchItemFailures": [{ "itemIdentifier": "b" }] }));
+}
+
+#[tokio::test]
+async fn every_kind_of_message_failure_is_reported_and_nothing_else() {
+    let event = sqs(
+        "q",
+        &[
+            ("ok", request("vol-1")),
+            ("aws", request("vol-fail")),
+            ("invalid", json!({ "ResourceArn": "x" })),
+            ("panic", request("vol-panic")),
+            (
+                "skipped",
+                json!({ "detail-type": "Backup Job State Change", "source": "aws.backup", "detail": { "state": "RUNNING" } }),
+            ),
+        ],
+    );
+    let answer = handle(&app(), event, &invocation()).await.unwrap();
+    assert_eq!(
+        failures(&answer),
+        ["aws", "invalid", "panic"],
+        "a skipped event is a success"
+    );
+}
+
+#[tokio::test]
+async fn a_fifo_batch_fails_the_failed_message_and_every_later_one() {
+    let event = sqs(
+        "q.fifo",
+        &[
+            ("1", request("vol-1")),
+            ("2", request("vol-panic")),
+            ("3", request("vol-3")),
+        ],
+    );
+    let answer = handle(&app(), event, &invocation()).await.unwrap();
+    assert_eq!(failures(&answer), ["2", "3"]);
+}
+
+#[tokio::test]
+async fn a_list_with_one_failed_request_fails_the_invocation_naming_it() {
+    let event = json!({ "Jobs": [request("vol-1"), request("vol-fail"), request("vol-panic")] });
+    let error = handle(&app(), event, &invocation()).await.unwrap_err();
+    assert_eq!(
+        error.error_type, "ResourceNotFoundException",
+        "the first failure's kind"
+    );
+    assert!(error.message.starts_with("2 of 3 requests failed"), "{}", error.message);
+    assert!(
+        error.message.contains("Jobs[1]")
+            && error.message.contains("vol-fail")
+            && error.message.contains("no such volume")
+    );
+    assert!(error.message.contains("Jobs[2]") && error.message.contains("InternalError"));
+    assert!(error.message.contains("1 started"));
+}
+
+#[tokio::test]
+async fn a_bare_request_answers_one_result_and_a_list_answers_jobs() {
+    let bare = handle(&app(), request("vol-1"), &invocation()).await.unwrap();
+    assert_eq!(bare["Action"], "StartBackupJob");
+    assert!(bare["BackupJobId"].as_str().unwrap().starts_with("job-"));
+    assert_eq!(bare["IsParent"], false);
+    assert!(bare.get("RecoveryPointArn").is_none(), "only when AWS returned one");
+    let list = handle(
+        &app(),
+        json!({ "Jobs": [request("vol-1"), request("vol-2")] }),
+        &invocation(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(list["Jobs"].as_array().unwrap().len(), 2);
+    assert_eq!(list.as_object().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn events_too_large_or_not_json_are_refused_before_parsing() {
+    let big = format!("{{\"ResourceArn\": \"{}\"}}", "a".repeat(MAX_EVENT_BYTES));
+    let error = handle_text(&app(), &big, &invocation()).await.unwrap_err();
+    assert_eq!(error.error_type, "ValidationError");
+    assert!(error.message.contains("bytes"), "{}", error.message);
+    let error = handle_text(&app(), "{", &invocation()).await.unwrap_err();
+    assert!(error.message.contains("not JSON"));
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let error = handle_text(&app(), &deep, &invocation()).await.unwrap_err();
+    assert_eq!(
+        error.error_type, "ValidationError",
+        "nesting is refused, not a stack overflow"
+    );
+}
+
+#[tokio::test]
+async fn near_the_deadline_a_single_event_fails_naming_what_was_not_started() {
+    let invocation = Invocation {
+        request_id: "req-2".into(),
+        deadline: Deadline::after(Duration::from_millis(500)),
+    };
+    let error = handle(
+        &app(),
+        json!({ "Jobs": [request("vol-1"), request("vol-2")] }),
+        &invocation,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(error.error_type, "NotStarted");
+    assert!(
+        error.message.contains("Jobs[0]") && error.message.contains("Jobs[1]") && error.message.contains("not started"),
+        "{}",
+        error.message
+    );
+}
