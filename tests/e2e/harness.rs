@@ -538,6 +538,11 @@ impl Function {
         Function { child, stdout, stderr }
     }
 
+    /// The process id, for reading /proc.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Stops the function (if it still runs) and returns everything it printed.
     pub async fn finish(mut self) -> Output {
         let exit = match self.child.try_wait() {

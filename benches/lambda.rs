@@ -1,0 +1,193 @@
+//! The benchmark: the release binary under a local Lambda Runtime API and a local
+//! AWS Backup endpoint with added latency. Run with `cargo bench --bench lambda`
+//! (builds the release profile first). Prints a Markdown table.
+//!
+//! Settings (environment): BENCH_COLD_STARTS (default 30), BENCH_REPEATS (default 30),
+//! BENCH_LIST_RUNS (default 3).
+
+#[path = "../tests/e2e/harness.rs"]
+mod harness;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use harness::{FakeBackup, FakeLambda, Function};
+use serde_json::{json, Value};
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/Backup";
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn binary() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_bootstrap"))
+}
+
+fn settings() -> Vec<(&'static str, &'static str)> {
+    vec![("BACKUP_VAULT_NAME", "Default"), ("BACKUP_IAM_ROLE_ARN", ROLE)]
+}
+
+struct Stats {
+    samples: Vec<f64>,
+}
+
+impl Stats {
+    fn new(mut samples: Vec<f64>) -> Stats {
+        samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        Stats { samples }
+    }
+    fn quantile(&self, q: f64) -> f64 {
+        let i = ((self.samples.len() - 1) as f64 * q).round() as usize;
+        self.samples[i]
+    }
+    fn row(&self, unit: &str) -> String {
+        format!(
+            "{:.1} {unit} | {:.1} – {:.1} {unit} (p10 – p90) | {:.1} – {:.1} {unit} | {}",
+            self.quantile(0.5),
+            self.quantile(0.1),
+            self.quantile(0.9),
+            self.samples[0],
+            self.samples[self.samples.len() - 1],
+            self.samples.len()
+        )
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn vm_hwm_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn request(i: usize) -> Value {
+    json!({ "ResourceArn": format!("arn:aws:ec2:eu-west-1:123456789012:volume/vol-{i:04}") })
+}
+
+fn sqs_batch(n: usize, round: usize) -> Value {
+    let records: Vec<Value> = (0..n)
+        .map(|i| {
+            json!({
+                "messageId": format!("m-{round}-{i}"), "body": request(round * 100 + i).to_string(), "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:requests", "attributes": {}, "messageAttributes": {}
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let cold_starts = env_number("BENCH_COLD_STARTS", 30);
+    let repeats = env_number("BENCH_REPEATS", 30);
+    let list_runs = env_number("BENCH_LIST_RUNS", 3);
+    let mut rows = Vec::new();
+    let mut peak_kib = 0;
+
+    // 1. Init: process start to the first GET /next.
+    let mut init = Vec::new();
+    for _ in 0..cold_starts {
+        let lambda = FakeLambda::start().await;
+        let backup = FakeBackup::start().await;
+        let began = Instant::now();
+        let function = Function::start_binary(binary(), &lambda, &backup, &settings());
+        lambda.wait_for_poll().await;
+        init.push(ms(began.elapsed()));
+        if let Some(kib) = function.pid().and_then(vm_hwm_kib) {
+            peak_kib = peak_kib.max(kib);
+        }
+        function.finish().await;
+    }
+    rows.push(format!("| init (start to first /next) | {} |", Stats::new(init).row("ms")));
+
+    // 2. One bare request at 20 ms endpoint latency (floor 20 ms), warm.
+    {
+        let lambda = FakeLambda::start().await;
+        let backup = FakeBackup::start().await;
+        backup.set_latency(Duration::from_millis(20));
+        let function = Function::start_binary(binary(), &lambda, &backup, &settings());
+        let mut first = None;
+        let mut times = Vec::new();
+        for i in 0..=repeats {
+            let began = Instant::now();
+            lambda.invoke(&request(i)).await.response();
+            let t = ms(began.elapsed());
+            if i == 0 {
+                first = Some(t);
+            } else {
+                times.push(t);
+            }
+        }
+        rows.push(format!("| bare request, 20 ms latency (floor 20 ms) | {} |", Stats::new(times).row("ms")));
+        rows.push(format!("| first request after a cold start, 20 ms latency | {:.1} ms | | | 1 |", first.unwrap_or_default()));
+
+        // 3. An SQS batch of 10 messages at 50 ms latency (floor 50 ms).
+        backup.set_latency(Duration::from_millis(50));
+        let mut times = Vec::new();
+        for round in 0..repeats {
+            let began = Instant::now();
+            let answer = lambda.invoke(&sqs_batch(10, round + 1)).await;
+            assert_eq!(answer.response()["batchItemFailures"], json!([]));
+            times.push(ms(began.elapsed()));
+        }
+        rows.push(format!("| SQS batch of 10, 50 ms latency (floor 50 ms) | {} |", Stats::new(times).row("ms")));
+        if let Some(kib) = function.pid().and_then(vm_hwm_kib) {
+            peak_kib = peak_kib.max(kib);
+        }
+        function.finish().await;
+    }
+
+    // 4. A list of 100 against an endpoint that throttles above 5 calls a second.
+    let mut durations = Vec::new();
+    let mut throttled = Vec::new();
+    for _ in 0..list_runs {
+        let lambda = FakeLambda::start().await;
+        let backup = FakeBackup::start().await;
+        backup.set_rate_limit(5);
+        let function = Function::start_binary(binary(), &lambda, &backup, &settings());
+        let jobs: Vec<Value> = (0..100).map(request).collect();
+        let began = Instant::now();
+        let answer = lambda.invoke(&json!({ "Jobs": jobs })).await;
+        let took = began.elapsed();
+        let started = answer.response()["Jobs"].as_array().map_or(0, Vec::len);
+        assert_eq!(started, 100, "no request may fail: {answer:?}");
+        durations.push(took.as_secs_f64());
+        throttled.push(backup.throttled());
+        if let Some(kib) = function.pid().and_then(vm_hwm_kib) {
+            peak_kib = peak_kib.max(kib);
+        }
+        function.finish().await;
+    }
+    rows.push(format!("| list of 100, throttled above 5/s (floor 20 s) | {} |", Stats::new(durations).row("s")));
+    rows.push(format!("| throttled answers per list of 100 | {throttled:?} | | | {list_runs} |"));
+
+    // 5. Memory and size.
+    rows.push(format!("| peak RSS (VmHWM), any run | {:.1} MiB | | | |", peak_kib as f64 / 1024.0));
+    let size = std::fs::metadata(binary()).map(|m| m.len()).unwrap_or(0);
+    rows.push(format!("| binary ({}) | {:.2} MB | | | |", binary().display(), size as f64 / 1e6));
+    if let Some(zip) = zip_size(binary()) {
+        rows.push(format!("| deployment zip (bootstrap, deflate) | {:.2} MB | | | |", zip as f64 / 1e6));
+    }
+
+    println!("| measure | median | spread | min – max | runs |");
+    println!("|---|---|---|---|---|");
+    for row in rows {
+        println!("{row}");
+    }
+}
+
+/// Zips the binary as Lambda's `bootstrap`, as `cargo lambda build --output-format zip` does.
+fn zip_size(binary: &Path) -> Option<u64> {
+    let dir = std::env::temp_dir().join(format!("backup-trigger-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).ok()?;
+    std::fs::copy(binary, dir.join("bootstrap")).ok()?;
+    let zip = dir.join("bootstrap.zip");
+    let script = "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED, compresslevel=9) as z: z.write(sys.argv[2], 'bootstrap')";
+    let status = std::process::Command::new("python3").arg("-c").arg(script).arg(&zip).arg(dir.join("bootstrap")).status().ok()?;
+    let size = status.success().then(|| std::fs::metadata(&zip).ok().map(|m| m.len())).flatten();
+    let _ = std::fs::remove_dir_all(&dir);
+    size
+}
