@@ -126,7 +126,8 @@ pub fn quote_str(s: &str) -> String {
     format!("\"{}\"", cut(s))
 }
 
-fn cut(s: &str) -> String {
+/// A text cut to the length quoted in messages.
+pub fn cut(s: &str) -> String {
     if s.chars().count() <= QUOTE_LIMIT {
         s.to_owned()
     } else {

@@ -11,13 +11,35 @@ use crate::answer::{self, HandlerError};
 use crate::error::PlanError;
 use crate::event::{self, sqs, Incoming, Origin, Plan};
 use crate::logging::{self, Correlation, EventSummary};
-use crate::send::{self, Deadline, JobResult, JobStarter};
+use crate::send::{self, Deadline, JobResult, JobStarter, Limits, Pacer};
 use crate::settings::Settings;
+use crate::token::SourceId;
 
-/// What the function holds between invocations: its settings and how it starts jobs.
+/// What the function holds between invocations: its settings, how it starts jobs,
+/// and the pace of its calls (shared by every invocation of the process).
 pub struct App<S> {
     pub settings: Settings,
     pub starter: Arc<S>,
+    pacer: Option<Arc<Pacer>>,
+}
+
+impl<S> App<S> {
+    pub fn new(settings: Settings, starter: S) -> App<S> {
+        let pacer = Pacer::per_second(settings.max_calls_per_second).map(Arc::new);
+        App {
+            settings,
+            starter: Arc::new(starter),
+            pacer,
+        }
+    }
+
+    /// The limits of one invocation: `MAX_CONCURRENCY` calls at once, at the pace set.
+    fn limits(&self) -> Limits {
+        Limits {
+            permits: Arc::new(Semaphore::new(self.settings.max_concurrency)),
+            pacer: self.pacer.clone(),
+        }
+    }
 }
 
 /// What Lambda says of one invocation.
@@ -28,6 +50,20 @@ pub struct Invocation {
 }
 
 impl Invocation {
+    fn origin<'a>(&'a self, message_id: Option<&'a str>) -> Origin<'a> {
+        Origin {
+            request_id: &self.request_id,
+            message_id,
+        }
+    }
+
+    fn at<'a>(&'a self, message_id: Option<&'a str>) -> Correlation<'a> {
+        Correlation {
+            request_id: &self.request_id,
+            message_id,
+        }
+    }
+
     pub fn from_context(context: &lambda_runtime::Context) -> Invocation {
         Invocation {
             request_id: context.request_id.clone(),
@@ -59,11 +95,15 @@ pub async fn handle_text<S: JobStarter>(
     match event {
         Ok(event) => handle(app, event, invocation).await,
         Err(error) => {
-            let at = Correlation {
-                request_id: &invocation.request_id,
-                message_id: None,
-            };
-            log_rejected("unknown", &error, Instant::now(), Some(logging::take_cold_start()), at);
+            let source = event::source_id(None, &invocation.origin(None), None);
+            log_rejected(
+                "unknown",
+                &source,
+                &error,
+                Instant::now(),
+                Some(logging::take_cold_start()),
+                invocation.at(None),
+            );
             Err(error.into())
         }
     }
@@ -78,35 +118,56 @@ pub async fn handle<S: JobStarter>(
 ) -> Result<Value, HandlerError> {
     let began = Instant::now();
     let cold_start = logging::take_cold_start();
-    let at = Correlation {
-        request_id: &invocation.request_id,
-        message_id: None,
-    };
-    let permits = Arc::new(Semaphore::new(app.settings.max_concurrency));
+    let limits = app.limits();
     match event::classify(event) {
         Err(error) => {
-            log_rejected("unknown", &error, began, Some(cold_start), at);
+            let source = event::source_id(None, &invocation.origin(None), None);
+            log_rejected("unknown", &source, &error, began, Some(cold_start), invocation.at(None));
             Err(error.into())
         }
-        Ok(Incoming::Sqs(batch)) => Ok(handle_batch(app, batch, invocation, &permits, began, cold_start).await),
+        Ok(Incoming::Sqs(batch)) => Ok(handle_batch(app, batch, invocation, &limits, began, cold_start).await),
         Ok(Incoming::Single(event)) => {
-            let origin = Origin {
-                request_id: &invocation.request_id,
-                message_id: None,
-            };
-            let plan = match event::plan(&event, &origin, &app.settings) {
-                Ok(plan) => plan,
-                Err(error) => {
-                    log_rejected("single", &error, began, Some(cold_start), at);
-                    return Err(error.into());
-                }
-            };
-            let (plan, results) = run_plan(app, plan, &permits, invocation.deadline, at, began, Some(cold_start)).await;
-            match answer::failed(&plan, &results) {
-                Some(error) => Err(error),
-                None => Ok(answer::single(plan.shape, plan.skipped.as_deref(), &results)),
-            }
+            // In a task of its own, so that a panic in our code becomes an error that
+            // says so, not the runtime's panic report (which quotes the panic message).
+            let task = tokio::spawn(handle_single(
+                Arc::clone(app),
+                event,
+                invocation.clone(),
+                limits,
+                began,
+                cold_start,
+            ));
+            task.await.unwrap_or_else(|_| {
+                Err(HandlerError {
+                    error_type: "InternalError".into(),
+                    message: "backup-trigger failed while handling this event; requests that started are in the log, and retrying is safe: tokens do not change".into(),
+                })
+            })
         }
+    }
+}
+
+async fn handle_single<S: JobStarter>(
+    app: Arc<App<S>>,
+    event: Value,
+    invocation: Invocation,
+    limits: Limits,
+    began: Instant,
+    cold_start: bool,
+) -> Result<Value, HandlerError> {
+    let at = invocation.at(None);
+    let plan = match event::plan(&event, &invocation.origin(None), &app.settings) {
+        Ok(plan) => plan,
+        Err(error) => {
+            let source = event::source_id(None, &invocation.origin(None), None);
+            log_rejected("unknown", &source, &error, began, Some(cold_start), at);
+            return Err(error.into());
+        }
+    };
+    let (plan, results) = run_plan(&app, plan, &limits, invocation.deadline, at, began, Some(cold_start)).await;
+    match answer::failed(&plan, &results) {
+        Some(error) => Err(error),
+        None => Ok(answer::single(plan.shape, plan.skipped.as_deref(), &results)),
     }
 }
 
@@ -114,14 +175,14 @@ pub async fn handle<S: JobStarter>(
 async fn run_plan<S: JobStarter>(
     app: &Arc<App<S>>,
     mut plan: Plan,
-    permits: &Arc<Semaphore>,
+    limits: &Limits,
     deadline: Deadline,
     at: Correlation<'_>,
     began: Instant,
     cold_start: Option<bool>,
 ) -> (Plan, Vec<JobResult>) {
     let jobs = std::mem::take(&mut plan.jobs);
-    let results = send::send_all(&app.starter, jobs, permits, deadline).await;
+    let results = send::send_all(&app.starter, jobs, limits, deadline).await;
     for (position, result) in results.iter().enumerate() {
         logging::request(result, position, at);
     }
@@ -142,11 +203,19 @@ async fn run_plan<S: JobStarter>(
     (plan, results)
 }
 
-fn log_rejected(kind: &str, error: &PlanError, began: Instant, cold_start: Option<bool>, at: Correlation) {
+/// The event line of an event (or message) that started nothing.
+fn log_rejected(
+    kind: &str,
+    source: &SourceId,
+    error: &PlanError,
+    began: Instant,
+    cold_start: Option<bool>,
+    at: Correlation,
+) {
     logging::event(
         &EventSummary {
             kind,
-            source: None,
+            source: Some(source),
             requests: 0,
             failed: 0,
             skipped: None,
@@ -165,7 +234,7 @@ async fn handle_batch<S: JobStarter>(
     app: &Arc<App<S>>,
     batch: sqs::Batch,
     invocation: &Invocation,
-    permits: &Arc<Semaphore>,
+    limits: &Limits,
     began: Instant,
     cold_start: bool,
 ) -> Value {
@@ -173,33 +242,32 @@ async fn handle_batch<S: JobStarter>(
     let mut failed_ids = Vec::new();
     let spawn = |message: sqs::Message| {
         let id = message.id.clone();
-        let handle = tokio::spawn(handle_message(
+        let task = tokio::spawn(handle_message(
             Arc::clone(app),
             message,
-            invocation.request_id.clone(),
-            Arc::clone(permits),
-            invocation.deadline,
+            invocation.clone(),
+            limits.clone(),
         ));
-        (id, handle)
+        (id, task)
     };
     if batch.fifo {
         let mut stopped = false;
         for message in batch.messages {
             if stopped {
-                log_skipped_fifo(&message.id, &invocation.request_id);
+                log_not_started_fifo(&message.id, invocation);
                 failed_ids.push(message.id);
                 continue;
             }
-            let (id, handle) = spawn(message);
-            if !handle.await.unwrap_or(false) {
+            let (id, task) = spawn(message);
+            if !task.await.unwrap_or(false) {
                 stopped = true;
                 failed_ids.push(id);
             }
         }
     } else {
-        let handles: Vec<_> = batch.messages.into_iter().map(spawn).collect();
-        for (id, handle) in handles {
-            if !handle.await.unwrap_or(false) {
+        let tasks: Vec<_> = batch.messages.into_iter().map(spawn).collect();
+        for (id, task) in tasks {
+            if !task.await.unwrap_or(false) {
                 failed_ids.push(id);
             }
         }
@@ -219,19 +287,12 @@ async fn handle_batch<S: JobStarter>(
 async fn handle_message<S: JobStarter>(
     app: Arc<App<S>>,
     message: sqs::Message,
-    request_id: String,
-    permits: Arc<Semaphore>,
-    deadline: Deadline,
+    invocation: Invocation,
+    limits: Limits,
 ) -> bool {
     let began = Instant::now();
-    let at = Correlation {
-        request_id: &request_id,
-        message_id: Some(&message.id),
-    };
-    let origin = Origin {
-        request_id: &request_id,
-        message_id: Some(&message.id),
-    };
+    let at = invocation.at(Some(&message.id));
+    let origin = invocation.origin(Some(&message.id));
     let planned = message.body.and_then(|body| {
         catch_unwind(AssertUnwindSafe(|| event::plan(&body, &origin, &app.settings))).unwrap_or_else(|_| {
             Err(PlanError::Internal(
@@ -242,23 +303,40 @@ async fn handle_message<S: JobStarter>(
     let plan = match planned {
         Ok(plan) => plan,
         Err(error) => {
-            log_rejected("message", &error, began, None, at);
+            log_rejected(
+                MESSAGE_KIND,
+                &event::source_id(None, &origin, None),
+                &error,
+                began,
+                None,
+                at,
+            );
             return false;
         }
     };
-    let (_, results) = run_plan(&app, plan, &permits, deadline, at, began, None).await;
+    let (_, results) = run_plan(&app, plan, &limits, invocation.deadline, at, began, None).await;
     !results.iter().any(|r| r.outcome.is_failure())
 }
 
-fn log_skipped_fifo(message_id: &str, request_id: &str) {
+/// The `kind` of the event line of an SQS message that started nothing.
+const MESSAGE_KIND: &str = "sqs-message";
+
+fn log_not_started_fifo(message_id: &str, invocation: &Invocation) {
     let failure = send::not_started("an earlier message of this FIFO batch failed, and FIFO order must be kept");
-    tracing::warn!(
-        request_id,
-        message_id,
-        outcome = "not_started",
-        error_code = failure.code.as_str(),
-        error_message = failure.message.as_str(),
-        "event"
+    let origin = invocation.origin(Some(message_id));
+    let error = PlanError::Internal(failure.message);
+    logging::event(
+        &EventSummary {
+            kind: MESSAGE_KIND,
+            source: Some(&event::source_id(None, &origin, None)),
+            requests: 0,
+            failed: 0,
+            skipped: None,
+            error: Some((failure.code.as_str(), error.to_string())),
+            duration: std::time::Duration::ZERO,
+            cold_start: None,
+        },
+        invocation.at(Some(message_id)),
     );
 }
 

@@ -68,26 +68,10 @@ pub async fn invoke(args: &[String]) -> ExitCode {
         deadline: Deadline::after(LOCAL_TIMEOUT),
     };
     if settings.dry_run {
-        run(
-            App {
-                settings,
-                starter: Arc::new(DryRun),
-            },
-            event,
-            &invocation,
-        )
-        .await
+        run(App::new(settings, DryRun), event, &invocation).await
     } else {
         let client = aws::client(&settings).await;
-        run(
-            App {
-                settings,
-                starter: Arc::new(AwsBackup::new(client)),
-            },
-            event,
-            &invocation,
-        )
-        .await
+        run(App::new(settings, AwsBackup::new(client)), event, &invocation).await
     }
 }
 

@@ -7,8 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tracing::{error, info, warn};
-use tracing_subscriber::filter::{Directive, EnvFilter, LevelFilter};
+use tracing_subscriber::filter::{EnvFilter, FilterExt, LevelFilter, Targets};
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::Layer;
 
 use crate::request::Job;
 use crate::send::{JobResult, Outcome};
@@ -41,57 +44,54 @@ where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
     let format = std::env::var("AWS_LAMBDA_LOG_FORMAT").unwrap_or_default();
-    let filter = filter(
+    let level = filter(
         std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref(),
         std::env::var("RUST_LOG").ok().as_deref(),
     );
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    // Both must let a line through: no directive, however specific, lifts a cap.
+    let filter = level.and(caps());
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(writer)
         .with_ansi(false)
         .with_target(false);
     let installed = if format.eq_ignore_ascii_case("text") {
-        builder.try_init()
+        tracing_subscriber::registry()
+            .with(layer.with_filter(filter))
+            .try_init()
     } else {
-        builder
+        let json = layer
             .json()
             .flatten_event(true)
             .with_current_span(false)
-            .with_span_list(false)
-            .try_init()
+            .with_span_list(false);
+        tracing_subscriber::registry().with(json.with_filter(filter)).try_init()
     };
     // A second init (tests) keeps the first subscriber; nothing to report.
     drop(installed);
 }
 
-/// The filter for a Lambda log level (TRACE ... FATAL) or a `RUST_LOG` directive.
+/// The level asked for: a Lambda log level (TRACE ... FATAL) or a `RUST_LOG` directive.
 pub fn filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> EnvFilter {
-    let (filter, verbose) = match (lambda_level, rust_log) {
+    match (lambda_level, rust_log) {
         (Some(level), _) if !level.trim().is_empty() => {
             let level = match level.trim().to_ascii_lowercase().as_str() {
                 "fatal" => LevelFilter::ERROR,
                 other => other.parse().unwrap_or(LevelFilter::INFO),
             };
-            (
-                EnvFilter::default().add_directive(level.into()),
-                level > LevelFilter::INFO,
-            )
+            EnvFilter::default().add_directive(level.into())
         }
-        (_, Some(directives)) if !directives.trim().is_empty() => {
-            let filter = EnvFilter::builder()
-                .with_default_directive(LevelFilter::INFO.into())
-                .parse_lossy(directives);
-            (filter, true)
-        }
-        _ => (EnvFilter::default().add_directive(LevelFilter::INFO.into()), false),
-    };
-    if !verbose {
-        return filter;
+        (_, Some(directives)) if !directives.trim().is_empty() => EnvFilter::builder()
+            .with_default_directive(LevelFilter::INFO.into())
+            .parse_lossy(directives),
+        _ => EnvFilter::default().add_directive(LevelFilter::INFO.into()),
     }
-    CAPPED
-        .iter()
-        .filter_map(|target| format!("{target}=info").parse::<Directive>().ok())
-        .fold(filter, EnvFilter::add_directive)
+}
+
+/// The crates whose logs never go below INFO, as a filter of their own.
+pub fn caps() -> Targets {
+    Targets::new()
+        .with_default(LevelFilter::TRACE)
+        .with_targets(CAPPED.iter().map(|target| (*target, LevelFilter::INFO)))
 }
 
 /// Logs a panic as one JSON line with its location only, instead of Rust's default
@@ -300,18 +300,22 @@ mod tests {
             Some(LevelFilter::ERROR),
             "AWS_LAMBDA_LOG_LEVEL wins over RUST_LOG"
         );
-        assert_eq!(
-            filter(None, Some("warn")).max_level_hint(),
-            Some(LevelFilter::INFO),
-            "caps add INFO directives for SDK crates"
-        );
+        assert_eq!(filter(None, Some("debug")).max_level_hint(), Some(LevelFilter::DEBUG));
         assert_eq!(filter(None, None).max_level_hint(), Some(LevelFilter::INFO));
     }
 
     #[test]
-    fn sdk_crates_are_capped_at_info() {
-        let text = filter(Some("TRACE"), None).to_string();
-        assert!(text.contains("aws_sigv4=info"), "{text}");
-        assert!(text.contains("aws_smithy_runtime=info"), "{text}");
+    fn sdk_crates_are_capped_at_info_whatever_the_directive() {
+        let caps = caps();
+        for target in [
+            "aws_sigv4",
+            "aws_smithy_runtime::client::orchestrator",
+            "hyper_util::client",
+            "lambda_runtime",
+        ] {
+            assert!(!caps.would_enable(target, &tracing::Level::DEBUG), "{target}");
+            assert!(caps.would_enable(target, &tracing::Level::INFO), "{target}");
+        }
+        assert!(caps.would_enable("backup_trigger::handler", &tracing::Level::TRACE));
     }
 }

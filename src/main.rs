@@ -54,18 +54,10 @@ async fn serve() -> ExitCode {
         }
     };
     let outcome = if settings.dry_run {
-        run(App {
-            settings,
-            starter: Arc::new(DryRun),
-        })
-        .await
+        run(App::new(settings, DryRun)).await
     } else {
         let client = aws::client(&settings).await;
-        run(App {
-            settings,
-            starter: Arc::new(AwsBackup::new(client)),
-        })
-        .await
+        run(App::new(settings, AwsBackup::new(client))).await
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -86,7 +86,11 @@ impl Deadline {
 
     /// The deadline `remaining` from now.
     pub fn after(remaining: Duration) -> Deadline {
-        let end = Instant::now() + remaining;
+        let now = Instant::now();
+        // Lambda's longest deadline is 15 minutes; a day stands in for anything absurd.
+        let end = now
+            .checked_add(remaining)
+            .unwrap_or_else(|| now + Duration::from_secs(86_400));
         let before = |reserve: Duration| end.checked_sub(reserve).unwrap_or_else(Instant::now);
         Deadline {
             start_cutoff: before(Self::START_RESERVE),
@@ -109,6 +113,55 @@ impl Deadline {
     }
 }
 
+/// The limits one invocation's calls share.
+#[derive(Clone)]
+pub struct Limits {
+    /// `MAX_CONCURRENCY` permits: calls in flight at once.
+    pub permits: Arc<Semaphore>,
+    /// `MAX_CALLS_PER_SECOND`, when set.
+    pub pacer: Option<Arc<Pacer>>,
+}
+
+impl Limits {
+    /// At most `concurrency` calls at once, at no set pace.
+    pub fn concurrency(concurrency: usize) -> Limits {
+        Limits {
+            permits: Arc::new(Semaphore::new(concurrency)),
+            pacer: None,
+        }
+    }
+}
+
+/// Spaces call starts evenly, `rate` a second, across every invocation of the
+/// process: a list larger than AWS Backup's rate then runs at that rate instead of
+/// being throttled and slowed further by the SDK's back-off.
+#[derive(Debug)]
+pub struct Pacer {
+    interval: Duration,
+    next: std::sync::Mutex<Instant>,
+}
+
+impl Pacer {
+    /// A pacer for `rate` calls a second; none for 0.
+    pub fn per_second(rate: u32) -> Option<Pacer> {
+        (rate > 0).then(|| Pacer {
+            interval: Duration::from_secs(1) / rate,
+            next: std::sync::Mutex::new(Instant::now()),
+        })
+    }
+
+    /// Books the next start, or none when it would fall after `cutoff`.
+    fn book(&self, cutoff: Instant) -> Option<Instant> {
+        let mut next = self.next.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let slot = (*next).max(Instant::now());
+        if slot >= cutoff {
+            return None;
+        }
+        *next = slot + self.interval;
+        Some(slot)
+    }
+}
+
 /// The failure of a job that was not started because too little time was left.
 pub fn not_started(reason: &str) -> Failure {
     Failure {
@@ -120,24 +173,17 @@ pub fn not_started(reason: &str) -> Failure {
 
 const DEADLINE_REASON: &str = "too little time was left before the invocation's deadline";
 
-/// Starts every job, at most `permits` at once, and returns their results in order.
+/// Starts every job within `limits` and returns their results in order.
 pub async fn send_all<S: JobStarter>(
     starter: &Arc<S>,
     jobs: Vec<Job>,
-    permits: &Arc<Semaphore>,
+    limits: &Limits,
     deadline: Deadline,
 ) -> Vec<JobResult> {
     let jobs: Vec<Arc<Job>> = jobs.into_iter().map(Arc::new).collect();
     let handles: Vec<_> = jobs
         .iter()
-        .map(|job| {
-            tokio::spawn(send_one(
-                Arc::clone(starter),
-                Arc::clone(job),
-                Arc::clone(permits),
-                deadline,
-            ))
-        })
+        .map(|job| tokio::spawn(send_one(Arc::clone(starter), Arc::clone(job), limits.clone(), deadline)))
         .collect();
     let mut results = Vec::with_capacity(jobs.len());
     for (job, handle) in jobs.into_iter().zip(handles) {
@@ -158,20 +204,21 @@ pub async fn send_all<S: JobStarter>(
     results
 }
 
-async fn send_one<S: JobStarter>(
-    starter: Arc<S>,
-    job: Arc<Job>,
-    permits: Arc<Semaphore>,
-    deadline: Deadline,
-) -> JobResult {
+async fn send_one<S: JobStarter>(starter: Arc<S>, job: Arc<Job>, limits: Limits, deadline: Deadline) -> JobResult {
     let not_started = |job| JobResult {
         job,
         outcome: Outcome::Failed(not_started(DEADLINE_REASON)),
         duration: Duration::ZERO,
     };
-    let Ok(Ok(_permit)) = timeout_at(deadline.start_cutoff, permits.acquire_owned()).await else {
+    let Ok(Ok(_permit)) = timeout_at(deadline.start_cutoff, limits.permits.acquire_owned()).await else {
         return not_started(job);
     };
+    if let Some(pacer) = &limits.pacer {
+        let Some(slot) = pacer.book(deadline.start_cutoff) else {
+            return not_started(job);
+        };
+        tokio::time::sleep_until(slot).await;
+    }
     if deadline.too_late_to_start() {
         return not_started(job);
     }

@@ -7,6 +7,8 @@ use crate::request::rules;
 pub const DEFAULT_MAX_CONCURRENCY: usize = 8;
 /// Upper bound for `MAX_CONCURRENCY`: far above what AWS Backup's rate allows.
 pub const MAX_MAX_CONCURRENCY: usize = 100;
+/// Upper bound for `MAX_CALLS_PER_SECOND`.
+pub const MAX_CALLS_PER_SECOND: u32 = 1000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -19,6 +21,8 @@ pub struct Settings {
     /// When set, the only vaults a copy may go to.
     pub allowed_destination_vault_arns: Option<Vec<String>>,
     pub max_concurrency: usize,
+    /// Call starts a second, per process; 0 for no pacing.
+    pub max_calls_per_second: u32,
     pub dry_run: bool,
     /// True when the user chose the SDK's retry behaviour with `AWS_MAX_ATTEMPTS` or
     /// `AWS_RETRY_MODE`; otherwise the function picks adaptive retries.
@@ -33,6 +37,7 @@ impl Default for Settings {
             copy_destination_vault_arn: None,
             allowed_destination_vault_arns: None,
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
+            max_calls_per_second: 0,
             dry_run: false,
             retry_set_by_user: false,
         }
@@ -85,6 +90,12 @@ impl Settings {
                         ),
                     })?;
                 }
+                if arns.is_empty() {
+                    return Err(ConfigError {
+                        name: "ALLOWED_DESTINATION_VAULT_ARNS",
+                        problem: "names no vault; leave it unset to allow any destination".into(),
+                    });
+                }
                 Some(arns)
             }
         };
@@ -108,6 +119,22 @@ impl Settings {
                         name: "MAX_CONCURRENCY",
                         problem: format!(
                             "{} must be a whole number from 1 to {MAX_MAX_CONCURRENCY}",
+                            crate::error::quote_str(&text)
+                        ),
+                    })
+                }
+            },
+        };
+
+        let max_calls_per_second = match get("MAX_CALLS_PER_SECOND") {
+            None => 0,
+            Some(text) => match text.parse::<u32>() {
+                Ok(n) if n <= MAX_CALLS_PER_SECOND => n,
+                _ => {
+                    return Err(ConfigError {
+                        name: "MAX_CALLS_PER_SECOND",
+                        problem: format!(
+                            "{} must be a whole number from 0 (no pacing) to {MAX_CALLS_PER_SECOND}",
                             crate::error::quote_str(&text)
                         ),
                     })
@@ -154,6 +181,7 @@ impl Settings {
             copy_destination_vault_arn,
             allowed_destination_vault_arns,
             max_concurrency,
+            max_calls_per_second,
             dry_run,
             retry_set_by_user,
         })
@@ -204,6 +232,7 @@ mod tests {
             ("COPY_DESTINATION_VAULT_ARN", VAULT_A),
             ("ALLOWED_DESTINATION_VAULT_ARNS", &format!("{VAULT_A}, {VAULT_B}")),
             ("MAX_CONCURRENCY", "3"),
+            ("MAX_CALLS_PER_SECOND", "5"),
             ("DRY_RUN", "TRUE"),
         ])
         .unwrap();
@@ -218,6 +247,7 @@ mod tests {
             Some(vec![VAULT_A.to_owned(), VAULT_B.to_owned()])
         );
         assert_eq!(s.max_concurrency, 3);
+        assert_eq!(s.max_calls_per_second, 5);
         assert!(s.dry_run);
         assert!(s.destination_allowed(VAULT_B));
         assert!(!s.destination_allowed("arn:aws:backup:eu-west-1:999999999999:backup-vault:Evil"));
@@ -236,9 +266,12 @@ mod tests {
             ("MAX_CONCURRENCY", "0"),
             ("MAX_CONCURRENCY", "101"),
             ("MAX_CONCURRENCY", "eight"),
+            ("MAX_CALLS_PER_SECOND", "-1"),
+            ("MAX_CALLS_PER_SECOND", "1001"),
             ("DRY_RUN", "yes"),
             ("AWS_MAX_ATTEMPTS", "0"),
             ("AWS_RETRY_MODE", "legacy"),
+            ("ALLOWED_DESTINATION_VAULT_ARNS", ",,"),
         ] {
             let err = settings(&[(name, value)]).unwrap_err();
             assert_eq!(err.name, name);

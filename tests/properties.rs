@@ -373,10 +373,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// Runs the whole handler in dry-run mode; checks the answer's shape.
 fn check_handler(rt: &tokio::runtime::Runtime, text: &str) {
-    let app = Arc::new(App {
-        settings: settings(),
-        starter: Arc::new(DryRun),
-    });
+    let app = Arc::new(App::new(settings(), DryRun));
     let invocation = Invocation {
         request_id: "req".into(),
         deadline: Deadline::after(Duration::from_secs(60)),
@@ -432,7 +429,11 @@ proptest! {
 
     #[test]
     fn tag_values_never_appear_in_errors_or_answers(
-        request in proptest::collection::vec((proptest::sample::select(KEYS), arb_json()), 0..6),
+        // The secret goes in the tags only: elsewhere it is a user value, quoted in errors.
+        request in proptest::collection::vec(
+            (proptest::sample::select(KEYS), arb_json().prop_filter("secret outside tags", |v| !v.to_string().contains(TAG_SECRET))),
+            0..6,
+        ),
         bad_key in prop_oneof![Just("aws:owner".to_owned()), Just(String::new()), "k{130}", "[a-z]{1,10}"],
         long in any::<bool>(),
     ) {
@@ -440,7 +441,7 @@ proptest! {
         let value = if long { TAG_SECRET.repeat(30) } else { TAG_SECRET.to_owned() };
         map.insert("RecoveryPointTags".into(), json!({ bad_key: value, "team": TAG_SECRET }));
         let text = Value::Object(map).to_string();
-        let app = Arc::new(App { settings: settings(), starter: Arc::new(DryRun) });
+        let app = Arc::new(App::new(settings(), DryRun));
         let invocation = Invocation { request_id: "req".into(), deadline: Deadline::after(Duration::from_secs(60)) };
         let shown = match runtime().block_on(handler::handle_text(&app, &text, &invocation)) {
             Ok(answer) => answer.to_string(),

@@ -15,7 +15,10 @@ pub fn plan(event: &Value, origin: &Origin, settings: &Settings) -> Result<Plan,
     let parsed = EventBridgeEvent::<Value>::deserialize(event).map_err(|e| {
         PlanError::invalid(
             "",
-            format!("an EventBridge event needs \"detail-type\", \"source\" and \"detail\": {e}"),
+            format!(
+                "an EventBridge event needs \"detail-type\", \"source\" and \"detail\": {}",
+                crate::error::cut(&e.to_string())
+            ),
         )
     })?;
     if parsed.source == "aws.backup" && parsed.detail_type == "Backup Job State Change" {
@@ -36,7 +39,13 @@ pub fn plan(event: &Value, origin: &Origin, settings: &Settings) -> Result<Plan,
             ),
         ));
     }
-    let mut plan = direct::plan(&parsed.detail, origin, parsed.id.as_deref(), settings).map_err(within_detail)?;
+    let mut plan = direct::plan(
+        &parsed.detail,
+        origin,
+        parsed.id.as_deref().filter(|id| !id.is_empty()),
+        settings,
+    )
+    .map_err(within_detail)?;
     plan.shape = Shape::EventBridge;
     Ok(plan)
 }
@@ -58,7 +67,7 @@ fn backup_state_change(
     origin: &Origin,
     settings: &Settings,
 ) -> Result<Plan, PlanError> {
-    let source = source_id(None, origin, event.id.as_deref());
+    let source = source_id(None, origin, event.id.as_deref().filter(|id| !id.is_empty()));
     let Value::Object(detail) = &event.detail else {
         return Err(PlanError::invalid(
             "detail",

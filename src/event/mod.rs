@@ -106,11 +106,14 @@ pub fn plan(event: &Value, origin: &Origin, settings: &Settings) -> Result<Plan,
     }
     // An object with no field of ours, not even a misspelt one, is some other event.
     let names: Vec<&str> = request_fields().chain(["Jobs", "IdempotencyKey"]).collect();
-    if !map.is_empty()
-        && !map
-            .keys()
-            .any(|key| crate::request::rules::closest(key, &names).is_some())
-    {
+    let near = |key: &String| {
+        let key = key.to_ascii_lowercase();
+        key.len() <= 100
+            && names
+                .iter()
+                .any(|name| crate::request::rules::edit_distance(&key, &name.to_ascii_lowercase()) <= 2)
+    };
+    if !map.is_empty() && !map.keys().any(near) {
         let seen: Vec<String> = map.keys().take(5).map(|k| crate::error::quote_str(k)).collect();
         return Err(PlanError::invalid(
             "",

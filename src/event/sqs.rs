@@ -55,8 +55,12 @@ pub fn batch(event: &Value) -> Result<Batch, PlanError> {
     let mut fifo = false;
     for (position, record) in records.iter().enumerate() {
         let at = format!("Records[{position}]");
-        let message = SqsMessage::deserialize(record)
-            .map_err(|e| PlanError::invalid(&at, format!("is not an SQS message: {e}")))?;
+        let message = SqsMessage::deserialize(record).map_err(|e| {
+            PlanError::invalid(
+                &at,
+                format!("is not an SQS message: {}", crate::error::cut(&e.to_string())),
+            )
+        })?;
         if message.event_source.as_deref() != Some("aws:sqs") {
             return Err(PlanError::invalid(
                 format!("{at}.eventSource"),
@@ -89,5 +93,10 @@ fn read_body(body: Option<&str>) -> Result<Value, PlanError> {
             format!("is {} bytes; at most {MAX_BODY_BYTES} are read", body.len()),
         ));
     }
-    serde_json::from_str(body).map_err(|e| PlanError::invalid("body", format!("is not JSON ({e}); {EXPECTED}")))
+    serde_json::from_str(body).map_err(|e| {
+        PlanError::invalid(
+            "body",
+            format!("is not JSON ({}); {EXPECTED}", crate::error::cut(&e.to_string())),
+        )
+    })
 }

@@ -40,10 +40,7 @@ fn app() -> Arc<App<Fake>> {
         backup_iam_role_arn: Some("arn:aws:iam::123456789012:role/Backup".into()),
         ..Settings::default()
     };
-    Arc::new(App {
-        settings,
-        starter: Arc::new(Fake),
-    })
+    Arc::new(App::new(settings, Fake))
 }
 
 fn invocation() -> Invocation {
@@ -196,4 +193,83 @@ async fn near_the_deadline_a_single_event_fails_naming_what_was_not_started() {
         "{}",
         error.message
     );
+}
+
+/// Counts the most calls in flight at once, each taking 50 ms.
+#[derive(Default)]
+struct Counting {
+    in_flight: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+}
+
+impl JobStarter for Counting {
+    async fn start(&self, _job: &Job) -> Outcome {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(now, SeqCst);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        self.in_flight.fetch_sub(1, SeqCst);
+        Outcome::Started(Started {
+            job_id: "j".into(),
+            is_parent: false,
+            creation_date: None,
+            recovery_point_arn: None,
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn max_concurrency_holds_across_the_messages_of_a_batch() {
+    let settings = Settings {
+        backup_vault_name: Some("Default".into()),
+        backup_iam_role_arn: Some("arn:aws:iam::123456789012:role/Backup".into()),
+        max_concurrency: 2,
+        ..Settings::default()
+    };
+    let app = Arc::new(App::new(settings, Counting::default()));
+    let lists: Vec<(String, Value)> = (0..3)
+        .map(|m| {
+            (
+                format!("m{m}"),
+                json!({ "Jobs": (0..5).map(|j| request(&format!("vol-{m}-{j}"))).collect::<Vec<_>>() }),
+            )
+        })
+        .collect();
+    let bodies: Vec<(&str, Value)> = lists.iter().map(|(id, body)| (id.as_str(), body.clone())).collect();
+    let answer = handle(&app, sqs("q", &bodies), &invocation()).await.unwrap();
+    assert_eq!(failures(&answer), Vec::<&str>::new());
+    assert_eq!(
+        app.starter.most.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "2 calls at once in the whole batch, not 2 per message"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_fifo_message_left_unstarted_at_the_deadline_fails_every_later_one() {
+    let settings = Settings {
+        backup_vault_name: Some("Default".into()),
+        backup_iam_role_arn: Some("arn:aws:iam::123456789012:role/Backup".into()),
+        max_calls_per_second: 1,
+        ..Settings::default()
+    };
+    let app = Arc::new(App::new(settings, Counting::default()));
+    // One call a second and 4.5 s to the deadline: calls may start until 2.5 s, so
+    // messages 1 to 3 start and message 4, in order, cannot.
+    let bodies: Vec<(String, Value)> = (1..=6).map(|m| (m.to_string(), request(&format!("vol-{m}")))).collect();
+    let bodies: Vec<(&str, Value)> = bodies.iter().map(|(id, body)| (id.as_str(), body.clone())).collect();
+    let invocation = Invocation {
+        request_id: "req-3".into(),
+        deadline: Deadline::after(Duration::from_millis(4500)),
+    };
+    let answer = handle(&app, sqs("q.fifo", &bodies), &invocation).await.unwrap();
+    assert_eq!(failures(&answer), ["4", "5", "6"]);
+}
+
+#[tokio::test]
+async fn a_skipped_state_change_answers_with_no_jobs_and_the_reason() {
+    let event = json!({ "id": "e", "detail-type": "Backup Job State Change", "source": "aws.backup", "detail": { "state": "FAILED" } });
+    let answer = handle(&app(), event, &invocation()).await.unwrap();
+    assert_eq!(answer["Jobs"], json!([]));
+    assert!(answer["Skipped"].as_str().unwrap().contains("FAILED"));
 }

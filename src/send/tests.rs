@@ -61,7 +61,7 @@ async fn at_most_max_concurrency_calls_run_at_once() {
         delay: Duration::from_millis(100),
         ..Fake::default()
     });
-    let results = send_all(&fake, jobs(20), &Arc::new(Semaphore::new(3)), far()).await;
+    let results = send_all(&fake, jobs(20), &Limits::concurrency(3), far()).await;
     assert_eq!(results.len(), 20);
     assert_eq!(fake.calls.load(Ordering::SeqCst), 20);
     assert_eq!(fake.most_in_flight.load(Ordering::SeqCst), 3);
@@ -74,7 +74,7 @@ async fn calls_run_concurrently_up_to_the_limit() {
         ..Fake::default()
     });
     let began = Instant::now();
-    send_all(&fake, jobs(8), &Arc::new(Semaphore::new(8)), far()).await;
+    send_all(&fake, jobs(8), &Limits::concurrency(8), far()).await;
     // Virtual time: 8 calls of 100 ms at once take 100 ms, not 800.
     assert!(began.elapsed() < Duration::from_millis(200), "{:?}", began.elapsed());
     assert_eq!(fake.most_in_flight.load(Ordering::SeqCst), 8);
@@ -83,7 +83,7 @@ async fn calls_run_concurrently_up_to_the_limit() {
 #[tokio::test(start_paused = true)]
 async fn results_keep_the_order_of_the_plan() {
     let fake = Arc::new(Fake::default());
-    let results = send_all(&fake, jobs(10), &Arc::new(Semaphore::new(4)), far()).await;
+    let results = send_all(&fake, jobs(10), &Limits::concurrency(4), far()).await;
     let tokens: Vec<&str> = results.iter().map(|r| r.job.idempotency_token()).collect();
     let expected: Vec<String> = (0..10).map(|i| format!("token-vol-{i}")).collect();
     assert_eq!(tokens, expected);
@@ -105,7 +105,7 @@ async fn a_panic_fails_its_own_job_only() {
     let fake = Arc::new(Fake::default());
     let mut list = jobs(2);
     list.insert(1, job("vol-panic"));
-    let results = send_all(&fake, list, &Arc::new(Semaphore::new(8)), far()).await;
+    let results = send_all(&fake, list, &Limits::concurrency(8), far()).await;
     assert!(matches!(results[0].outcome, Outcome::Started(_)));
     assert!(matches!(results[2].outcome, Outcome::Started(_)));
     let Outcome::Failed(failure) = &results[1].outcome else {
@@ -122,7 +122,7 @@ async fn a_panic_fails_its_own_job_only() {
 async fn nothing_starts_when_too_little_time_is_left() {
     let fake = Arc::new(Fake::default());
     let deadline = Deadline::after(Deadline::START_RESERVE - Duration::from_millis(1));
-    let results = send_all(&fake, jobs(3), &Arc::new(Semaphore::new(8)), deadline).await;
+    let results = send_all(&fake, jobs(3), &Limits::concurrency(8), deadline).await;
     assert_eq!(fake.calls.load(Ordering::SeqCst), 0, "no call may start");
     for r in results {
         let Outcome::Failed(failure) = r.outcome else {
@@ -137,7 +137,7 @@ async fn nothing_starts_when_too_little_time_is_left() {
 async fn a_call_starts_when_just_enough_time_is_left() {
     let fake = Arc::new(Fake::default());
     let deadline = Deadline::after(Deadline::START_RESERVE + Duration::from_millis(50));
-    let results = send_all(&fake, jobs(1), &Arc::new(Semaphore::new(8)), deadline).await;
+    let results = send_all(&fake, jobs(1), &Limits::concurrency(8), deadline).await;
     assert!(matches!(results[0].outcome, Outcome::Started(_)));
 }
 
@@ -150,7 +150,7 @@ async fn jobs_still_queued_at_the_cutoff_are_not_started() {
         ..Fake::default()
     });
     let deadline = Deadline::after(Duration::from_millis(4500));
-    let results = send_all(&fake, jobs(5), &Arc::new(Semaphore::new(1)), deadline).await;
+    let results = send_all(&fake, jobs(5), &Limits::concurrency(1), deadline).await;
     let codes: Vec<&str> = results
         .iter()
         .map(|r| match &r.outcome {
@@ -173,7 +173,7 @@ async fn a_call_that_outlives_the_deadline_is_abandoned_and_reported() {
     let results = send_all(
         &fake,
         jobs(1),
-        &Arc::new(Semaphore::new(8)),
+        &Limits::concurrency(8),
         Deadline::after(Duration::from_secs(5)),
     )
     .await;
@@ -191,7 +191,7 @@ async fn a_call_that_outlives_the_deadline_is_abandoned_and_reported() {
 
 #[tokio::test]
 async fn dry_run_calls_nothing_and_answers_would_start() {
-    let results = send_all(&Arc::new(DryRun), jobs(2), &Arc::new(Semaphore::new(8)), far()).await;
+    let results = send_all(&Arc::new(DryRun), jobs(2), &Limits::concurrency(8), far()).await;
     assert!(results.iter().all(|r| r.outcome == Outcome::WouldStart));
 }
 
@@ -204,4 +204,40 @@ fn lambda_deadlines_in_epoch_millis() {
         Deadline::from_epoch_millis(0).too_late_to_start(),
         "a deadline in the past starts nothing"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pacer_spaces_call_starts_evenly() {
+    let fake = Arc::new(Fake::default());
+    let limits = Limits {
+        permits: Arc::new(Semaphore::new(8)),
+        pacer: Pacer::per_second(5).map(Arc::new),
+    };
+    let began = Instant::now();
+    let results = send_all(&fake, jobs(11), &limits, far()).await;
+    assert!(results.iter().all(|r| matches!(r.outcome, Outcome::Started(_))));
+    // Virtual time: 11 starts at 5 a second take 2 s (the first starts at once).
+    assert_eq!(began.elapsed(), Duration::from_secs(2));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_paced_start_after_the_cutoff_is_not_made() {
+    let fake = Arc::new(Fake::default());
+    let limits = Limits {
+        permits: Arc::new(Semaphore::new(8)),
+        pacer: Pacer::per_second(1).map(Arc::new),
+    };
+    // 4.5 s to the deadline: starts allowed until 2.5 s, so at 0, 1 and 2 s only.
+    let results = send_all(&fake, jobs(5), &limits, Deadline::after(Duration::from_millis(4500))).await;
+    let started = results
+        .iter()
+        .filter(|r| matches!(r.outcome, Outcome::Started(_)))
+        .count();
+    assert_eq!(started, 3);
+    assert_eq!(fake.calls.load(Ordering::SeqCst), 3);
+}
+
+#[test]
+fn no_pacer_for_zero() {
+    assert!(Pacer::per_second(0).is_none());
 }

@@ -682,3 +682,119 @@ async fn copies_outside_the_allow_list_are_refused_for_every_shape() {
     assert_eq!(recorded.len(), 1);
     assert_eq!(recorded[0].body["DestinationBackupVaultArn"], allowed);
 }
+
+// ------------------------------------------------------------- logs
+
+#[tokio::test]
+async fn no_log_level_lets_a_tag_value_or_credential_through() {
+    let verbose = [
+        [("AWS_LAMBDA_LOG_LEVEL", "TRACE"), ("RUST_LOG", "")],
+        [
+            ("AWS_LAMBDA_LOG_LEVEL", ""),
+            (
+                "RUST_LOG",
+                "trace,aws_smithy_runtime::client::orchestrator=trace,aws_sigv4=trace,hyper=trace",
+            ),
+        ],
+    ];
+    for env in verbose {
+        let setup = Setup::start(&env).await;
+        setup.lambda.invoke(&backup_request("vol-1")).await.response();
+        setup.backup.script([Reply::Error(400, "ThrottlingException")]);
+        setup.lambda.invoke(&backup_request("vol-2")).await.response();
+        let (output, recorded) = setup.finish().await;
+        assert!(
+            recorded[0].raw_body.contains(TAG_SECRET),
+            "the tag value is sent to AWS"
+        );
+        assert!(output.lines("request").len() >= 2, "{env:?}: still logs");
+    }
+}
+
+#[tokio::test]
+async fn log_lines_carry_the_fields_of_the_contract() {
+    let setup = Setup::start(&[]).await;
+    setup.lambda.invoke(&sample("list.json")).await.response();
+    setup.lambda.invoke(&sample("sqs-batch.json")).await.response();
+    let (output, _) = setup.finish().await;
+    for line in output.log_lines() {
+        assert!(line["timestamp"].is_string() && line["level"].is_string(), "{line}");
+    }
+    let events = output.lines("event");
+    let list = events
+        .iter()
+        .find(|l| l["kind"] == "list")
+        .expect("an event line for the list");
+    assert_eq!(list["source_id"], "nightly-2026-11-22");
+    assert_eq!(list["source_kind"], "IdempotencyKey");
+    assert_eq!(list["requests"], 4);
+    assert_eq!(list["cold_start"], true);
+    assert!(list["duration_ms"].is_number() && list["request_id"].is_string());
+    let rejected = events
+        .iter()
+        .find(|l| l["outcome"] == "rejected")
+        .expect("the bad message's line");
+    assert_eq!(rejected["kind"], "sqs-message");
+    assert_eq!(rejected["source_id"], "2e1424d4-f796-459a-8184-9c92662be6da");
+    assert_eq!(rejected["message_id"], "2e1424d4-f796-459a-8184-9c92662be6da");
+    assert!(rejected["duration_ms"].is_number());
+    let copy = output
+        .lines("request")
+        .into_iter()
+        .find(|l| l["action"] == "StartCopyJob")
+        .expect("the copy's request line");
+    assert!(
+        copy["recovery_point_arn"].is_string()
+            && copy["destination_vault_arn"].is_string()
+            && copy["job_id"].is_string()
+    );
+    assert_eq!(output.lines("batch")[0]["messages"], 3);
+}
+
+#[tokio::test]
+async fn text_log_format_is_followed() {
+    let setup = Setup::start(&[("AWS_LAMBDA_LOG_FORMAT", "Text")]).await;
+    setup.lambda.invoke(&backup_request("vol-1")).await.response();
+    let output = setup.function.finish().await;
+    output.assert_nothing_leaked(&[TAG_SECRET]);
+    let request = output
+        .stdout
+        .iter()
+        .find(|l| l.contains("request"))
+        .expect("a request line");
+    assert!(
+        serde_json::from_str::<Value>(request).is_err(),
+        "text, not JSON: {request}"
+    );
+    assert!(
+        request.contains("INFO") && request.contains("outcome=\"started\""),
+        "{request}"
+    );
+}
+
+#[tokio::test]
+async fn a_dry_run_answer_never_shows_tag_values() {
+    let setup = Setup::start(&[("DRY_RUN", "true")]).await;
+    let answer = setup.lambda.invoke(&backup_request("vol-1")).await;
+    let shown = answer.response().to_string();
+    assert!(!shown.contains(TAG_SECRET), "{shown}");
+    assert_eq!(
+        answer.response()["RecoveryPointTags"],
+        json!({ "owner": "*** redacted ***" })
+    );
+    setup.finish().await;
+}
+
+#[tokio::test]
+async fn max_calls_per_second_paces_a_list() {
+    let setup = Setup::start(&[("MAX_CALLS_PER_SECOND", "20")]).await;
+    setup.backup.set_rate_limit(20);
+    let jobs: Vec<Value> = (0..30).map(|i| backup_request(&format!("vol-{i}"))).collect();
+    let answer = setup.lambda.invoke(&json!({ "Jobs": jobs })).await;
+    assert_eq!(answer.response()["Jobs"].as_array().unwrap().len(), 30);
+    let throttled = setup.backup.throttled();
+    let (_, recorded) = setup.finish().await;
+    // Paced at the endpoint's own rate, a list meets (almost) no throttling.
+    assert!(throttled <= 2, "{throttled} calls throttled");
+    assert_eq!(recorded.len() as u64, 30 + throttled);
+}
