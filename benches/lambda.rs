@@ -60,7 +60,13 @@ fn ms(d: Duration) -> f64 {
 
 fn vm_hwm_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 fn request(i: usize) -> Value {
@@ -101,7 +107,10 @@ async fn main() {
         }
         function.finish().await;
     }
-    rows.push(format!("| init (start to first /next) | {} |", Stats::new(init).row("ms")));
+    rows.push(format!(
+        "| init (start to first /next) | {} |",
+        Stats::new(init).row("ms")
+    ));
 
     // 2. One bare request at 20 ms endpoint latency (floor 20 ms), warm.
     {
@@ -121,8 +130,14 @@ async fn main() {
                 times.push(t);
             }
         }
-        rows.push(format!("| bare request, 20 ms latency (floor 20 ms) | {} |", Stats::new(times).row("ms")));
-        rows.push(format!("| first request after a cold start, 20 ms latency | {:.1} ms | | | 1 |", first.unwrap_or_default()));
+        rows.push(format!(
+            "| bare request, 20 ms latency (floor 20 ms) | {} |",
+            Stats::new(times).row("ms")
+        ));
+        rows.push(format!(
+            "| first request after a cold start, 20 ms latency | {:.1} ms | | | 1 |",
+            first.unwrap_or_default()
+        ));
 
         // 3. An SQS batch of 10 messages at 50 ms latency (floor 50 ms).
         backup.set_latency(Duration::from_millis(50));
@@ -133,43 +148,93 @@ async fn main() {
             assert_eq!(answer.response()["batchItemFailures"], json!([]));
             times.push(ms(began.elapsed()));
         }
-        rows.push(format!("| SQS batch of 10, 50 ms latency (floor 50 ms) | {} |", Stats::new(times).row("ms")));
+        rows.push(format!(
+            "| SQS batch of 10, 50 ms latency (floor 50 ms) | {} |",
+            Stats::new(times).row("ms")
+        ));
         if let Some(kib) = function.pid().and_then(vm_hwm_kib) {
             peak_kib = peak_kib.max(kib);
         }
         function.finish().await;
     }
 
-    // 4. A list of 100 against an endpoint that throttles above 5 calls a second.
-    let mut durations = Vec::new();
-    let mut throttled = Vec::new();
-    for _ in 0..list_runs {
+    // 3b. The same batch with MAX_CONCURRENCY=10: all ten calls at once (floor 50 ms).
+    {
         let lambda = FakeLambda::start().await;
         let backup = FakeBackup::start().await;
-        backup.set_rate_limit(5);
-        let function = Function::start_binary(binary(), &lambda, &backup, &settings());
-        let jobs: Vec<Value> = (0..100).map(request).collect();
-        let began = Instant::now();
-        let answer = lambda.invoke(&json!({ "Jobs": jobs })).await;
-        let took = began.elapsed();
-        let started = answer.response()["Jobs"].as_array().map_or(0, Vec::len);
-        assert_eq!(started, 100, "no request may fail: {answer:?}");
-        durations.push(took.as_secs_f64());
-        throttled.push(backup.throttled());
-        if let Some(kib) = function.pid().and_then(vm_hwm_kib) {
-            peak_kib = peak_kib.max(kib);
+        backup.set_latency(Duration::from_millis(50));
+        let mut env = settings();
+        env.push(("MAX_CONCURRENCY", "10"));
+        let function = Function::start_binary(binary(), &lambda, &backup, &env);
+        lambda.invoke(&sqs_batch(10, 0)).await.response();
+        let mut times = Vec::new();
+        for round in 0..repeats {
+            let began = Instant::now();
+            let answer = lambda.invoke(&sqs_batch(10, round + 1)).await;
+            assert_eq!(answer.response()["batchItemFailures"], json!([]));
+            times.push(ms(began.elapsed()));
         }
+        rows.push(format!(
+            "| SQS batch of 10, 50 ms latency, MAX_CONCURRENCY=10 (floor 50 ms) | {} |",
+            Stats::new(times).row("ms")
+        ));
         function.finish().await;
     }
-    rows.push(format!("| list of 100, throttled above 5/s (floor 20 s) | {} |", Stats::new(durations).row("s")));
-    rows.push(format!("| throttled answers per list of 100 | {throttled:?} | | | {list_runs} |"));
+
+    // 4. A list of 100 against an endpoint that throttles above 5 calls a second:
+    // with the binary's defaults (adaptive retries only) and paced at 5 a second, as
+    // template.yaml deploys it.
+    for (label, env) in [
+        ("defaults", vec![]),
+        ("MAX_CALLS_PER_SECOND=5", vec![("MAX_CALLS_PER_SECOND", "5")]),
+    ] {
+        let mut durations = Vec::new();
+        let mut throttled = Vec::new();
+        for _ in 0..list_runs {
+            let lambda = FakeLambda::start().await;
+            let backup = FakeBackup::start().await;
+            backup.set_rate_limit(5);
+            let mut all = settings();
+            all.extend(env.iter().copied());
+            let function = Function::start_binary(binary(), &lambda, &backup, &all);
+            let jobs: Vec<Value> = (0..100).map(request).collect();
+            let began = Instant::now();
+            let answer = lambda.invoke(&json!({ "Jobs": jobs })).await;
+            let took = began.elapsed();
+            let started = answer.response()["Jobs"].as_array().map_or(0, Vec::len);
+            assert_eq!(started, 100, "no request may fail: {answer:?}");
+            durations.push(took.as_secs_f64());
+            throttled.push(backup.throttled());
+            if let Some(kib) = function.pid().and_then(vm_hwm_kib) {
+                peak_kib = peak_kib.max(kib);
+            }
+            function.finish().await;
+        }
+        rows.push(format!(
+            "| list of 100, throttled above 5/s (floor 20 s), {label} | {} |",
+            Stats::new(durations).row("s")
+        ));
+        rows.push(format!(
+            "| throttled answers per list of 100, {label} | {throttled:?} | | | {list_runs} |"
+        ));
+    }
 
     // 5. Memory and size.
-    rows.push(format!("| peak RSS (VmHWM), any run | {:.1} MiB | | | |", peak_kib as f64 / 1024.0));
+    rows.push(format!(
+        "| peak RSS (VmHWM), any run | {:.1} MiB | | | |",
+        peak_kib as f64 / 1024.0
+    ));
     let size = std::fs::metadata(binary()).map(|m| m.len()).unwrap_or(0);
-    rows.push(format!("| binary ({}) | {:.2} MB | | | |", binary().display(), size as f64 / 1e6));
+    rows.push(format!(
+        "| binary ({}) | {:.2} MB | | | |",
+        binary().display(),
+        size as f64 / 1e6
+    ));
     if let Some(zip) = zip_size(binary()) {
-        rows.push(format!("| deployment zip (bootstrap, deflate) | {:.2} MB | | | |", zip as f64 / 1e6));
+        rows.push(format!(
+            "| deployment zip (bootstrap, deflate) | {:.2} MB | | | |",
+            zip as f64 / 1e6
+        ));
     }
 
     println!("| measure | median | spread | min – max | runs |");
@@ -186,8 +251,17 @@ fn zip_size(binary: &Path) -> Option<u64> {
     std::fs::copy(binary, dir.join("bootstrap")).ok()?;
     let zip = dir.join("bootstrap.zip");
     let script = "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED, compresslevel=9) as z: z.write(sys.argv[2], 'bootstrap')";
-    let status = std::process::Command::new("python3").arg("-c").arg(script).arg(&zip).arg(dir.join("bootstrap")).status().ok()?;
-    let size = status.success().then(|| std::fs::metadata(&zip).ok().map(|m| m.len())).flatten();
+    let status = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&zip)
+        .arg(dir.join("bootstrap"))
+        .status()
+        .ok()?;
+    let size = status
+        .success()
+        .then(|| std::fs::metadata(&zip).ok().map(|m| m.len()))
+        .flatten();
     let _ = std::fs::remove_dir_all(&dir);
     size
 }

@@ -26,6 +26,7 @@ const CONTRACT_SETTINGS: &[&str] = &[
 
 /// Other environment variables the function reads (CONTRACT.md sections 3 and 6).
 const OTHER_KNOWN_ENV: &[&str] = &[
+    "MAX_CALLS_PER_SECOND",
     "AWS_MAX_ATTEMPTS",
     "AWS_RETRY_MODE",
     "RUST_LOG",
