@@ -149,7 +149,7 @@ async fn main() {
             times.push(ms(began.elapsed()));
         }
         rows.push(format!(
-            "| SQS batch of 10, 50 ms latency (floor 50 ms) | {} |",
+            "| SQS batch of 10, 50 ms latency, MAX_CONCURRENCY=8 (floor 100 ms) | {} |",
             Stats::new(times).row("ms")
         ));
         if let Some(kib) = function.pid().and_then(vm_hwm_kib) {

@@ -276,14 +276,16 @@ struct BackupState {
     /// Paths of requests whose resource ARN ends with a key get that reply, always.
     by_resource: Mutex<Vec<(String, Reply)>>,
     latency: Mutex<Duration>,
-    /// Calls a second accepted before ThrottlingException (0: no limit).
+    /// A token bucket: calls beyond it get ThrottlingException.
     rate_limit: Mutex<Option<RateLimit>>,
 }
 
+/// AWS's API rate limits are token buckets: `per_second` tokens a second, and a
+/// burst of as many.
 struct RateLimit {
     per_second: u32,
-    window_start: std::time::Instant,
-    in_window: u32,
+    tokens: f64,
+    refilled: std::time::Instant,
     throttled: u64,
 }
 
@@ -324,13 +326,13 @@ impl FakeBackup {
         *self.state.latency.lock().unwrap() = latency;
     }
 
-    /// Accepts at most `per_second` calls in each one-second window; the rest get
-    /// ThrottlingException, as AWS Backup does above its rate.
+    /// Accepts `per_second` calls a second (a token bucket with a burst of as many);
+    /// the rest get ThrottlingException, as AWS Backup does above its rate.
     pub fn set_rate_limit(&self, per_second: u32) {
         *self.state.rate_limit.lock().unwrap() = Some(RateLimit {
             per_second,
-            window_start: std::time::Instant::now(),
-            in_window: 0,
+            tokens: f64::from(per_second),
+            refilled: std::time::Instant::now(),
             throttled: 0,
         });
     }
@@ -395,15 +397,14 @@ async fn backup_call(
     }
     if let Some(limit) = state.rate_limit.lock().unwrap().as_mut() {
         let now = std::time::Instant::now();
-        if now.duration_since(limit.window_start) >= Duration::from_secs(1) {
-            limit.window_start = now;
-            limit.in_window = 0;
-        }
-        if limit.in_window >= limit.per_second {
+        let rate = f64::from(limit.per_second);
+        limit.tokens = (limit.tokens + now.duration_since(limit.refilled).as_secs_f64() * rate).min(rate);
+        limit.refilled = now;
+        if limit.tokens < 1.0 {
             limit.throttled += 1;
             return aws_error(400, "ThrottlingException");
         }
-        limit.in_window += 1;
+        limit.tokens -= 1.0;
     }
     match reply {
         Reply::Ok => success(uri.path(), &parsed),
