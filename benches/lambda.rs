@@ -91,7 +91,8 @@ async fn main() {
     let repeats = env_number("BENCH_REPEATS", 30);
     let list_runs = env_number("BENCH_LIST_RUNS", 3);
     let mut rows = Vec::new();
-    let mut peak_kib = 0;
+    // Peak resident memory (VmHWM) by workload.
+    let mut peak = std::collections::BTreeMap::<&str, u64>::new();
 
     // 1. Init: process start to the first GET /next.
     let mut init = Vec::new();
@@ -103,7 +104,8 @@ async fn main() {
         lambda.wait_for_poll().await;
         init.push(ms(began.elapsed()));
         if let Some(kib) = function.pid().and_then(vm_hwm_kib) {
-            peak_kib = peak_kib.max(kib);
+            let entry = peak.entry("1. init").or_default();
+            *entry = (*entry).max(kib);
         }
         function.finish().await;
     }
@@ -153,7 +155,8 @@ async fn main() {
             Stats::new(times).row("ms")
         ));
         if let Some(kib) = function.pid().and_then(vm_hwm_kib) {
-            peak_kib = peak_kib.max(kib);
+            let entry = peak.entry("2-3. requests and SQS batches").or_default();
+            *entry = (*entry).max(kib);
         }
         function.finish().await;
     }
@@ -206,7 +209,8 @@ async fn main() {
             durations.push(took.as_secs_f64());
             throttled.push(backup.throttled());
             if let Some(kib) = function.pid().and_then(vm_hwm_kib) {
-                peak_kib = peak_kib.max(kib);
+                let entry = peak.entry("4. list of 100").or_default();
+                *entry = (*entry).max(kib);
             }
             function.finish().await;
         }
@@ -220,10 +224,12 @@ async fn main() {
     }
 
     // 5. Memory and size.
-    rows.push(format!(
-        "| peak RSS (VmHWM), any run | {:.1} MiB | | | |",
-        peak_kib as f64 / 1024.0
-    ));
+    for (phase, kib) in &peak {
+        rows.push(format!(
+            "| peak RSS (VmHWM), after {phase} | {:.1} MiB | | | |",
+            *kib as f64 / 1024.0
+        ));
+    }
     let size = std::fs::metadata(binary()).map(|m| m.len()).unwrap_or(0);
     rows.push(format!(
         "| binary ({}) | {:.2} MB | | | |",
