@@ -2,6 +2,7 @@
 //! without Lambda, Docker or (with `--dry-run`) AWS credentials. The answer goes to
 //! stdout, the log lines to stderr.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,10 +46,8 @@ pub async fn invoke(args: &[String]) -> ExitCode {
     } else {
         std::fs::read_to_string(&file)
     };
-    let event: serde_json::Value = match text
-        .map_err(|e| e.to_string())
-        .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
-    {
+    // Not parsed here: the handler reads the text as Lambda delivers it.
+    let event = match text {
         Ok(event) => event,
         Err(e) => {
             eprintln!("cannot read the event {file}: {e}");
@@ -75,15 +74,22 @@ pub async fn invoke(args: &[String]) -> ExitCode {
     }
 }
 
-async fn run<S: JobStarter>(app: App<S>, event: serde_json::Value, invocation: &Invocation) -> ExitCode {
-    match handler::handle(&Arc::new(app), event, invocation).await {
-        Ok(answer) => {
-            println!("{}", serde_json::to_string_pretty(&answer).unwrap_or_default());
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            let diagnostic = serde_json::json!({ "errorType": error.error_type, "errorMessage": error.message });
-            println!("{}", serde_json::to_string_pretty(&diagnostic).unwrap_or_default());
+async fn run<S: JobStarter>(app: App<S>, event: String, invocation: &Invocation) -> ExitCode {
+    let (printed, code) = match handler::handle_text(&Arc::new(app), &event, invocation).await {
+        Ok(answer) => (answer, ExitCode::SUCCESS),
+        Err(error) => (
+            serde_json::json!({ "errorType": error.error_type, "errorMessage": error.message }),
+            ExitCode::FAILURE,
+        ),
+    };
+    // A closed pipe (`| head`) is not a reason to panic.
+    let mut stdout = std::io::stdout().lock();
+    match serde_json::to_writer_pretty(&mut stdout, &printed)
+        .and_then(|()| writeln!(stdout).map_err(serde_json::Error::io))
+    {
+        Ok(()) => code,
+        Err(e) => {
+            eprintln!("cannot print the answer: {e}");
             ExitCode::FAILURE
         }
     }

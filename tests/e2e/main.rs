@@ -798,3 +798,53 @@ async fn max_calls_per_second_paces_a_list() {
     assert!(throttled <= 2, "{throttled} calls throttled");
     assert_eq!(recorded.len() as u64, 30 + throttled);
 }
+
+// ------------------------------------------------------------- local dry run
+
+/// The README's first command, `bootstrap invoke FILE --dry-run`, on every sample.
+#[tokio::test]
+async fn every_sample_runs_through_the_local_dry_run() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    for file in files {
+        let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+            .arg("invoke")
+            .arg(&file)
+            .arg("--dry-run")
+            .env_clear()
+            .env("COPY_DESTINATION_VAULT_ARN", COPY_DESTINATION)
+            .env("BACKUP_IAM_ROLE_ARN", ROLE)
+            .output()
+            .await
+            .expect("run bootstrap invoke");
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            output.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        let answer: Value = serde_json::from_slice(&output.stdout).expect("the answer is JSON");
+        let requests: Vec<&Value> = match (answer.get("Jobs"), answer.get("batchItemFailures")) {
+            (Some(Value::Array(jobs)), _) => jobs.iter().collect(),
+            (_, Some(_)) => Vec::new(),
+            _ => vec![&answer],
+        };
+        assert!(
+            requests
+                .iter()
+                .all(|r| r["DryRun"] == true && r["IdempotencyToken"].is_string()),
+            "{name}: {answer}"
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.lines().all(|l| serde_json::from_str::<Value>(l).is_ok()),
+            "{name}: log lines are JSON"
+        );
+        assert!(stderr.contains("\"outcome\":\"dry_run\""), "{name}: {stderr}");
+        assert!(
+            !stderr.contains("\"platform\"") && !String::from_utf8_lossy(&output.stdout).contains("\"platform\""),
+            "{name}: a tag value was printed"
+        );
+    }
+}
