@@ -25,7 +25,12 @@ pub struct App<S> {
 
 impl<S> App<S> {
     pub fn new(settings: Settings, starter: S) -> App<S> {
-        let pacer = Pacer::per_second(settings.max_calls_per_second).map(Arc::new);
+        // A dry run calls nothing, so it has nothing to pace.
+        let pacer = if settings.dry_run {
+            None
+        } else {
+            Pacer::per_second(settings.max_calls_per_second).map(Arc::new)
+        };
         App {
             settings,
             starter: Arc::new(starter),
@@ -111,10 +116,29 @@ pub async fn handle_text<S: JobStarter>(
 
 /// Handles one event. SQS batches always answer (failures are in
 /// `batchItemFailures`); other events fail the invocation when any request failed.
+///
+/// The work runs in a task of its own, so that a panic in our code becomes an
+/// `InternalError` that says so, not the runtime's panic report (which quotes the
+/// panic message). For an SQS batch that fails the whole invocation: SQS delivers
+/// every message again, and nothing is lost.
 pub async fn handle<S: JobStarter>(
     app: &Arc<App<S>>,
     event: Value,
     invocation: &Invocation,
+) -> Result<Value, HandlerError> {
+    let task = tokio::spawn(handle_contained(Arc::clone(app), event, invocation.clone()));
+    task.await.unwrap_or_else(|_| {
+        Err(HandlerError {
+            error_type: "InternalError".into(),
+            message: "backup-trigger failed while handling this event; requests that started are in the log, and retrying is safe: tokens do not change".into(),
+        })
+    })
+}
+
+async fn handle_contained<S: JobStarter>(
+    app: Arc<App<S>>,
+    event: Value,
+    invocation: Invocation,
 ) -> Result<Value, HandlerError> {
     let began = Instant::now();
     let cold_start = logging::take_cold_start();
@@ -125,25 +149,8 @@ pub async fn handle<S: JobStarter>(
             log_rejected("unknown", &source, &error, began, Some(cold_start), invocation.at(None));
             Err(error.into())
         }
-        Ok(Incoming::Sqs(batch)) => Ok(handle_batch(app, batch, invocation, &limits, began, cold_start).await),
-        Ok(Incoming::Single(event)) => {
-            // In a task of its own, so that a panic in our code becomes an error that
-            // says so, not the runtime's panic report (which quotes the panic message).
-            let task = tokio::spawn(handle_single(
-                Arc::clone(app),
-                event,
-                invocation.clone(),
-                limits,
-                began,
-                cold_start,
-            ));
-            task.await.unwrap_or_else(|_| {
-                Err(HandlerError {
-                    error_type: "InternalError".into(),
-                    message: "backup-trigger failed while handling this event; requests that started are in the log, and retrying is safe: tokens do not change".into(),
-                })
-            })
-        }
+        Ok(Incoming::Sqs(batch)) => Ok(handle_batch(&app, batch, &invocation, &limits, began, cold_start).await),
+        Ok(Incoming::Single(event)) => handle_single(app, event, invocation, limits, began, cold_start).await,
     }
 }
 

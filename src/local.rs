@@ -63,7 +63,7 @@ pub async fn invoke(args: &[String]) -> ExitCode {
     };
     settings.dry_run |= dry_run;
     let invocation = Invocation {
-        request_id: "local-invoke".into(),
+        request_id: local_request_id(settings.dry_run),
         deadline: Deadline::after(LOCAL_TIMEOUT),
     };
     if settings.dry_run {
@@ -72,6 +72,22 @@ pub async fn invoke(args: &[String]) -> ExitCode {
         let client = aws::client(&settings).await;
         run(App::new(settings, AwsBackup::new(client)), event, &invocation).await
     }
+}
+
+/// The request id of a local run, from which tokens are derived when the event has
+/// no `IdempotencyKey`. A dry run uses a fixed one, so its output is repeatable; a
+/// real run gets a new one each time, as Lambda gives each invocation its own:
+/// a fixed id would give every local run the same tokens, and AWS Backup treats
+/// calls with the same token as the same call, even for another resource.
+fn local_request_id(dry_run: bool) -> String {
+    if dry_run {
+        return "local-invoke".into();
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("local-invoke-{}-{nanos}", std::process::id())
 }
 
 async fn run<S: JobStarter>(app: App<S>, event: String, invocation: &Invocation) -> ExitCode {
@@ -92,5 +108,16 @@ async fn run<S: JobStarter>(app: App<S>, event: String, invocation: &Invocation)
             eprintln!("cannot print the answer: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_dry_run_has_a_fixed_request_id_and_a_real_run_a_new_one() {
+        assert_eq!(local_request_id(true), local_request_id(true));
+        assert_ne!(local_request_id(false), local_request_id(false));
     }
 }

@@ -273,3 +273,20 @@ async fn a_skipped_state_change_answers_with_no_jobs_and_the_reason() {
     assert_eq!(answer["Jobs"], json!([]));
     assert!(answer["Skipped"].as_str().unwrap().contains("FAILED"));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_dry_run_is_not_paced() {
+    let settings = Settings {
+        backup_vault_name: Some("Default".into()),
+        backup_iam_role_arn: Some("arn:aws:iam::123456789012:role/Backup".into()),
+        max_calls_per_second: 1,
+        dry_run: true,
+        ..Settings::default()
+    };
+    let app = Arc::new(App::new(settings, crate::send::DryRun));
+    let began = tokio::time::Instant::now();
+    let jobs: Vec<Value> = (0..50).map(|i| request(&format!("vol-{i}"))).collect();
+    let answer = handle(&app, json!({ "Jobs": jobs }), &invocation()).await.unwrap();
+    assert_eq!(answer["Jobs"].as_array().unwrap().len(), 50);
+    assert!(began.elapsed() < Duration::from_secs(1), "paced: {:?}", began.elapsed());
+}
