@@ -3,7 +3,7 @@
 //! (builds the release profile first). Prints a Markdown table.
 //!
 //! Settings (environment): BENCH_COLD_STARTS (default 30), BENCH_REPEATS (default 30),
-//! BENCH_LIST_RUNS (default 3).
+//! BENCH_LIST_RUNS (default 3), BENCH_BINARY (the binary to measure).
 
 #[path = "../tests/e2e/harness.rs"]
 mod harness;
@@ -20,8 +20,15 @@ fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+/// The binary measured: `BENCH_BINARY`, or the one cargo built for this benchmark.
+/// The latter is built with the dev-dependencies' features (cargo unifies them for
+/// benchmarks) and is about 0.5 MB larger than `cargo build --release`'s; set
+/// `BENCH_BINARY` to measure the binary exactly as shipped (see the README).
 fn binary() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_bootstrap"))
+    static BINARY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BINARY.get_or_init(|| {
+        std::env::var_os("BENCH_BINARY").map_or_else(|| env!("CARGO_BIN_EXE_bootstrap").into(), Into::into)
+    })
 }
 
 fn settings() -> Vec<(&'static str, &'static str)> {
