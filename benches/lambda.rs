@@ -148,18 +148,12 @@ async fn main() {
             first.unwrap_or_default()
         ));
 
-        // 3. An SQS batch of 10 messages at 50 ms latency (floor 50 ms).
+        // 3. An SQS batch of 10 messages at 50 ms latency: with the default
+        // MAX_CONCURRENCY of 8, two rounds of calls (floor 100 ms).
         backup.set_latency(Duration::from_millis(50));
-        let mut times = Vec::new();
-        for round in 0..repeats {
-            let began = Instant::now();
-            let answer = lambda.invoke(&sqs_batch(10, round + 1)).await;
-            assert_eq!(answer.response()["batchItemFailures"], json!([]));
-            times.push(ms(began.elapsed()));
-        }
         rows.push(format!(
             "| SQS batch of 10, 50 ms latency, MAX_CONCURRENCY=8 (floor 100 ms) | {} |",
-            Stats::new(times).row("ms")
+            sqs_batches(&lambda, repeats).await.row("ms")
         ));
         if let Some(kib) = function.pid().and_then(vm_hwm_kib) {
             let entry = peak.entry("2-3. requests and SQS batches").or_default();
@@ -177,16 +171,9 @@ async fn main() {
         env.push(("MAX_CONCURRENCY", "10"));
         let function = Function::start_binary(binary(), &lambda, &backup, &env);
         lambda.invoke(&sqs_batch(10, 0)).await.response();
-        let mut times = Vec::new();
-        for round in 0..repeats {
-            let began = Instant::now();
-            let answer = lambda.invoke(&sqs_batch(10, round + 1)).await;
-            assert_eq!(answer.response()["batchItemFailures"], json!([]));
-            times.push(ms(began.elapsed()));
-        }
         rows.push(format!(
             "| SQS batch of 10, 50 ms latency, MAX_CONCURRENCY=10 (floor 50 ms) | {} |",
-            Stats::new(times).row("ms")
+            sqs_batches(&lambda, repeats).await.row("ms")
         ));
         function.finish().await;
     }
@@ -255,6 +242,18 @@ async fn main() {
     for row in rows {
         println!("{row}");
     }
+}
+
+/// Times `repeats` SQS batches of 10 messages; none may fail.
+async fn sqs_batches(lambda: &FakeLambda, repeats: usize) -> Stats {
+    let mut times = Vec::new();
+    for round in 0..repeats {
+        let began = Instant::now();
+        let answer = lambda.invoke(&sqs_batch(10, round + 1)).await;
+        assert_eq!(answer.response()["batchItemFailures"], json!([]));
+        times.push(ms(began.elapsed()));
+    }
+    Stats::new(times)
 }
 
 /// Zips the binary as Lambda's `bootstrap`, as `cargo lambda build --output-format zip` does.
