@@ -10,6 +10,8 @@ pub mod answer;
 pub mod aws;
 pub mod error;
 pub mod event;
+#[cfg(test)]
+mod fixtures;
 pub mod handler;
 pub mod local;
 pub mod logging;

@@ -7,36 +7,16 @@ use uuid::Uuid;
 use super::*;
 use crate::error::Invalid;
 use crate::event::direct::MAX_JOBS;
+use crate::fixtures::{allowing, settings, DESTINATION, OTHER_DESTINATION, RECOVERY_POINT, RESOURCE, ROLE};
 use crate::request::{Action, Job};
 use crate::settings::Settings;
 use crate::token::{SourceId, SourceKind};
 
-const RESOURCE: &str = "arn:aws:ec2:eu-west-1:123456789012:volume/vol-0123456789abcdef0";
-const RECOVERY_POINT: &str = "arn:aws:ec2:eu-west-1::snapshot/snap-0123456789abcdef0";
 const OTHER_RECOVERY_POINT: &str = "arn:aws:ec2:eu-west-1::snapshot/snap-fedcba9876543210f";
-const ROLE: &str = "arn:aws:iam::123456789012:role/BackupRole";
-const DESTINATION: &str = "arn:aws:backup:eu-central-1:123456789012:backup-vault:Copies";
-const OTHER_DESTINATION: &str = "arn:aws:backup:us-east-1:210987654321:backup-vault:Elsewhere";
 const QUEUE: &str = "arn:aws:sqs:eu-west-1:123456789012:backup-requests";
 const REQUEST_ID: &str = "c6af9ac6-7b61-11e6-9a41-93e812345678";
 const EVENT_ID: &str = "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa";
 const MESSAGE_ID: &str = "059f36b4-87a3-44ab-83d2-661975830a7d";
-
-fn settings() -> Settings {
-    Settings {
-        backup_vault_name: Some("Main".into()),
-        backup_iam_role_arn: Some(ROLE.into()),
-        copy_destination_vault_arn: Some(DESTINATION.into()),
-        ..Settings::default()
-    }
-}
-
-fn allowing(allowed: &[&str]) -> Settings {
-    Settings {
-        allowed_destination_vault_arns: Some(allowed.iter().map(|s| s.to_string()).collect()),
-        ..settings()
-    }
-}
 
 /// A direct invocation.
 fn direct() -> Origin<'static> {

@@ -5,35 +5,13 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::error::Invalid;
+use crate::fixtures::{allowing, settings, DESTINATION, OTHER_DESTINATION, RECOVERY_POINT, RESOURCE, ROLE};
 use crate::settings::Settings;
 
-const RESOURCE: &str = "arn:aws:ec2:eu-west-1:123456789012:volume/vol-0123456789abcdef0";
-const RECOVERY_POINT: &str = "arn:aws:ec2:eu-west-1::snapshot/snap-0123456789abcdef0";
-const ROLE: &str = "arn:aws:iam::123456789012:role/BackupRole";
 const OTHER_ROLE: &str = "arn:aws:iam::123456789012:role/service-role/OtherRole";
-const DESTINATION: &str = "arn:aws:backup:eu-central-1:123456789012:backup-vault:Copies";
-const OTHER_DESTINATION: &str = "arn:aws:backup:us-east-1:210987654321:backup-vault:Elsewhere";
 const AIR_GAPPED: &str = "arn:aws:backup:eu-west-1:123456789012:backup-vault:AirGapped";
 const DERIVED: &str = "derived-token";
 const SECRET: &str = "s3cr3t-tag-value";
-
-/// Settings with every default set.
-fn settings() -> Settings {
-    Settings {
-        backup_vault_name: Some("Main".into()),
-        backup_iam_role_arn: Some(ROLE.into()),
-        copy_destination_vault_arn: Some(DESTINATION.into()),
-        ..Settings::default()
-    }
-}
-
-/// Settings with a copy allow-list.
-fn allowing(allowed: &[&str]) -> Settings {
-    Settings {
-        allowed_destination_vault_arns: Some(allowed.iter().map(|s| s.to_string()).collect()),
-        ..settings()
-    }
-}
 
 /// `base` with the fields of `extra` added (a `null` in `extra` sets the field to null).
 fn with(base: Value, extra: Value) -> Value {
