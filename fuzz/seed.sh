@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Seeds the fuzz corpora (fuzz/corpus/TARGET, not committed) from events/:
+# each sample as it is, a copy with the marker tag value in its requests' tags, and
+# each non-SQS sample wrapped as the body of an SQS message (standard and FIFO).
+# planner_json also gets a few structured inputs ('#' then bytes), sqs_batch a few
+# structured batches (bytes not starting with '{'); their sample bodies are built in.
+set -euo pipefail
+cd "$(dirname "$0")"
+python3 - <<'PY'
+import glob, json, os, random
+
+MARKER = "tag-secret-0451"
+
+def tagged(event):
+    """A copy whose every request carries the marker as a tag value."""
+    event = json.loads(json.dumps(event))
+    def request(r):
+        if isinstance(r, dict) and ("ResourceArn" in r or "RecoveryPointArn" in r):
+            r["RecoveryPointTags"] = {"team": MARKER, "owner": MARKER}
+    def list_or_request(v):
+        if isinstance(v, dict):
+            request(v)
+            for job in v.get("Jobs", []) if isinstance(v.get("Jobs"), list) else []:
+                request(job)
+    list_or_request(event)
+    list_or_request(event.get("detail"))
+    for record in event.get("Records", []):
+        body = json.loads(record["body"])
+        record["body"] = json.dumps(tagged(body))
+    return event
+
+def sqs(bodies, fifo):
+    queue = "arn:aws:sqs:eu-west-1:123456789012:requests" + (".fifo" if fifo else "")
+    return {"Records": [{
+        "messageId": f"m-{i}", "receiptHandle": "AQEB", "body": json.dumps(body),
+        "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+        "md5OfBody": "", "eventSource": "aws:sqs", "eventSourceARN": queue, "awsRegion": "eu-west-1",
+    } for i, body in enumerate(bodies)]}
+
+samples = {}
+for path in sorted(glob.glob("../events/*.json")):
+    with open(path) as f:
+        samples[os.path.basename(path)[:-5]] = json.load(f)
+
+seeds = {}
+for name, event in samples.items():
+    seeds[name] = event
+    seeds[name + "-tagged"] = tagged(event)
+singles = {n: e for n, e in samples.items() if "Records" not in e}
+for name, event in singles.items():
+    seeds["sqs-" + name] = sqs([event], False)
+    seeds["sqs-fifo-" + name] = sqs([event], True)
+    seeds["sqs-" + name + "-tagged"] = sqs([tagged(event)], False)
+seeds["sqs-all"] = sqs(list(singles.values()), False)
+seeds["sqs-fifo-all"] = sqs([tagged(e) for e in singles.values()], True)
+
+rng = random.Random(451)
+for target in ("handler_bytes", "planner_json", "sqs_batch"):
+    os.makedirs(f"corpus/{target}", exist_ok=True)
+    for name, event in seeds.items():
+        with open(f"corpus/{target}/{name}.json", "w") as f:
+            json.dump(event, f)
+    if target == "handler_bytes":
+        pass
+    else:
+        for i in range(16):
+            data = bytes(rng.randrange(256) for _ in range(rng.randrange(16, 512)))
+            data = (b"#" if target == "planner_json" else b"\0") + data
+            with open(f"corpus/{target}/structured-{i}", "wb") as f:
+                f.write(data)
+    print(target, len(os.listdir(f"corpus/{target}")), "seeds")
+PY
