@@ -57,9 +57,7 @@ impl JobStarter for Fake {
 
 fn app() -> Arc<App<Fake>> {
     let settings = Settings {
-        backup_vault_name: Some("Default".into()),
-        backup_iam_role_arn: Some("arn:aws:iam::123456789012:role/Backup".into()),
-        ..Settings::default()
+        ..crate::fixtures::settings()
     };
     Arc::new(App::new(settings, Fake))
 }
@@ -242,10 +240,8 @@ impl JobStarter for Counting {
 #[tokio::test(start_paused = true)]
 async fn max_concurrency_holds_across_the_messages_of_a_batch() {
     let settings = Settings {
-        backup_vault_name: Some("Default".into()),
-        backup_iam_role_arn: Some("arn:aws:iam::123456789012:role/Backup".into()),
         max_concurrency: 2,
-        ..Settings::default()
+        ..crate::fixtures::settings()
     };
     let app = Arc::new(App::new(settings, Counting::default()));
     let lists: Vec<(String, Value)> = (0..3)
@@ -269,10 +265,8 @@ async fn max_concurrency_holds_across_the_messages_of_a_batch() {
 #[tokio::test(start_paused = true)]
 async fn a_fifo_message_left_unstarted_at_the_deadline_fails_every_later_one() {
     let settings = Settings {
-        backup_vault_name: Some("Default".into()),
-        backup_iam_role_arn: Some("arn:aws:iam::123456789012:role/Backup".into()),
         max_calls_per_second: 1,
-        ..Settings::default()
+        ..crate::fixtures::settings()
     };
     let app = Arc::new(App::new(settings, Counting::default()));
     // One call a second and 4.5 s to the deadline: calls may start until 2.5 s, so
@@ -298,11 +292,9 @@ async fn a_skipped_state_change_answers_with_no_jobs_and_the_reason() {
 #[tokio::test(start_paused = true)]
 async fn a_dry_run_is_not_paced() {
     let settings = Settings {
-        backup_vault_name: Some("Default".into()),
-        backup_iam_role_arn: Some("arn:aws:iam::123456789012:role/Backup".into()),
         max_calls_per_second: 1,
         dry_run: true,
-        ..Settings::default()
+        ..crate::fixtures::settings()
     };
     let app = Arc::new(App::new(settings, crate::send::DryRun));
     let began = tokio::time::Instant::now();
