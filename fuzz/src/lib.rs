@@ -94,6 +94,8 @@ pub fn handle_text(text: &str) -> Said {
         };
         handler::handle_text(app, text, &invocation).await
     });
+    // An answer that cannot be serialised would be a bug: the panic reports it.
+    let answer = answer.map(|a| serde_json::to_value(a).expect("an answer serialises"));
     let logs = String::from_utf8_lossy(&LOGS.lock().unwrap_or_else(|e| e.into_inner())).into_owned();
     Said { answer, logs }
 }
