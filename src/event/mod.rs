@@ -7,6 +7,7 @@
 
 pub mod direct;
 pub mod eventbridge;
+pub mod outcome;
 pub mod sqs;
 
 use serde_json::Value;
@@ -32,6 +33,7 @@ pub enum Shape {
     List,
     EventBridge,
     BackupStateChange,
+    CopyStateChange,
 }
 
 impl Shape {
@@ -41,6 +43,7 @@ impl Shape {
             Shape::List => "list",
             Shape::EventBridge => "eventbridge",
             Shape::BackupStateChange => "backup-state-change",
+            Shape::CopyStateChange => "copy-state-change",
         }
     }
 }
@@ -54,6 +57,8 @@ pub struct Plan {
     /// Why nothing is to be done, when the event asks for nothing (a backup job
     /// that did not complete).
     pub skipped: Option<String>,
+    /// How an AWS Backup job ended, when the event says so (CONTRACT.md section 9).
+    pub outcome: Option<outcome::JobOutcome>,
 }
 
 /// An invocation's event: one event, or an SQS batch of them.
