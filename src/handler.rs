@@ -11,6 +11,7 @@ use crate::answer::{self, HandlerError};
 use crate::error::PlanError;
 use crate::event::{self, sqs, Incoming, Origin, Plan};
 use crate::logging::{self, Correlation, EventSummary};
+use crate::metrics::{Emitter, Sink, Tally};
 use crate::send::{self, Deadline, JobResult, JobStarter, Limits, Pacer};
 use crate::settings::Settings;
 use crate::token::SourceId;
@@ -21,6 +22,8 @@ pub struct App<S> {
     pub settings: Settings,
     pub starter: Arc<S>,
     pacer: Option<Arc<Pacer>>,
+    /// Writes each invocation's metrics line (to stdout unless told otherwise).
+    metrics: Emitter,
 }
 
 impl<S> App<S> {
@@ -32,10 +35,17 @@ impl<S> App<S> {
             Pacer::per_second(settings.max_calls_per_second).map(Arc::new)
         };
         App {
+            metrics: Emitter::new(&settings, Sink::Stdout),
             settings,
             starter: Arc::new(starter),
             pacer,
         }
+    }
+
+    /// Writes the metrics lines to `sink` instead of stdout.
+    pub fn with_metrics_sink(mut self, sink: Sink) -> App<S> {
+        self.metrics = self.metrics.with_sink(sink);
+        self
     }
 
     /// The limits of one invocation: `MAX_CONCURRENCY` calls at once, at the pace set.
@@ -52,9 +62,19 @@ impl<S> App<S> {
 pub struct Invocation {
     pub request_id: String,
     pub deadline: Deadline,
+    /// What this invocation did, for its metrics line.
+    pub tally: Arc<Tally>,
 }
 
 impl Invocation {
+    pub fn new(request_id: impl Into<String>, deadline: Deadline) -> Invocation {
+        Invocation {
+            request_id: request_id.into(),
+            deadline,
+            tally: Arc::default(),
+        }
+    }
+
     fn origin<'a>(&'a self, message_id: Option<&'a str>) -> Origin<'a> {
         Origin {
             request_id: &self.request_id,
@@ -70,20 +90,30 @@ impl Invocation {
     }
 
     pub fn from_context(context: &lambda_runtime::Context) -> Invocation {
-        Invocation {
-            request_id: context.request_id.clone(),
-            deadline: Deadline::from_epoch_millis(context.deadline),
-        }
+        Invocation::new(
+            context.request_id.clone(),
+            Deadline::from_epoch_millis(context.deadline),
+        )
     }
 }
 
 /// The largest event read: Lambda's own limit for a synchronous invocation.
 pub const MAX_EVENT_BYTES: usize = 6 * 1024 * 1024;
 
-/// Handles one event as Lambda delivers it, JSON text. A hostile event costs little:
-/// its size is checked before it is parsed, and serde_json refuses nesting deeper
-/// than 128 levels.
+/// Handles one event as Lambda delivers it, JSON text, and writes the invocation's
+/// metrics line. A hostile event costs little: its size is checked before it is
+/// parsed, and serde_json refuses nesting deeper than 128 levels.
 pub async fn handle_text<S: JobStarter>(
+    app: &Arc<App<S>>,
+    text: &str,
+    invocation: &Invocation,
+) -> Result<Value, HandlerError> {
+    let answer = handle_text_unmetered(app, text, invocation).await;
+    app.metrics.write(&invocation.tally, &invocation.request_id);
+    answer
+}
+
+async fn handle_text_unmetered<S: JobStarter>(
     app: &Arc<App<S>>,
     text: &str,
     invocation: &Invocation,
@@ -102,6 +132,7 @@ pub async fn handle_text<S: JobStarter>(
         Err(error) => {
             let source = event::source_id(None, &invocation.origin(None), None);
             log_rejected(
+                &invocation.tally,
                 "unknown",
                 &source,
                 &error,
@@ -146,7 +177,15 @@ async fn handle_contained<S: JobStarter>(
     match event::classify(event) {
         Err(error) => {
             let source = event::source_id(None, &invocation.origin(None), None);
-            log_rejected("unknown", &source, &error, began, Some(cold_start), invocation.at(None));
+            log_rejected(
+                &invocation.tally,
+                "unknown",
+                &source,
+                &error,
+                began,
+                Some(cold_start),
+                invocation.at(None),
+            );
             Err(error.into())
         }
         Ok(Incoming::Sqs(batch)) => Ok(handle_batch(&app, batch, &invocation, &limits, began, cold_start).await),
@@ -167,32 +206,37 @@ async fn handle_single<S: JobStarter>(
         Ok(plan) => plan,
         Err(error) => {
             let source = event::source_id(None, &invocation.origin(None), None);
-            log_rejected("unknown", &source, &error, began, Some(cold_start), at);
+            log_rejected(&invocation.tally, "unknown", &source, &error, began, Some(cold_start), at);
             return Err(error.into());
         }
     };
-    let (plan, results) = run_plan(&app, plan, &limits, invocation.deadline, at, began, Some(cold_start)).await;
+    let (plan, results) = run_plan(&app, plan, &limits, &invocation, at, began, Some(cold_start)).await;
     match answer::failed(&plan, &results) {
         Some(error) => Err(error),
         None => Ok(answer::single(plan.shape, plan.skipped.as_deref(), &results)),
     }
 }
 
-/// Sends a plan's jobs and logs each request and the event.
+/// Records the job outcome the plan carries, sends its jobs, logs each request and
+/// the event, and counts them.
 async fn run_plan<S: JobStarter>(
     app: &Arc<App<S>>,
     mut plan: Plan,
     limits: &Limits,
-    deadline: Deadline,
+    invocation: &Invocation,
     at: Correlation<'_>,
     began: Instant,
     cold_start: Option<bool>,
 ) -> (Plan, Vec<JobResult>) {
+    if let Some(outcome) = &plan.outcome {
+        logging::outcome(outcome, &plan.source, at);
+    }
     let jobs = std::mem::take(&mut plan.jobs);
-    let results = send::send_all(&app.starter, jobs, limits, deadline).await;
+    let results = send::send_all(&app.starter, jobs, limits, invocation.deadline).await;
     for (position, result) in results.iter().enumerate() {
         logging::request(result, position, at);
     }
+    invocation.tally.ran(&plan, &results);
     let failed = results.iter().filter(|r| r.outcome.is_failure()).count();
     logging::event(
         &EventSummary {
@@ -210,8 +254,9 @@ async fn run_plan<S: JobStarter>(
     (plan, results)
 }
 
-/// The event line of an event (or message) that started nothing.
+/// The event line of an event (or message) refused before any call, counted.
 fn log_rejected(
+    tally: &Tally,
     kind: &str,
     source: &SourceId,
     error: &PlanError,
@@ -219,6 +264,7 @@ fn log_rejected(
     cold_start: Option<bool>,
     at: Correlation,
 ) {
+    tally.rejected();
     logging::event(
         &EventSummary {
             kind,
@@ -279,6 +325,7 @@ async fn handle_batch<S: JobStarter>(
             }
         }
     }
+    invocation.tally.batch(failed_ids.len());
     logging::batch(
         count,
         failed_ids.len(),
@@ -311,6 +358,7 @@ async fn handle_message<S: JobStarter>(
         Ok(plan) => plan,
         Err(error) => {
             log_rejected(
+                &invocation.tally,
                 MESSAGE_KIND,
                 &event::source_id(None, &origin, None),
                 &error,
@@ -321,7 +369,7 @@ async fn handle_message<S: JobStarter>(
             return false;
         }
     };
-    let (_, results) = run_plan(&app, plan, &limits, invocation.deadline, at, began, None).await;
+    let (_, results) = run_plan(&app, plan, &limits, &invocation, at, began, None).await;
     !results.iter().any(|r| r.outcome.is_failure())
 }
 

@@ -1,6 +1,6 @@
 //! `bootstrap invoke FILE [--dry-run]`: runs the real handler on an event file,
 //! without Lambda, Docker or (with `--dry-run`) AWS credentials. The answer goes to
-//! stdout, the log lines to stderr.
+//! stdout, the log lines and the metrics line to stderr.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::aws::{self, AwsBackup};
 use crate::handler::{self, App, Invocation};
+use crate::metrics::Sink;
 use crate::send::{Deadline, DryRun, JobStarter};
 use crate::settings::Settings;
 
@@ -62,15 +63,14 @@ pub async fn invoke(args: &[String]) -> ExitCode {
         }
     };
     settings.dry_run |= dry_run;
-    let invocation = Invocation {
-        request_id: local_request_id(settings.dry_run),
-        deadline: Deadline::after(LOCAL_TIMEOUT),
-    };
+    let invocation = Invocation::new(local_request_id(settings.dry_run), Deadline::after(LOCAL_TIMEOUT));
+    // The metrics line goes with the log lines, to stderr: stdout holds the answer only.
     if settings.dry_run {
-        run(App::new(settings, DryRun), event, &invocation).await
+        run(App::new(settings, DryRun).with_metrics_sink(Sink::Stderr), event, &invocation).await
     } else {
         let client = aws::client(&settings).await;
-        run(App::new(settings, AwsBackup::new(client)), event, &invocation).await
+        let app = App::new(settings, AwsBackup::new(client)).with_metrics_sink(Sink::Stderr);
+        run(app, event, &invocation).await
     }
 }
 
