@@ -206,7 +206,15 @@ async fn handle_single<S: JobStarter>(
         Ok(plan) => plan,
         Err(error) => {
             let source = event::source_id(None, &invocation.origin(None), None);
-            log_rejected(&invocation.tally, "unknown", &source, &error, began, Some(cold_start), at);
+            log_rejected(
+                &invocation.tally,
+                "unknown",
+                &source,
+                &error,
+                began,
+                Some(cold_start),
+                at,
+            );
             return Err(error.into());
         }
     };

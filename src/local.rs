@@ -66,7 +66,12 @@ pub async fn invoke(args: &[String]) -> ExitCode {
     let invocation = Invocation::new(local_request_id(settings.dry_run), Deadline::after(LOCAL_TIMEOUT));
     // The metrics line goes with the log lines, to stderr: stdout holds the answer only.
     if settings.dry_run {
-        run(App::new(settings, DryRun).with_metrics_sink(Sink::Stderr), event, &invocation).await
+        run(
+            App::new(settings, DryRun).with_metrics_sink(Sink::Stderr),
+            event,
+            &invocation,
+        )
+        .await
     } else {
         let client = aws::client(&settings).await;
         let app = App::new(settings, AwsBackup::new(client)).with_metrics_sink(Sink::Stderr);

@@ -907,18 +907,27 @@ fn one_rule_brings_every_final_state_of_the_vaults_jobs_once() {
         ("the sample on-demand completed backup".to_owned(), completed.clone()),
         (
             "a completed backup of a backup plan (the function records it)".to_owned(),
-            changed(&completed, &|e| e["detail"]["createdBy"]["backupPlanId"] = Value::from("8a3b2f8c-plan")),
+            changed(&completed, &|e| {
+                e["detail"]["createdBy"]["backupPlanId"] = Value::from("8a3b2f8c-plan")
+            }),
         ),
         (
             "a completed backup without createdBy".to_owned(),
-            changed(&completed, &|e| drop(e["detail"].as_object_mut().unwrap().remove("createdBy"))),
+            changed(&completed, &|e| {
+                drop(e["detail"].as_object_mut().unwrap().remove("createdBy"))
+            }),
         ),
         (
             "a backup event naming its vault by ARN only".to_owned(),
-            changed(&completed, &|e| drop(e["detail"].as_object_mut().unwrap().remove("backupVaultName"))),
+            changed(&completed, &|e| {
+                drop(e["detail"].as_object_mut().unwrap().remove("backupVaultName"))
+            }),
         ),
         ("the sample failed backup".to_owned(), sample("backup-job-failed.json")),
-        ("the sample completed copy".to_owned(), sample("copy-job-completed.json")),
+        (
+            "the sample completed copy".to_owned(),
+            sample("copy-job-completed.json"),
+        ),
         ("the sample failed copy".to_owned(), sample("copy-job-failed.json")),
     ];
     for state in ["ABORTED", "EXPIRED", "PARTIAL"] {
@@ -933,8 +942,9 @@ fn one_rule_brings_every_final_state_of_the_vaults_jobs_once() {
             "a job of another vault".to_owned(),
             changed(&completed, &|e| {
                 e["detail"]["backupVaultName"] = Value::from(format!("{vault}Other"));
-                e["detail"]["backupVaultArn"] =
-                    Value::from(format!("arn:aws:backup:eu-west-1:123456789012:backup-vault:{vault}Other"));
+                e["detail"]["backupVaultArn"] = Value::from(format!(
+                    "arn:aws:backup:eu-west-1:123456789012:backup-vault:{vault}Other"
+                ));
             }),
         ),
         (
@@ -946,7 +956,9 @@ fn one_rule_brings_every_final_state_of_the_vaults_jobs_once() {
         ),
         (
             "a restore job".to_owned(),
-            changed(&completed, &|e| e["detail-type"] = Value::from("Restore Job State Change")),
+            changed(&completed, &|e| {
+                e["detail-type"] = Value::from("Restore Job State Change")
+            }),
         ),
         (
             "another source".to_owned(),
@@ -1371,8 +1383,7 @@ fn alarms_fire_on_failed_jobs_messages_and_outcomes_and_notify_the_topic() {
         );
         let actions = &p["AlarmActions"]["Fn::If"];
         assert!(
-            actions[0] == "HasAlarmTopic"
-                && list(&actions[1]).iter().any(|a| ref_name(a) == Some("AlarmTopicArn")),
+            actions[0] == "HasAlarmTopic" && list(&actions[1]).iter().any(|a| ref_name(a) == Some("AlarmTopicArn")),
             "alarms: {name} must notify AlarmTopicArn when it is set"
         );
     }
@@ -1390,13 +1401,19 @@ fn render(v: &Value, schedule: bool) -> String {
         }
         Value::Object(o) if o.contains_key("Fn::If") => {
             let args = o["Fn::If"].as_array().unwrap();
-            assert_eq!(args[0], "HasSchedule", "dashboard: the only condition in its body is HasSchedule");
+            assert_eq!(
+                args[0], "HasSchedule",
+                "dashboard: the only condition in its body is HasSchedule"
+            );
             render(&args[if schedule { 1 } else { 2 }], schedule)
         }
         Value::Object(o) if o.contains_key("Fn::Sub") => {
             let (text, vars) = match &o["Fn::Sub"] {
                 Value::String(s) => (s.as_str(), Map::new()),
-                Value::Array(args) => (args[0].as_str().unwrap(), args[1].as_object().cloned().unwrap_or_default()),
+                Value::Array(args) => (
+                    args[0].as_str().unwrap(),
+                    args[1].as_object().cloned().unwrap_or_default(),
+                ),
                 other => panic!("unsupported Fn::Sub {other}"),
             };
             let mut out = String::new();
@@ -1422,7 +1439,11 @@ fn render(v: &Value, schedule: bool) -> String {
 fn the_dashboard_shows_jobs_outcomes_failed_messages_and_dead_letter_queues() {
     let t = template();
     let dashboards = resources_of_type(&t, "AWS::CloudWatch::Dashboard");
-    assert_eq!(dashboards.len(), 1, "dashboard: the template must define one AWS::CloudWatch::Dashboard");
+    assert_eq!(
+        dashboards.len(),
+        1,
+        "dashboard: the template must define one AWS::CloudWatch::Dashboard"
+    );
     let (name, dashboard) = dashboards[0];
     let namespace = metrics_namespace_parameter(&t);
     let (function_name, _) = function(&t);
@@ -1477,15 +1498,19 @@ fn the_dashboard_shows_jobs_outcomes_failed_messages_and_dead_letter_queues() {
         let log_group = ref_name(&function_props(&t)["LoggingConfig"]["LogGroup"]).expect("the function's log group");
         assert!(
             widgets.iter().any(|w| w["type"] == "log"
-                && w["properties"]["query"].as_str().is_some_and(|q| q
-                    .contains(&format!("SOURCE '<{log_group}>'"))
-                    && q.contains("message = \"outcome\"")
-                    && q.contains("by kind, state"))),
+                && w["properties"]["query"]
+                    .as_str()
+                    .is_some_and(|q| q.contains(&format!("SOURCE '<{log_group}>'"))
+                        && q.contains("message = \"outcome\"")
+                        && q.contains("by kind, state"))),
             "dashboard: {name} must show outcomes by state from the outcome lines of {log_group}"
         );
         for w in widgets {
             if w["type"] == "metric" || w["type"] == "log" {
-                assert_eq!(w["properties"]["region"], "<AWS::Region>", "dashboard: widgets show the stack's Region");
+                assert_eq!(
+                    w["properties"]["region"], "<AWS::Region>",
+                    "dashboard: widgets show the stack's Region"
+                );
             }
         }
     }
@@ -1497,7 +1522,9 @@ fn the_dashboard_is_an_output() {
     let (name, _) = resources_of_type(&t, "AWS::CloudWatch::Dashboard")[0];
     let outputs = t["Outputs"].as_object().expect("outputs");
     assert!(
-        outputs.values().any(|o| sub_text(&o["Value"]).is_some_and(|s| s.contains(&format!("${{{name}}}")))),
+        outputs
+            .values()
+            .any(|o| sub_text(&o["Value"]).is_some_and(|s| s.contains(&format!("${{{name}}}")))),
         "outputs: a link to the dashboard {name} must be an output"
     );
 }

@@ -123,7 +123,7 @@ pub enum Decision {
     /// A final state to record. `copy` is the copy to start (a completed on-demand
     /// backup with a copy destination set); otherwise `why_no_copy` says why none is.
     Record {
-        outcome: JobOutcome,
+        outcome: Box<JobOutcome>,
         copy: Option<CopySource>,
         why_no_copy: String,
     },
@@ -138,7 +138,12 @@ pub struct CopySource {
 
 /// Reads a job state change: the pure decision of CONTRACT.md sections 2.3 and 9.
 /// `copy_destination_set` is whether `COPY_DESTINATION_VAULT_ARN` is set.
-pub fn decide(kind: JobKind, resources: &[String], detail: &Map<String, Value>, copy_destination_set: bool) -> Decision {
+pub fn decide(
+    kind: JobKind,
+    resources: &[String],
+    detail: &Map<String, Value>,
+    copy_destination_set: bool,
+) -> Decision {
     let text = |name: &str| text(detail, name);
     let Some(state) = text("state") else {
         return Decision::Skip(format!(
@@ -203,7 +208,7 @@ pub fn decide(kind: JobKind, resources: &[String], detail: &Map<String, Value>, 
                     vault_name: outcome.vault.clone(),
                 };
                 return Decision::Record {
-                    outcome,
+                    outcome: Box::new(outcome),
                     copy: Some(copy),
                     why_no_copy: String::new(),
                 };
@@ -212,7 +217,7 @@ pub fn decide(kind: JobKind, resources: &[String], detail: &Map<String, Value>, 
         (JobKind::Backup, _) => "only a COMPLETED backup starts a copy".to_owned(),
     };
     Decision::Record {
-        outcome,
+        outcome: Box::new(outcome),
         copy: None,
         why_no_copy,
     }
@@ -227,7 +232,12 @@ fn only_completed(kind: JobKind) -> &'static str {
 
 /// Plans a job state change event: the copy of a completed on-demand backup, if any,
 /// and the outcome to record.
-pub fn plan(kind: JobKind, event: &EventBridgeEvent<Value>, origin: &Origin, settings: &Settings) -> Result<Plan, PlanError> {
+pub fn plan(
+    kind: JobKind,
+    event: &EventBridgeEvent<Value>,
+    origin: &Origin,
+    settings: &Settings,
+) -> Result<Plan, PlanError> {
     let source = source_id(None, origin, event.id.as_deref().filter(|id| !id.is_empty()));
     let shape = match kind {
         JobKind::Backup => Shape::BackupStateChange,
@@ -261,7 +271,7 @@ pub fn plan(kind: JobKind, event: &EventBridgeEvent<Value>, origin: &Origin, set
                 kind.as_str(),
                 outcome.state.as_str()
             )),
-            outcome: Some(outcome),
+            outcome: Some(*outcome),
         }),
         Decision::Record {
             outcome,
@@ -274,14 +284,18 @@ pub fn plan(kind: JobKind, event: &EventBridgeEvent<Value>, origin: &Origin, set
                 source,
                 jobs: vec![job],
                 skipped: None,
-                outcome: Some(outcome),
+                outcome: Some(*outcome),
             })
         }
     }
 }
 
 /// The copy of a completed backup, validated like any other request.
-fn copy_job(copy: &CopySource, source: &crate::token::SourceId, settings: &Settings) -> Result<crate::request::Job, PlanError> {
+fn copy_job(
+    copy: &CopySource,
+    source: &crate::token::SourceId,
+    settings: &Settings,
+) -> Result<crate::request::Job, PlanError> {
     if settings.backup_iam_role_arn.is_none() {
         return Err(PlanError::Config(
             "a completed backup asks for a copy, but BACKUP_IAM_ROLE_ARN is not set: the copy needs a role for AWS Backup; set it on the function".into(),

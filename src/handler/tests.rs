@@ -307,13 +307,21 @@ async fn each_invocation_writes_one_metrics_line_counting_what_it_did() {
     assert_eq!(lines.len(), 1);
     let m = &lines[0];
     assert_eq!(
-        (&m["JobsStarted"], &m["JobsFailed"], &m["EventsRejected"], &m["MessagesFailed"]),
+        (
+            &m["JobsStarted"],
+            &m["JobsFailed"],
+            &m["EventsRejected"],
+            &m["MessagesFailed"]
+        ),
         (&json!(2), &json!(2), &json!(1), &json!(3)),
         "{m}"
     );
 
     let lines = metrics_of(&json!({ "Jobs": [request("vol-1"), { "ResourceARN": "typo" }] })).await;
-    assert_eq!((&lines[0]["JobsStarted"], &lines[0]["EventsRejected"]), (&json!(0), &json!(1)));
+    assert_eq!(
+        (&lines[0]["JobsStarted"], &lines[0]["EventsRejected"]),
+        (&json!(0), &json!(1))
+    );
     assert!(lines[0].get("MessagesFailed").is_none(), "not an SQS batch");
 
     let lines = metrics_of(&Value::String("not an object".into())).await;

@@ -93,7 +93,9 @@ fn assert_emf(document: &Value) {
     let root = document.as_object().expect("MUST be a JSON object");
     let aws = root["_aws"].as_object().expect("_aws MUST be an object");
     assert!(aws["Timestamp"].is_u64(), "Timestamp MUST be a number of milliseconds");
-    let directives = aws["CloudWatchMetrics"].as_array().expect("CloudWatchMetrics MUST be an array");
+    let directives = aws["CloudWatchMetrics"]
+        .as_array()
+        .expect("CloudWatchMetrics MUST be an array");
     assert!(!directives.is_empty());
     for directive in directives {
         let d = directive.as_object().unwrap();
@@ -138,10 +140,20 @@ fn results_count_started_and_failed_jobs_and_a_dry_run_neither() {
     let deadline = Outcome::Failed(not_started("too late"));
     tally.ran(
         &plan(Shape::List, None),
-        &[result(started()), result(started()), result(failed()), result(deadline), result(Outcome::WouldStart)],
+        &[
+            result(started()),
+            result(started()),
+            result(failed()),
+            result(deadline),
+            result(Outcome::WouldStart),
+        ],
     );
     assert_eq!(value(&tally, "JobsStarted"), Some(2));
-    assert_eq!(value(&tally, "JobsFailed"), Some(2), "an AWS error and a job not started in time");
+    assert_eq!(
+        value(&tally, "JobsFailed"),
+        Some(2),
+        "an AWS error and a job not started in time"
+    );
 }
 
 #[test]
@@ -158,7 +170,11 @@ fn messages_failed_appears_for_an_sqs_batch_only() {
     let tally = Tally::default();
     assert_eq!(value(&tally, "MessagesFailed"), None);
     tally.batch(0);
-    assert_eq!(value(&tally, "MessagesFailed"), Some(0), "a batch without failures says 0");
+    assert_eq!(
+        value(&tally, "MessagesFailed"),
+        Some(0),
+        "a batch without failures says 0"
+    );
     tally.batch(3);
     assert_eq!(value(&tally, "MessagesFailed"), Some(3));
 }
@@ -177,7 +193,10 @@ fn selection_counts_appear_once_a_selection_is_handled() {
 fn outcomes_are_counted_by_kind_and_success_and_all_four_appear_together() {
     let tally = Tally::default();
     tally.ran(&plan(Shape::List, None), &[]);
-    assert!(!names(&tally).contains(&"BackupJobsCompleted"), "no outcome event, no outcome metrics");
+    assert!(
+        !names(&tally).contains(&"BackupJobsCompleted"),
+        "no outcome event, no outcome metrics"
+    );
 
     let tally = Tally::default();
     tally.ran(&plan(Shape::CopyStateChange, None), &[]);
@@ -203,11 +222,19 @@ fn outcomes_are_counted_by_kind_and_success_and_all_four_appear_together() {
         (JobKind::Copy, FinalState::Completed),
         (JobKind::Copy, FinalState::Partial),
     ] {
-        let shape = if kind == JobKind::Backup { Shape::BackupStateChange } else { Shape::CopyStateChange };
+        let shape = if kind == JobKind::Backup {
+            Shape::BackupStateChange
+        } else {
+            Shape::CopyStateChange
+        };
         tally.ran(&plan(shape, Some(outcome(kind, state))), &[]);
     }
     assert_eq!(value(&tally, "BackupJobsCompleted"), Some(1));
-    assert_eq!(value(&tally, "BackupJobsFailed"), Some(4), "FAILED, ABORTED, EXPIRED and PARTIAL");
+    assert_eq!(
+        value(&tally, "BackupJobsFailed"),
+        Some(4),
+        "FAILED, ABORTED, EXPIRED and PARTIAL"
+    );
     assert_eq!(value(&tally, "CopyJobsCompleted"), Some(2));
     assert_eq!(value(&tally, "CopyJobsFailed"), Some(1));
 }
@@ -216,7 +243,10 @@ fn outcomes_are_counted_by_kind_and_success_and_all_four_appear_together() {
 fn a_completed_backup_that_starts_its_copy_counts_both() {
     let tally = Tally::default();
     tally.ran(
-        &plan(Shape::BackupStateChange, Some(outcome(JobKind::Backup, FinalState::Completed))),
+        &plan(
+            Shape::BackupStateChange,
+            Some(outcome(JobKind::Backup, FinalState::Completed)),
+        ),
         &[result(started())],
     );
     assert_eq!(value(&tally, "JobsStarted"), Some(1));
@@ -228,7 +258,13 @@ fn the_document_follows_the_embedded_metric_format() {
     let tally = Tally::default();
     tally.batch(1);
     tally.selection(4, 4);
-    tally.ran(&plan(Shape::BackupStateChange, Some(outcome(JobKind::Backup, FinalState::Failed))), &[result(started())]);
+    tally.ran(
+        &plan(
+            Shape::BackupStateChange,
+            Some(outcome(JobKind::Backup, FinalState::Failed)),
+        ),
+        &[result(started())],
+    );
     let document = emitter().document(&tally, "req-1", NOW_MS);
     assert_emf(&document);
     assert_eq!(document["_aws"]["Timestamp"], NOW_MS);
@@ -241,7 +277,11 @@ fn the_document_follows_the_embedded_metric_format() {
         .iter()
         .map(|m| m["Name"].as_str().unwrap())
         .collect();
-    assert_eq!(declared, names(&tally), "every metric of the tally is declared, in order");
+    assert_eq!(
+        declared,
+        names(&tally),
+        "every metric of the tally is declared, in order"
+    );
     assert_eq!(document["FunctionName"], "backup-trigger");
     assert_eq!(document["JobsStarted"], 1);
     assert_eq!(document["MessagesFailed"], 1);

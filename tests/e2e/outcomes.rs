@@ -28,12 +28,17 @@ fn assert_emf(document: &Value, namespace: &str, function_name: &str) {
         timestamp <= now_ms && now_ms - timestamp < 3_600_000,
         "Timestamp in epoch milliseconds, not seconds: {timestamp}"
     );
-    let directives = aws["CloudWatchMetrics"].as_array().expect("CloudWatchMetrics is an array");
+    let directives = aws["CloudWatchMetrics"]
+        .as_array()
+        .expect("CloudWatchMetrics is an array");
     assert_eq!(directives.len(), 1, "{document}");
     let directive = &directives[0];
     assert_eq!(directive["Namespace"], namespace);
     assert_eq!(directive["Dimensions"], json!([["FunctionName"]]));
-    assert_eq!(root["FunctionName"], function_name, "the dimension is a top-level member");
+    assert_eq!(
+        root["FunctionName"], function_name,
+        "the dimension is a top-level member"
+    );
     let metrics = directive["Metrics"].as_array().expect("Metrics is an array");
     assert!(!metrics.is_empty() && metrics.len() <= 100);
     for metric in metrics {
@@ -76,13 +81,24 @@ async fn outcomes_are_logged_and_a_copy_outcome_joins_the_request_that_started_i
         .invoke(&with_job_id(sample("copy-job-completed.json"), "copy", &copy_job_id))
         .await;
     assert_eq!(answer.response()["Jobs"], json!([]));
-    assert!(answer.response()["Skipped"].as_str().unwrap().contains("recorded as an outcome"));
+    assert!(answer.response()["Skipped"]
+        .as_str()
+        .unwrap()
+        .contains("recorded as an outcome"));
     for file in ["backup-job-failed.json", "copy-job-failed.json"] {
         let answer = setup.lambda.invoke(&sample(file)).await;
-        assert_eq!(answer.response()["Jobs"], json!([]), "{file}: a failure is a fact, not an error");
+        assert_eq!(
+            answer.response()["Jobs"],
+            json!([]),
+            "{file}: a failure is a fact, not an error"
+        );
     }
     let (output, recorded) = setup.finish().await;
-    assert_eq!(recorded.len(), 1, "only the completed on-demand backup starts something");
+    assert_eq!(
+        recorded.len(),
+        1,
+        "only the completed on-demand backup starts something"
+    );
 
     let outcomes = output.lines("outcome");
     assert_eq!(outcomes.len(), 4, "{outcomes:?}");
@@ -91,11 +107,20 @@ async fn outcomes_are_logged_and_a_copy_outcome_joins_the_request_that_started_i
     assert_eq!(backup["kind"], "backup");
     assert_eq!(backup["state"], "COMPLETED");
     assert_eq!(backup["job_id"], "6A8D3F1E-0D57-4C9A-9E3C-3E8E2B5A7C11");
-    assert_eq!(backup["resource_arn"], "arn:aws:ec2:eu-west-1:123456789012:volume/vol-0a1b2c3d4e5f67890");
+    assert_eq!(
+        backup["resource_arn"],
+        "arn:aws:ec2:eu-west-1:123456789012:volume/vol-0a1b2c3d4e5f67890"
+    );
     assert_eq!(backup["resource_type"], "EBS");
     assert_eq!(backup["vault"], "Default");
-    assert_eq!(backup["recovery_point_arn"], "arn:aws:ec2:eu-west-1::snapshot/snap-0a9b8c7d6e5f40312");
-    assert_eq!(backup["backup_size_bytes"], 8_589_934_592_u64, "a size AWS sent as a string");
+    assert_eq!(
+        backup["recovery_point_arn"],
+        "arn:aws:ec2:eu-west-1::snapshot/snap-0a9b8c7d6e5f40312"
+    );
+    assert_eq!(
+        backup["backup_size_bytes"], 8_589_934_592_u64,
+        "a size AWS sent as a string"
+    );
 
     let copy = &outcomes[1];
     let request = output
@@ -107,12 +132,18 @@ async fn outcomes_are_logged_and_a_copy_outcome_joins_the_request_that_started_i
     assert_eq!(copy["kind"], "copy");
     assert_eq!(copy["level"], "INFO");
     assert_eq!(copy["vault"], COPY_DESTINATION, "a copy's vault is its destination");
-    assert_eq!(copy["recovery_point_arn"], "arn:aws:ec2:eu-central-1::snapshot/snap-0726fe70935586180");
+    assert_eq!(
+        copy["recovery_point_arn"],
+        "arn:aws:ec2:eu-central-1::snapshot/snap-0726fe70935586180"
+    );
 
     let failed_backup = &outcomes[2];
     assert_eq!(failed_backup["level"], "ERROR");
     assert_eq!(failed_backup["state"], "FAILED");
-    assert_eq!(failed_backup["resource_arn"], "arn:aws:rds:eu-west-1:123456789012:db:orders");
+    assert_eq!(
+        failed_backup["resource_arn"],
+        "arn:aws:rds:eu-west-1:123456789012:db:orders"
+    );
     assert!(
         failed_backup["status_message"]
             .as_str()
@@ -124,8 +155,14 @@ async fn outcomes_are_logged_and_a_copy_outcome_joins_the_request_that_started_i
 
     let failed_copy = &outcomes[3];
     assert_eq!(failed_copy["level"], "ERROR");
-    assert_eq!((&failed_copy["kind"], &failed_copy["state"]), (&json!("copy"), &json!("FAILED")));
-    assert!(failed_copy.get("recovery_point_arn").is_none(), "AWS's {{}} is no recovery point");
+    assert_eq!(
+        (&failed_copy["kind"], &failed_copy["state"]),
+        (&json!("copy"), &json!("FAILED"))
+    );
+    assert!(
+        failed_copy.get("recovery_point_arn").is_none(),
+        "AWS's {{}} is no recovery point"
+    );
 
     let metrics = metrics_lines(&output.stdout);
     assert_eq!(metrics.len(), 4, "one metrics line per invocation");
@@ -197,7 +234,12 @@ async fn the_metrics_line_counts_what_aws_backup_saw() {
     let first_calls = setup.backup.recorded();
     // 2: an event refused before any call.
     assert_eq!(
-        setup.lambda.invoke(&json!({ "ResourceArn": "not-an-arn" })).await.error().0,
+        setup
+            .lambda
+            .invoke(&json!({ "ResourceArn": "not-an-arn" }))
+            .await
+            .error()
+            .0,
         "ValidationError"
     );
     // 3: not even JSON Lambda would deliver: a JSON string.
@@ -206,7 +248,10 @@ async fn the_metrics_line_counts_what_aws_backup_saw() {
     let batch = sqs_event(
         "requests",
         &[
-            ("m-ok", json!({ "Jobs": [backup_request("vol-4"), backup_request("vol-5")] })),
+            (
+                "m-ok",
+                json!({ "Jobs": [backup_request("vol-4"), backup_request("vol-5")] }),
+            ),
             ("m-aws-error", backup_request("vol-rejected")),
             ("m-invalid", json!({ "ResourceArn": "nope" })),
             ("m-outcome", sample("backup-job-failed.json")),
@@ -220,7 +265,12 @@ async fn the_metrics_line_counts_what_aws_backup_saw() {
     let ok = |calls: &[Recorded]| {
         calls
             .iter()
-            .filter(|r| !r.body["ResourceArn"].as_str().unwrap_or_default().ends_with("vol-rejected"))
+            .filter(|r| {
+                !r.body["ResourceArn"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .ends_with("vol-rejected")
+            })
             .count() as u64
     };
     let metrics = metrics_lines(&output.stdout);
@@ -234,7 +284,11 @@ async fn the_metrics_line_counts_what_aws_backup_saw() {
     let counts = |m: &Value| ["JobsStarted", "JobsFailed", "EventsRejected"].map(|n| count(m, n).unwrap());
     assert_eq!(counts(&metrics[0]), [ok(&first_calls), 1, 0]);
     assert_eq!(ok(&first_calls), 3);
-    assert_eq!(counts(&metrics[1]), [0, 0, 1], "refused: its request is not a failed job");
+    assert_eq!(
+        counts(&metrics[1]),
+        [0, 0, 1],
+        "refused: its request is not a failed job"
+    );
     assert_eq!(counts(&metrics[2]), [0, 0, 1]);
     assert!(metrics[0].get("MessagesFailed").is_none(), "not a batch");
     let batch_calls = &recorded[first_calls.len()..];
@@ -250,8 +304,15 @@ async fn the_metrics_line_counts_what_aws_backup_saw() {
 async fn a_dry_run_starts_nothing_and_its_metrics_say_so() {
     let setup = Setup::start(&[("DRY_RUN", "true")]).await;
     setup.lambda.invoke(&sample("list.json")).await.response();
-    assert_eq!(failed_ids(&setup.lambda.invoke(&sample("sqs-batch.json")).await).len(), 1);
-    setup.lambda.invoke(&sample("backup-job-completed.json")).await.response();
+    assert_eq!(
+        failed_ids(&setup.lambda.invoke(&sample("sqs-batch.json")).await).len(),
+        1
+    );
+    setup
+        .lambda
+        .invoke(&sample("backup-job-completed.json"))
+        .await
+        .response();
     let (output, recorded) = setup.finish().await;
     assert!(recorded.is_empty());
     let metrics = metrics_lines(&output.stdout);
@@ -263,7 +324,11 @@ async fn a_dry_run_starts_nothing_and_its_metrics_say_so() {
     }
     assert_eq!(count(&metrics[1], "MessagesFailed"), Some(1));
     assert_eq!(count(&metrics[1], "EventsRejected"), Some(1));
-    assert_eq!(count(&metrics[2], "BackupJobsCompleted"), Some(1), "the outcome is a fact, dry run or not");
+    assert_eq!(
+        count(&metrics[2], "BackupJobsCompleted"),
+        Some(1),
+        "the outcome is a fact, dry run or not"
+    );
 }
 
 #[tokio::test]
@@ -318,7 +383,11 @@ async fn the_function_name_comes_from_lambda() {
     let setup = Setup::start(&[("AWS_LAMBDA_FUNCTION_NAME", "prod-backup-trigger")]).await;
     setup.lambda.invoke(&backup_request("vol-1")).await.response();
     let (output, _) = setup.finish().await;
-    assert_emf(&metrics_lines(&output.stdout)[0], "BackupTrigger", "prod-backup-trigger");
+    assert_emf(
+        &metrics_lines(&output.stdout)[0],
+        "BackupTrigger",
+        "prod-backup-trigger",
+    );
 }
 
 #[tokio::test]
@@ -335,5 +404,8 @@ async fn a_malformed_metrics_namespace_stops_the_function_before_its_first_event
     assert!(!output.exit.expect("exits by itself").success());
     assert_eq!(lambda.next_calls(), 0);
     let reports = lambda.init_errors();
-    assert!(reports[0].1["errorMessage"].as_str().unwrap().contains("METRICS_NAMESPACE"));
+    assert!(reports[0].1["errorMessage"]
+        .as_str()
+        .unwrap()
+        .contains("METRICS_NAMESPACE"));
 }

@@ -32,12 +32,24 @@ const BACKUP_STATES: [&str; 9] = [
     "EXPIRED",
     "PARTIAL",
 ];
-const COPY_STATES: [&str; 7] = ["CREATED", "RUNNING", "COMPLETED", "FAILED", "ABORTED", "PARTIAL", "EXPIRED"];
+const COPY_STATES: [&str; 7] = [
+    "CREATED",
+    "RUNNING",
+    "COMPLETED",
+    "FAILED",
+    "ABORTED",
+    "PARTIAL",
+    "EXPIRED",
+];
 
 /// A backup job's state change, shaped as AWS documents it: sizes as strings, the
 /// recovery point in `resources` once there is one, `createdBy` only for a plan's job.
 fn backup_event(state: &str) -> Value {
-    let resources = if state == "COMPLETED" { json!([RECOVERY_POINT]) } else { json!([]) };
+    let resources = if state == "COMPLETED" {
+        json!([RECOVERY_POINT])
+    } else {
+        json!([])
+    };
     let mut detail = json!({
         "backupJobId": BACKUP_JOB,
         "backupSizeInBytes": "3221225472",
@@ -64,7 +76,8 @@ fn backup_event(state: &str) -> Value {
                 json!("\"Backup job failed because backup vault arn:aws:backup:eu-west-1:123456789012:backup-vault:Main does not exist.\"");
         }
         "EXPIRED" => {
-            detail["statusMessage"] = json!("\"Backup job failed because there was a running job for the same resource.\"");
+            detail["statusMessage"] =
+                json!("\"Backup job failed because there was a running job for the same resource.\"");
             detail["completionDate"] = json!("2026-11-22T11:02:15.234Z");
         }
         "ABORTED" => detail["statusMessage"] = json!("\"Backup job was stopped by user.\""),
@@ -88,7 +101,11 @@ fn backup_event(state: &str) -> Value {
 /// source recovery point in `resources`, `destinationRecoveryPointArn` `{}` until the
 /// copy exists.
 fn copy_event(state: &str) -> Value {
-    let destination_point = if state == "COMPLETED" { json!(COPIED_RECOVERY_POINT) } else { json!({}) };
+    let destination_point = if state == "COMPLETED" {
+        json!(COPIED_RECOVERY_POINT)
+    } else {
+        json!({})
+    };
     let mut detail = json!({
         "copyJobId": COPY_JOB,
         "backupSizeInBytes": 3221225472_u64,
@@ -165,7 +182,7 @@ fn decided(kind: JobKind, event: &Value, copy_destination_set: bool) -> Decision
 
 fn recorded(decision: Decision) -> (JobOutcome, Option<CopySource>) {
     match decision {
-        Decision::Record { outcome, copy, .. } => (outcome, copy),
+        Decision::Record { outcome, copy, .. } => (*outcome, copy),
         Decision::Skip(why) => panic!("expected an outcome, got a skip: {why}"),
     }
 }
@@ -227,7 +244,10 @@ fn a_failed_backup_has_no_recovery_point_and_its_message_loses_awss_quotes() {
     let (outcome, _) = recorded(decided(JobKind::Backup, &backup_event("FAILED"), true));
     assert_eq!(outcome.recovery_point_arn, None, "resources is empty");
     let message = outcome.status_message.unwrap();
-    assert!(message.starts_with("Backup job failed because") && message.ends_with("does not exist."), "{message}");
+    assert!(
+        message.starts_with("Backup job failed because") && message.ends_with("does not exist."),
+        "{message}"
+    );
 }
 
 #[test]
@@ -238,7 +258,11 @@ fn an_empty_status_message_is_absent() {
     assert_eq!(outcome.status_message, None);
     event["detail"]["statusMessage"] = json!("\"\"");
     let (outcome, _) = recorded(decided(JobKind::Backup, &event, true));
-    assert_eq!(outcome.status_message.as_deref(), Some("\"\""), "kept when nothing is inside the quotes");
+    assert_eq!(
+        outcome.status_message.as_deref(),
+        Some("\"\""),
+        "kept when nothing is inside the quotes"
+    );
 }
 
 #[test]
@@ -257,7 +281,8 @@ fn the_vault_comes_from_the_arn_when_the_name_is_absent() {
     let (outcome, _) = recorded(decided(JobKind::Backup, &event, true));
     assert_eq!(outcome.vault.as_deref(), Some("Main"));
     // A vault ARN that is not one (AWS's own vaults have slashes in their names) is kept whole.
-    event["detail"]["backupVaultArn"] = json!("arn:aws:backup:eu-west-1:123456789012:backup-vault:aws/efs/automatic-backup-vault");
+    event["detail"]["backupVaultArn"] =
+        json!("arn:aws:backup:eu-west-1:123456789012:backup-vault:aws/efs/automatic-backup-vault");
     let (outcome, _) = recorded(decided(JobKind::Backup, &event, true));
     assert_eq!(
         outcome.vault.as_deref(),
@@ -288,7 +313,10 @@ fn members_of_an_unexpected_type_count_as_absent() {
     event["detail"]["resourceArn"] = json!(["not", "a", "string"]);
     event["detail"]["statusMessage"] = json!({ "nested": true });
     let (outcome, _) = recorded(decided(JobKind::Backup, &event, true));
-    assert_eq!((outcome.job_id, outcome.resource_arn, outcome.status_message), (None, None, None));
+    assert_eq!(
+        (outcome.job_id, outcome.resource_arn, outcome.status_message),
+        (None, None, None)
+    );
 }
 
 #[test]
@@ -375,7 +403,10 @@ fn a_failed_backup_is_recorded_and_not_copied_whatever_the_settings() {
             let plan = planned(&on_demand(backup_event(state)), &settings);
             assert!(plan.jobs.is_empty(), "{state}");
             let why = plan.skipped.expect("a reason");
-            assert!(why.contains(state) && why.contains("only a COMPLETED backup starts a copy"), "{why}");
+            assert!(
+                why.contains(state) && why.contains("only a COMPLETED backup starts a copy"),
+                "{why}"
+            );
             assert_eq!(plan.outcome.map(|o| o.state.as_str()), Some(state));
         }
     }
@@ -397,7 +428,10 @@ fn a_copy_that_cannot_be_made_refuses_the_event() {
         ..settings()
     };
     let error = event::plan(&on_demand(backup_event("COMPLETED")), &origin(), &without_role).unwrap_err();
-    assert!(matches!(&error, PlanError::Config(t) if t.contains("BACKUP_IAM_ROLE_ARN")), "{error:?}");
+    assert!(
+        matches!(&error, PlanError::Config(t) if t.contains("BACKUP_IAM_ROLE_ARN")),
+        "{error:?}"
+    );
     let mut no_point = on_demand(backup_event("COMPLETED"));
     no_point["resources"] = json!([]);
     let error = event::plan(&no_point, &origin(), &settings()).unwrap_err();
@@ -411,7 +445,10 @@ fn every_copy_state_is_recorded_or_skipped_as_the_contract_says() {
     for state in COPY_STATES {
         match (state, decided(JobKind::Copy, &copy_event(state), true)) {
             ("CREATED" | "RUNNING" | "EXPIRED", Decision::Skip(why)) => {
-                assert!(why.contains(&format!("\"{state}\"")) && why.starts_with("copy job"), "{why}");
+                assert!(
+                    why.contains(&format!("\"{state}\"")) && why.starts_with("copy job"),
+                    "{why}"
+                );
             }
             ("COMPLETED" | "FAILED" | "ABORTED" | "PARTIAL", Decision::Record { outcome, copy, .. }) => {
                 assert_eq!(outcome.kind, JobKind::Copy);
@@ -463,7 +500,10 @@ fn a_copy_event_starts_nothing_and_answers_why() {
         assert_eq!(plan.shape, Shape::CopyStateChange);
         assert!(plan.jobs.is_empty(), "{state}");
         assert!(plan.skipped.is_some(), "{state}");
-        assert_eq!(plan.outcome.is_some(), ["COMPLETED", "FAILED", "ABORTED", "PARTIAL"].contains(&state));
+        assert_eq!(
+            plan.outcome.is_some(),
+            ["COMPLETED", "FAILED", "ABORTED", "PARTIAL"].contains(&state)
+        );
     }
 }
 
@@ -472,7 +512,14 @@ fn a_copy_created_event_without_a_job_id_is_skipped() {
     // AWS's CREATED copy event has neither copyJobId nor resourceArn.
     let mut event = copy_event("CREATED");
     let detail = event["detail"].as_object_mut().unwrap();
-    for name in ["copyJobId", "resourceArn", "resourceType", "backupSizeInBytes", "iamRoleArn", "createdBy"] {
+    for name in [
+        "copyJobId",
+        "resourceArn",
+        "resourceType",
+        "backupSizeInBytes",
+        "iamRoleArn",
+        "createdBy",
+    ] {
         detail.remove(name);
     }
     assert!(matches!(decided(JobKind::Copy, &event, true), Decision::Skip(_)));
@@ -480,7 +527,10 @@ fn a_copy_created_event_without_a_job_id_is_skipped() {
 
 #[test]
 fn only_aws_backups_job_state_changes_are_outcomes() {
-    assert_eq!(JobKind::of("aws.backup", "Backup Job State Change"), Some(JobKind::Backup));
+    assert_eq!(
+        JobKind::of("aws.backup", "Backup Job State Change"),
+        Some(JobKind::Backup)
+    );
     assert_eq!(JobKind::of("aws.backup", "Copy Job State Change"), Some(JobKind::Copy));
     assert_eq!(JobKind::of("aws.backup", "Restore Job State Change"), None);
     assert_eq!(JobKind::of("my.app", "Backup Job State Change"), None);
