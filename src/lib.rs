@@ -18,4 +18,5 @@ pub mod logging;
 pub mod request;
 pub mod send;
 pub mod settings;
+pub mod suggest;
 pub mod token;

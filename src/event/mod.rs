@@ -120,7 +120,7 @@ pub fn plan(event: &Value, origin: &Origin, settings: &Settings) -> Result<Plan,
         key.len() <= 100
             && names
                 .iter()
-                .any(|name| crate::request::rules::edit_distance(&key, &name.to_ascii_lowercase()) <= 2)
+                .any(|name| crate::suggest::edit_distance(&key, &name.to_ascii_lowercase()) <= 2)
     };
     if !map.is_empty() && !map.keys().any(near) {
         let seen: Vec<String> = map.keys().take(5).map(|k| crate::error::quote_str(k)).collect();
