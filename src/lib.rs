@@ -20,4 +20,5 @@ pub mod metrics;
 pub mod request;
 pub mod send;
 pub mod settings;
+pub mod suggest;
 pub mod token;

@@ -11,7 +11,7 @@ use crate::event::outcome::FinalState;
 use crate::event::{Plan, Shape};
 use crate::fixtures::{settings, RESOURCE};
 use crate::request::{validate, Job};
-use crate::send::{not_started, Failure, Started};
+use crate::send::{Code, Failure, Started};
 use crate::token::{SourceId, SourceKind};
 
 const NOW_MS: u64 = 1_795_316_400_123;
@@ -40,7 +40,7 @@ fn started() -> Outcome {
 
 fn failed() -> Outcome {
     Outcome::Failed(Failure {
-        code: "InvalidParameterValueException".into(),
+        code: Code::Aws("InvalidParameterValueException".into()),
         message: "no".into(),
         retryable: false,
     })
@@ -137,7 +137,7 @@ fn an_empty_invocation_counts_zero_jobs_and_events() {
 #[test]
 fn results_count_started_and_failed_jobs_and_a_dry_run_neither() {
     let tally = Tally::default();
-    let deadline = Outcome::Failed(not_started("too late"));
+    let deadline = Outcome::Failed(Failure::not_started("too late"));
     tally.ran(
         &plan(Shape::List, None),
         &[
