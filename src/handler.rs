@@ -1,4 +1,4 @@
-//! One invocation, from event to answer: plan (the pure core), send, log, answer.
+//! One invocation, from event to answer: plan (the pure core), send, log, count, answer.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;

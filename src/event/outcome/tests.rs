@@ -543,3 +543,15 @@ fn a_job_state_change_with_a_detail_that_is_not_an_object_is_refused() {
     let error = event::plan(&event, &origin(), &settings()).unwrap_err();
     assert!(error.to_string().contains("detail: must be an object"), "{error}");
 }
+
+#[test]
+fn dates_are_passed_on_as_aws_wrote_them() {
+    // AWS has sent dates such as "Jul 15, 2020 9:39:07 PM": nothing is parsed.
+    let mut event = backup_event("ABORTED");
+    event["detail"]["completionDate"] = json!("Nov 22, 2026 3:33:01 AM");
+    let (outcome, _) = recorded(decided(JobKind::Backup, &event, true));
+    assert_eq!(outcome.completion_date.as_deref(), Some("Nov 22, 2026 3:33:01 AM"));
+    event["detail"]["completionDate"] = json!(1795316400.123);
+    let (outcome, _) = recorded(decided(JobKind::Backup, &event, true));
+    assert_eq!(outcome.completion_date, None, "a date that is not text is absent");
+}
