@@ -1,6 +1,6 @@
 //! `bootstrap invoke FILE [--dry-run] [--env-vars ENV.json]`: runs the real handler on
 //! an event file, without Lambda, Docker or (with `--dry-run`) AWS credentials. The
-//! answer goes to stdout, the log lines to stderr.
+//! answer goes to stdout, the log lines and the metrics line to stderr.
 //!
 //! Settings come from the environment, as in Lambda, and from an env-vars file in
 //! the format of `sam local invoke --env-vars`: `--env-vars FILE`, or by default
@@ -19,6 +19,7 @@ use serde_json::Value;
 
 use crate::aws::{self, AwsBackup};
 use crate::handler::{self, App, Invocation};
+use crate::metrics::Sink;
 use crate::send::{Deadline, DryRun, JobStarter};
 use crate::settings::Settings;
 
@@ -115,15 +116,19 @@ pub async fn invoke(args: &[String]) -> ExitCode {
         }
     };
     settings.dry_run |= args.dry_run;
-    let invocation = Invocation {
-        request_id: local_request_id(settings.dry_run),
-        deadline: Deadline::after(LOCAL_TIMEOUT),
-    };
+    let invocation = Invocation::new(local_request_id(settings.dry_run), Deadline::after(LOCAL_TIMEOUT));
+    // The metrics line goes with the log lines, to stderr: stdout holds the answer only.
     if settings.dry_run {
-        run(App::new(settings, DryRun), event, &invocation).await
+        run(
+            App::new(settings, DryRun).with_metrics_sink(Sink::Stderr),
+            event,
+            &invocation,
+        )
+        .await
     } else {
         let client = aws::client(&settings).await;
-        run(App::new(settings, AwsBackup::new(client)), event, &invocation).await
+        let app = App::new(settings, AwsBackup::new(client)).with_metrics_sink(Sink::Stderr);
+        run(app, event, &invocation).await
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod direct;
 pub mod eventbridge;
+pub mod outcome;
 pub mod sqs;
 
 use serde_json::Value;
@@ -41,6 +42,7 @@ pub enum Shape {
     List,
     EventBridge,
     BackupStateChange,
+    CopyStateChange,
 }
 
 impl Shape {
@@ -50,6 +52,7 @@ impl Shape {
             Shape::List => "list",
             Shape::EventBridge => "eventbridge",
             Shape::BackupStateChange => "backup-state-change",
+            Shape::CopyStateChange => "copy-state-change",
         }
     }
 }
@@ -63,6 +66,8 @@ pub struct Plan {
     /// Why nothing is to be done, when the event asks for nothing (a backup job
     /// that did not complete).
     pub skipped: Option<String>,
+    /// How an AWS Backup job ended, when the event says so (CONTRACT.md section 9).
+    pub outcome: Option<outcome::JobOutcome>,
 }
 
 /// An invocation's event: one event, or an SQS batch of them.
@@ -120,7 +125,7 @@ pub fn plan(event: &Value, origin: &Origin, settings: &Settings) -> Result<Plan,
         key.len() <= 100
             && names
                 .iter()
-                .any(|name| crate::request::rules::edit_distance(&key, &name.to_ascii_lowercase()) <= 2)
+                .any(|name| crate::suggest::edit_distance(&key, &name.to_ascii_lowercase()) <= 2)
     };
     if !map.is_empty() && !map.keys().any(near) {
         let seen: Vec<String> = map.keys().take(5).map(|k| crate::error::quote_str(k)).collect();
