@@ -25,6 +25,9 @@ fn samples() -> &'static [String] {
         let mut bodies = Vec::new();
         for text in [
             include_str!("../../events/backup-job-completed.json"),
+            include_str!("../../events/backup-job-failed.json"),
+            include_str!("../../events/copy-job-completed.json"),
+            include_str!("../../events/copy-job-failed.json"),
             include_str!("../../events/copy.json"),
             include_str!("../../events/eventbridge-rule.json"),
             include_str!("../../events/list.json"),

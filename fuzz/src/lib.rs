@@ -4,9 +4,10 @@
 //!
 //! The checks are those of `tests/properties.rs`: nothing panics (libFuzzer's panic
 //! hook aborts on any panic, even one the handler contains), every error stays under
-//! 64 KiB, and a tag value of the input never appears in an answer, an error or a log
-//! line. Tag values are recognised by a marker, [`SECRET`]: when the marker appears
-//! in the input only as the value of a `RecoveryPointTags` entry of a request, it must
+//! 64 KiB, every log line is JSON, each invocation writes one metrics line, and a tag
+//! value of the input never appears in an answer, an error, a log or a metrics line.
+//! Tag values are recognised by a marker, [`SECRET`]: when the marker appears in the
+//! input only as the value of a `RecoveryPointTags` entry of a request, it must
 //! appear nowhere in what the function says.
 
 use std::io::Write;
@@ -17,6 +18,7 @@ use arbitrary::{Arbitrary, Unstructured};
 use backup_trigger::answer::HandlerError;
 use backup_trigger::event::{self, Incoming, Origin};
 use backup_trigger::handler::{self, App, Invocation};
+use backup_trigger::metrics::Sink;
 use backup_trigger::request::{rules, Job};
 use backup_trigger::send::{Deadline, DryRun};
 use backup_trigger::settings::Settings;
@@ -57,8 +59,14 @@ fn app() -> &'static Arc<App<DryRun>> {
     APP.get_or_init(|| {
         // The function's own log set-up (JSON lines), writing into LOGS.
         backup_trigger::logging::init(|| LogSink);
-        Arc::new(App::new(settings(), DryRun))
+        Arc::new(App::new(settings(), DryRun).with_metrics_sink(Sink::Memory(Arc::clone(metrics()))))
     })
+}
+
+/// The metrics lines written during one run.
+fn metrics() -> &'static Arc<Mutex<Vec<String>>> {
+    static METRICS: OnceLock<Arc<Mutex<Vec<String>>>> = OnceLock::new();
+    METRICS.get_or_init(Arc::default)
 }
 
 /// What the function logged during one run. libFuzzer runs one input at a time and
@@ -77,27 +85,27 @@ impl Write for LogSink {
     }
 }
 
-/// What the handler said of one event: its answer and its log.
+/// What the handler said of one event: its answer, its log lines and its metrics lines.
 pub struct Said {
     pub answer: Result<Value, HandlerError>,
     pub logs: String,
+    pub metrics: Vec<String>,
 }
 
 /// Runs the whole handler in dry run on an event's text, as Lambda delivers it.
 pub fn handle_text(text: &str) -> Said {
     let app = app();
     LOGS.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    metrics().lock().unwrap_or_else(|e| e.into_inner()).clear();
     let answer = runtime().block_on(async {
-        let invocation = Invocation {
-            request_id: REQUEST_ID.into(),
-            deadline: Deadline::after(Duration::from_secs(60)),
-        };
+        let invocation = Invocation::new(REQUEST_ID, Deadline::after(Duration::from_secs(60)));
         handler::handle_text(app, text, &invocation).await
     });
     // An answer that cannot be serialised would be a bug: the panic reports it.
     let answer = answer.map(|a| serde_json::to_value(a).expect("an answer serialises"));
     let logs = String::from_utf8_lossy(&LOGS.lock().unwrap_or_else(|e| e.into_inner())).into_owned();
-    Said { answer, logs }
+    let metrics = std::mem::take(&mut *metrics().lock().unwrap_or_else(|e| e.into_inner()));
+    Said { answer, logs, metrics }
 }
 
 /// The checks of every handler run. `input` is the event's text.
@@ -135,6 +143,9 @@ pub fn check_said(input: &str, said: &Said) {
         let line: Value = serde_json::from_str(line).expect("every log line is JSON");
         assert!(line.is_object(), "a log line is a JSON object");
     }
+    assert_eq!(said.metrics.len(), 1, "one metrics line per invocation, whatever the event");
+    let metrics: Value = serde_json::from_str(&said.metrics[0]).expect("the metrics line is JSON");
+    assert_eq!(metrics["JobsStarted"], 0, "a dry run starts nothing");
     if parsed.as_ref().is_some_and(secret_only_in_tags) {
         let shown = match &said.answer {
             Ok(answer) => answer.to_string(),
@@ -142,6 +153,7 @@ pub fn check_said(input: &str, said: &Said) {
         };
         assert!(!shown.contains(SECRET), "a tag value in the answer: {shown}");
         assert!(!said.logs.contains(SECRET), "a tag value in the log");
+        assert!(!said.metrics[0].contains(SECRET), "a tag value in the metrics line");
     }
 }
 
