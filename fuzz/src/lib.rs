@@ -136,14 +136,22 @@ pub fn check_said(input: &str, said: &Said) {
                 "error type {}",
                 error.error_type
             );
-            assert!(error.message.len() < MAX_ERROR, "an error of {} bytes", error.message.len());
+            assert!(
+                error.message.len() < MAX_ERROR,
+                "an error of {} bytes",
+                error.message.len()
+            );
         }
     }
     for line in said.logs.lines() {
         let line: Value = serde_json::from_str(line).expect("every log line is JSON");
         assert!(line.is_object(), "a log line is a JSON object");
     }
-    assert_eq!(said.metrics.len(), 1, "one metrics line per invocation, whatever the event");
+    assert_eq!(
+        said.metrics.len(),
+        1,
+        "one metrics line per invocation, whatever the event"
+    );
     let metrics: Value = serde_json::from_str(&said.metrics[0]).expect("the metrics line is JSON");
     assert_eq!(metrics["JobsStarted"], 0, "a dry run starts nothing");
     if parsed.as_ref().is_some_and(secret_only_in_tags) {
@@ -176,8 +184,14 @@ pub fn check_plan(event: Value) {
                 assert_valid(job);
             }
             if hidden {
-                let shown = format!("{plan:?} {}", serde_json::to_string(&plan.jobs).expect("jobs serialise"));
-                assert!(!shown.contains(SECRET), "a tag value in a plan's Debug or JSON: {shown}");
+                let shown = format!(
+                    "{plan:?} {}",
+                    serde_json::to_string(&plan.jobs).expect("jobs serialise")
+                );
+                assert!(
+                    !shown.contains(SECRET),
+                    "a tag value in a plan's Debug or JSON: {shown}"
+                );
             }
         }
         Err(text) => {
@@ -236,7 +250,11 @@ fn assert_valid(job: &Job) {
         Job::StartCopyJob(c) => {
             assert!(rules::arn(c.recovery_point_arn()).is_ok());
             assert!(rules::vault_name(c.source_backup_vault_name()).is_ok());
-            assert_eq!(c.destination_backup_vault_arn(), VAULT_ARN, "only the allowed destination");
+            assert_eq!(
+                c.destination_backup_vault_arn(),
+                VAULT_ARN,
+                "only the allowed destination"
+            );
             assert!(rules::iam_role_arn(c.iam_role_arn()).is_ok());
         }
     }
@@ -492,12 +510,9 @@ impl Node {
                     .map(|(k, v)| (k.text(), v.at_depth(depth + 1)))
                     .collect::<Map<String, Value>>(),
             ),
-            Node::Tags(pairs) => Value::Object(
-                pairs
-                    .iter()
-                    .map(|(k, v)| (k.text(), Value::String(v.text())))
-                    .collect(),
-            ),
+            Node::Tags(pairs) => {
+                Value::Object(pairs.iter().map(|(k, v)| (k.text(), Value::String(v.text()))).collect())
+            }
             Node::Json(inner) => Value::String(inner.at_depth(depth + 1).to_string()),
         }
     }
@@ -505,5 +520,7 @@ impl Node {
 
 /// A generated JSON value from the rest of the fuzzer's bytes.
 pub fn generated(data: &[u8]) -> Option<Value> {
-    Node::arbitrary_take_rest(Unstructured::new(data)).ok().map(|n| n.to_value())
+    Node::arbitrary_take_rest(Unstructured::new(data))
+        .ok()
+        .map(|n| n.to_value())
 }
