@@ -154,7 +154,7 @@ pub fn failed(plan: &Plan, results: &[JobResult]) -> Option<HandlerError> {
 fn label(shape: Shape, position: usize) -> String {
     match shape {
         Shape::Bare | Shape::BackupStateChange => "the request".to_owned(),
-        Shape::List => format!("Jobs[{position}]"),
+        Shape::List | Shape::Selection => format!("Jobs[{position}]"),
         Shape::EventBridge => format!("detail request {position}"),
     }
 }

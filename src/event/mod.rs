@@ -7,6 +7,7 @@
 
 pub mod direct;
 pub mod eventbridge;
+pub mod selection;
 pub mod sqs;
 
 use serde_json::Value;
@@ -32,6 +33,7 @@ pub enum Shape {
     List,
     EventBridge,
     BackupStateChange,
+    Selection,
 }
 
 impl Shape {
@@ -41,6 +43,7 @@ impl Shape {
             Shape::List => "list",
             Shape::EventBridge => "eventbridge",
             Shape::BackupStateChange => "backup-state-change",
+            Shape::Selection => "selection",
         }
     }
 }
@@ -105,7 +108,9 @@ pub fn plan(event: &Value, origin: &Origin, settings: &Settings) -> Result<Plan,
         return eventbridge::plan(event, origin, settings);
     }
     // An object with no field of ours, not even a misspelt one, is some other event.
-    let names: Vec<&str> = request_fields().chain(["Jobs", "IdempotencyKey"]).collect();
+    let names: Vec<&str> = request_fields()
+        .chain(["Jobs", "IdempotencyKey", "Selection"])
+        .collect();
     let near = |key: &String| {
         let key = key.to_ascii_lowercase();
         key.len() <= 100
@@ -124,6 +129,37 @@ pub fn plan(event: &Value, origin: &Origin, settings: &Settings) -> Result<Plan,
         ));
     }
     direct::plan(event, origin, None, settings)
+}
+
+/// The selection an event holds, bare or in an EventBridge rule's `detail` (an SQS
+/// body is either); None when the event holds none and is planned by [`plan`].
+pub fn selection(
+    event: &Value,
+    origin: &Origin,
+    settings: &Settings,
+) -> Option<Result<selection::Selection, PlanError>> {
+    let map = event.as_object()?;
+    if selection::is_selection(map) {
+        return Some(
+            direct::idempotency_key(map).and_then(|key| selection::parse(map, source_id(key, origin, None), settings)),
+        );
+    }
+    if !map.contains_key("detail-type") {
+        return None;
+    }
+    let detail = map.get("detail")?.as_object()?;
+    if !selection::is_selection(detail) {
+        return None;
+    }
+    let event_id = map.get("id").and_then(Value::as_str).filter(|id| !id.is_empty());
+    let parsed = direct::idempotency_key(detail)
+        .and_then(|key| selection::parse(detail, source_id(key, origin, event_id), settings));
+    Some(parsed.map_err(|error| match error {
+        PlanError::Validation(problems) => {
+            PlanError::Validation(problems.into_iter().map(|p| p.within("detail")).collect())
+        }
+        other => other,
+    }))
 }
 
 /// The source id of an event: the first found of its `IdempotencyKey`, the SQS
