@@ -13,6 +13,7 @@ pub mod event;
 #[cfg(test)]
 mod fixtures;
 pub mod handler;
+pub mod inventory;
 pub mod local;
 pub mod logging;
 pub mod request;

@@ -236,6 +236,19 @@ pub struct Pushdown {
     pub resource_types: Vec<String>,
 }
 
+impl Pushdown {
+    /// Whether the Tagging API, given these filters, lists `resource`.
+    pub fn admits(&self, resource: &Resource) -> bool {
+        let tagged = self.tag_filters.iter().all(|(key, values)| match resource.tag(key) {
+            None => false,
+            Some(value) => values.is_empty() || values.iter().any(|v| v == value),
+        });
+        let typed = self.resource_types.is_empty()
+            || rules::arn(&resource.arn).is_ok_and(|arn| self.resource_types.iter().any(|t| t == arn.service));
+        tagged && typed
+    }
+}
+
 /// The Tagging API's limits on filters.
 const MAX_TAG_FILTERS: usize = 50;
 const MAX_TAG_FILTER_VALUES: usize = 20;
