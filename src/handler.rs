@@ -9,8 +9,9 @@ use tokio::time::Instant;
 
 use crate::answer::{self, HandlerError};
 use crate::error::PlanError;
-use crate::event::{self, sqs, Incoming, Origin, Plan};
+use crate::event::{self, sqs, Incoming, Origin, Plan, Shape};
 use crate::logging::{self, Correlation, EventSummary};
+use crate::resolve::{self, Sources};
 use crate::send::{self, Deadline, JobResult, JobStarter, Limits, Pacer};
 use crate::settings::Settings;
 use crate::token::SourceId;
@@ -21,6 +22,8 @@ pub struct App<S> {
     pub settings: Settings,
     pub starter: Arc<S>,
     pacer: Option<Arc<Pacer>>,
+    /// Where selections find resources and fan out to; None: selections fail.
+    sources: Option<Sources>,
 }
 
 impl<S> App<S> {
@@ -35,7 +38,14 @@ impl<S> App<S> {
             settings,
             starter: Arc::new(starter),
             pacer,
+            sources: None,
         }
+    }
+
+    /// Lets the function resolve selections (CONTRACT 8).
+    pub fn with_sources(mut self, sources: Sources) -> App<S> {
+        self.sources = Some(sources);
+        self
     }
 
     /// The limits of one invocation: `MAX_CONCURRENCY` calls at once, at the pace set.
@@ -163,6 +173,9 @@ async fn handle_single<S: JobStarter>(
     cold_start: bool,
 ) -> Result<Value, HandlerError> {
     let at = invocation.at(None);
+    if let Some(selected) = event::selection(&event, &invocation.origin(None), &app.settings) {
+        return run_selection(&app, selected, &invocation, &limits, began, Some(cold_start), None).await;
+    }
     let plan = match event::plan(&event, &invocation.origin(None), &app.settings) {
         Ok(plan) => plan,
         Err(error) => {
@@ -208,6 +221,38 @@ async fn run_plan<S: JobStarter>(
         at,
     );
     (plan, results)
+}
+
+/// Resolves a selection (or logs why it is invalid) and answers for it.
+async fn run_selection<S: JobStarter>(
+    app: &Arc<App<S>>,
+    selected: Result<event::selection::Selection, PlanError>,
+    invocation: &Invocation,
+    limits: &Limits,
+    began: Instant,
+    cold_start: Option<bool>,
+    message_id: Option<&str>,
+) -> Result<Value, HandlerError> {
+    let at = invocation.at(message_id);
+    let selection = match selected {
+        Ok(selection) => selection,
+        Err(error) => {
+            let source = event::source_id(None, &invocation.origin(message_id), None);
+            log_rejected(Shape::Selection.as_str(), &source, &error, began, cold_start, at);
+            return Err(error.into());
+        }
+    };
+    let context = resolve::Context {
+        starter: &app.starter,
+        settings: &app.settings,
+        sources: app.sources.as_ref(),
+        limits,
+        deadline: invocation.deadline,
+        at,
+        began,
+        cold_start,
+    };
+    resolve::run(&context, &selection).await
 }
 
 /// The event line of an event (or message) that started nothing.
@@ -300,6 +345,12 @@ async fn handle_message<S: JobStarter>(
     let began = Instant::now();
     let at = invocation.at(Some(&message.id));
     let origin = invocation.origin(Some(&message.id));
+    if let Ok(body) = &message.body {
+        if let Some(selected) = event::selection(body, &origin, &app.settings) {
+            let done = run_selection(&app, selected, &invocation, &limits, began, None, Some(&message.id)).await;
+            return done.is_ok();
+        }
+    }
     let planned = message.body.and_then(|body| {
         catch_unwind(AssertUnwindSafe(|| event::plan(&body, &origin, &app.settings))).unwrap_or_else(|_| {
             Err(PlanError::Internal(

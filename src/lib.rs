@@ -8,6 +8,7 @@
 
 pub mod answer;
 pub mod aws;
+pub mod enqueue;
 pub mod error;
 pub mod event;
 #[cfg(test)]
@@ -17,6 +18,7 @@ pub mod inventory;
 pub mod local;
 pub mod logging;
 pub mod request;
+pub mod resolve;
 pub mod send;
 pub mod settings;
 pub mod token;

@@ -7,13 +7,20 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::path::{Path, PathBuf};
+
 use crate::aws::{self, AwsBackup};
 use crate::handler::{self, App, Invocation};
+use crate::inventory::ResourceFile;
+use crate::resolve::Sources;
 use crate::send::{Deadline, DryRun, JobStarter};
 use crate::settings::Settings;
 
-pub const USAGE: &str = "usage: bootstrap invoke EVENT.json [--dry-run]\n\
+pub const USAGE: &str = "usage: bootstrap invoke EVENT.json [--dry-run] [--resources FILE]\n\
     Runs the handler once on EVENT.json (- for stdin) and prints the answer.\n\
+    A selection finds its resources in FILE (what `aws resourcegroupstaggingapi\n\
+    get-resources` prints); in a dry run, resources.json beside EVENT.json is read\n\
+    when there is one; otherwise the Tagging API of the AWS account.\n\
     Settings come from the environment, as in Lambda. Without arguments, bootstrap\n\
     runs as a Lambda function (AWS_LAMBDA_RUNTIME_API must be set).";
 
@@ -23,9 +30,18 @@ const LOCAL_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 pub async fn invoke(args: &[String]) -> ExitCode {
     let mut file = None;
     let mut dry_run = false;
-    for arg in args {
+    let mut resources: Option<String> = None;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--dry-run" => dry_run = true,
+            "--resources" => match args.next() {
+                Some(path) => resources = Some(path.clone()),
+                None => {
+                    eprintln!("{USAGE}");
+                    return ExitCode::from(2);
+                }
+            },
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return ExitCode::SUCCESS;
@@ -66,13 +82,46 @@ pub async fn invoke(args: &[String]) -> ExitCode {
         request_id: local_request_id(settings.dry_run),
         deadline: Deadline::after(LOCAL_TIMEOUT),
     };
+    let config = aws::config_loader(&settings).load().await;
+    let mut sources = Sources::aws(&config, &settings);
+    let resources = resources.map(PathBuf::from).or_else(|| beside(&file, settings.dry_run));
+    if let Some(path) = resources {
+        match ResourceFile::open(&path) {
+            Ok(found) => {
+                tracing::info!(resources_file = %path.display(), "selections find their resources in this file");
+                sources.inventory = Arc::new(found);
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     if settings.dry_run {
-        run(App::new(settings, DryRun), event, &invocation).await
+        run(App::new(settings, DryRun).with_sources(sources), event, &invocation).await
     } else {
-        let client = aws::client(&settings).await;
-        run(App::new(settings, AwsBackup::new(client)), event, &invocation).await
+        let client = aws_sdk_backup::Client::new(&config);
+        run(
+            App::new(settings, AwsBackup::new(client)).with_sources(sources),
+            event,
+            &invocation,
+        )
+        .await
     }
 }
+
+/// The sample resources beside an event file (`events/resources.json`), read by a
+/// dry run only: a real run must not back up resources from a sample.
+fn beside(event_file: &str, dry_run: bool) -> Option<PathBuf> {
+    if !dry_run || event_file == "-" {
+        return None;
+    }
+    let path = Path::new(event_file).with_file_name(RESOURCES_FILE);
+    path.is_file().then_some(path)
+}
+
+/// The file of resources a dry run reads beside its event.
+pub const RESOURCES_FILE: &str = "resources.json";
 
 /// The request id of a local run, from which tokens are derived when the event has
 /// no `IdempotencyKey`. A dry run uses a fixed one, so its output is repeatable; a
