@@ -13,7 +13,7 @@ use aws_sdk_backup::types;
 use aws_sdk_backup::Client;
 
 use crate::request::{BackupJob, CopyJob, Index, Job, Lifecycle};
-use crate::send::{Failure, JobStarter, Outcome, Started};
+use crate::send::{Code, Failure, JobStarter, Outcome, Started};
 use crate::settings::Settings;
 
 /// Attempts per call when the user sets neither `AWS_MAX_ATTEMPTS` nor
@@ -189,7 +189,7 @@ where
     };
     Failure {
         retryable: RETRYABLE.contains(&code) || status.is_some_and(|s| s >= 500),
-        code: code.to_owned(),
+        code: Code::Aws(code.to_owned()),
         message,
     }
 }

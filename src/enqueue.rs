@@ -12,7 +12,7 @@ use aws_sdk_sqs::Client;
 use serde_json::Value;
 
 use crate::inventory::BoxFuture;
-use crate::send::Failure;
+use crate::send::{Code, Failure};
 
 /// Requests in one list message: a consumer's batch of 10 messages is then at most
 /// 100 calls, 20 s at AWS Backup's default 5 calls a second.
@@ -72,7 +72,7 @@ impl Enqueuer for SqsQueue {
                     .message_body(&entry.body)
                     .build()
                     .map_err(|e| Failure {
-                        code: "EnqueueFailed".into(),
+                        code: Code::Aws("EnqueueFailed".into()),
                         message: format!("cannot build the message: {e}"),
                         retryable: false,
                     })?;
@@ -85,7 +85,7 @@ impl Enqueuer for SqsQueue {
                 .map(|f| EntryFailure {
                     id: f.id().to_owned(),
                     failure: Failure {
-                        code: f.code().to_owned(),
+                        code: Code::Aws(f.code().to_owned()),
                         message: f.message().unwrap_or("no message").to_owned(),
                         retryable: !f.sender_fault(),
                     },
@@ -224,16 +224,18 @@ impl<'q> FanOut<'q> {
     }
 
     fn stopped(&self, failure: &Failure, unsent: usize) -> EnqueueError {
-        let code = if failure.code.is_empty() {
-            "EnqueueFailed".to_owned()
-        } else {
-            failure.code.clone()
+        let code = match failure.code.as_str() {
+            "" => "EnqueueFailed".to_owned(),
+            code => code.to_owned(),
         };
         EnqueueError {
             code,
             message: format!(
                 "{unsent} message(s) could not be sent to REQUEST_QUEUE_URL ({}: {}); {} request(s) in {} message(s) were enqueued before; sending the selection again is safe: every resource keeps its token",
-                failure.code, failure.message, self.enqueued, self.messages
+                failure.code.as_str(),
+                failure.message,
+                self.enqueued,
+                self.messages
             ),
             enqueued: self.enqueued,
         }

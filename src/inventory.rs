@@ -13,7 +13,7 @@ use aws_sdk_resourcegroupstagging::Client;
 use serde::Deserialize;
 
 use crate::event::selection::{Pushdown, Resource};
-use crate::send::Failure;
+use crate::send::{Code, Failure};
 
 /// A boxed future, so that the traits here can be used as trait objects.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -150,7 +150,7 @@ impl Inventory for ResourceFile {
                 Some(Ok(start)) => start,
                 Some(Err(_)) => {
                     return Err(Failure {
-                        code: "InvalidParameterException".into(),
+                        code: Code::Aws("InvalidParameterException".into()),
                         message: "the pagination token is not one this file gave".into(),
                         retryable: false,
                     })

@@ -21,4 +21,5 @@ pub mod request;
 pub mod resolve;
 pub mod send;
 pub mod settings;
+pub mod suggest;
 pub mod token;

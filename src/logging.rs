@@ -13,8 +13,9 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
+use crate::event::{Origin, Plan};
 use crate::request::Job;
-use crate::send::{JobResult, Outcome};
+use crate::send::{Code, JobResult, Outcome};
 use crate::token::SourceId;
 
 /// Crates whose logs are never let through below INFO, whatever the level asked:
@@ -102,7 +103,11 @@ pub fn install_panic_hook() {
             .location()
             .map(|l| format!("{}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        error!(location, error_type = "InternalError", "panic in backup-trigger");
+        error!(
+            location,
+            error_type = crate::error::INTERNAL_ERROR,
+            "panic in backup-trigger"
+        );
     }));
 }
 
@@ -113,15 +118,8 @@ pub fn take_cold_start() -> bool {
     COLD.swap(false, Ordering::Relaxed)
 }
 
-/// Where a request or event came from, for correlation in the logs.
-#[derive(Debug, Clone, Copy)]
-pub struct Correlation<'a> {
-    pub request_id: &'a str,
-    pub message_id: Option<&'a str>,
-}
-
 /// One line per request: what was asked, what AWS answered, how long it took.
-pub fn request(result: &JobResult, position: usize, at: Correlation) {
+pub fn request(result: &JobResult, position: usize, at: Origin) {
     let job: &Job = &result.job;
     let (resource_arn, recovery_point_arn, destination) = match job {
         Job::StartBackupJob(b) => (
@@ -142,7 +140,7 @@ pub fn request(result: &JobResult, position: usize, at: Correlation) {
         Outcome::Started(s) => ("started", Some(s.job_id.as_str()), Some(s.is_parent), None),
         Outcome::WouldStart => ("dry_run", None, None, None),
         Outcome::Failed(f) => (
-            if f.code == "NotStarted" {
+            if f.code == Code::NotStarted {
                 "not_started"
             } else {
                 "failed"
@@ -196,20 +194,58 @@ pub fn request(result: &JobResult, position: usize, at: Correlation) {
 /// What became of one event (or one SQS message).
 pub struct EventSummary<'a> {
     pub kind: &'a str,
-    pub source: Option<&'a SourceId>,
+    pub source: &'a SourceId,
     pub requests: usize,
     pub failed: usize,
     pub skipped: Option<&'a str>,
-    /// Why the event started nothing, when it was refused as a whole.
-    pub error: Option<(&'a str, String)>,
+    /// Why the event started nothing, when it was refused as a whole: the
+    /// `errorType` and the message.
+    pub error: Option<(&'a str, &'a str)>,
     pub duration: Duration,
+    /// Set on the line of a whole event; none on a message's line.
     pub cold_start: Option<bool>,
 }
 
+impl<'a> EventSummary<'a> {
+    /// An event whose jobs were sent (or that asked for nothing).
+    pub fn sent(plan: &'a Plan, results: &[JobResult], duration: Duration, cold_start: Option<bool>) -> Self {
+        EventSummary {
+            kind: plan.shape.as_str(),
+            source: &plan.source,
+            requests: results.len(),
+            failed: results.iter().filter(|r| r.outcome.is_failure()).count(),
+            skipped: plan.skipped.as_deref(),
+            error: None,
+            duration,
+            cold_start,
+        }
+    }
+
+    /// An event refused before any call: it started nothing.
+    pub fn rejected(
+        kind: &'a str,
+        source: &'a SourceId,
+        error: (&'a str, &'a str),
+        duration: Duration,
+        cold_start: Option<bool>,
+    ) -> Self {
+        EventSummary {
+            kind,
+            source,
+            requests: 0,
+            failed: 0,
+            skipped: None,
+            error: Some(error),
+            duration,
+            cold_start,
+        }
+    }
+}
+
 /// One line per event, or per SQS message.
-pub fn event(summary: &EventSummary, at: Correlation) {
-    let source_id = summary.source.map(|s| s.value.as_str());
-    let source_kind = summary.source.map(|s| s.kind.as_str());
+pub fn event(summary: &EventSummary, at: Origin) {
+    let source_id = summary.source.value.as_str();
+    let source_kind = summary.source.kind.as_str();
     let duration_ms = millis(summary.duration);
     match &summary.error {
         None => {
@@ -258,7 +294,7 @@ pub fn event(summary: &EventSummary, at: Correlation) {
             requests = summary.requests,
             outcome = "rejected",
             error_type = *error_type,
-            error_message = message.as_str(),
+            error_message = *message,
             request_id = at.request_id,
             message_id = at.message_id,
             cold_start = summary.cold_start,

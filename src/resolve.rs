@@ -6,17 +6,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Value};
 use tokio::time::Instant;
 use tracing::{info, warn};
 
-use crate::answer::{self, HandlerError};
+use crate::answer::{self, Answer, HandlerError, JobAnswer, SelectionAnswer, SelectionCounts};
 use crate::enqueue::{Enqueuer, FanOut, SqsQueue};
 use crate::event::direct::MAX_JOBS;
 use crate::event::selection::{Selection, Verdict};
-use crate::event::{Plan, Shape};
+use crate::event::{Origin, Plan, Shape};
 use crate::inventory::{Inventory, TaggingApi};
-use crate::logging::{self, Correlation, EventSummary};
+use crate::logging::{self, EventSummary};
 use crate::request::Job;
 use crate::send::{self, Deadline, JobResult, JobStarter, Limits, Outcome};
 use crate::settings::Settings;
@@ -72,14 +71,14 @@ pub struct Context<'a, S> {
     pub sources: Option<&'a Sources>,
     pub limits: &'a Limits,
     pub deadline: Deadline,
-    pub at: Correlation<'a>,
+    pub at: Origin<'a>,
     pub began: Instant,
     pub cold_start: Option<bool>,
 }
 
 /// Resolves a selection and answers `{"Selection": {...}, "Jobs": [...]}`, or fails
 /// saying what was done before the failure.
-pub async fn run<S: JobStarter>(context: &Context<'_, S>, selection: &Selection) -> Result<Value, HandlerError> {
+pub async fn run<S: JobStarter>(context: &Context<'_, S>, selection: &Selection) -> Result<Answer, HandlerError> {
     let mut counts = Counts::default();
     let outcome = resolve(context, selection, &mut counts).await;
     let (results, error) = match outcome {
@@ -100,21 +99,20 @@ pub async fn run<S: JobStarter>(context: &Context<'_, S>, selection: &Selection)
     if let Some(error) = answer::failed(&plan, &results) {
         return Err(error);
     }
-    let shown = if context.settings.dry_run {
-        &results[..results.len().min(DRY_RUN_SHOWN)]
-    } else {
-        &results[..]
-    };
-    Ok(json!({
-        "Selection": {
-            "Name": selection.name(),
-            "Found": counts.found,
-            "Matched": counts.matched,
-            "Unsupported": counts.unsupported,
-            "Enqueued": counts.enqueued,
-            "Messages": counts.messages,
+    let mut results = results;
+    if context.settings.dry_run {
+        results.truncate(DRY_RUN_SHOWN);
+    }
+    Ok(Answer::Selection(SelectionAnswer {
+        selection: SelectionCounts {
+            name: selection.name().map(str::to_owned),
+            found: counts.found,
+            matched: counts.matched,
+            unsupported: counts.unsupported,
+            enqueued: counts.enqueued,
+            messages: counts.messages,
         },
-        "Jobs": shown.iter().map(answer::result).collect::<Vec<_>>(),
+        jobs: results.into_iter().map(JobAnswer::from).collect(),
     }))
 }
 
@@ -161,10 +159,13 @@ async fn resolve<S: JobStarter>(
             .page(&filters, token.as_deref())
             .await
             .map_err(|failure| HandlerError {
-                error_type: failure.code.clone(),
+                error_type: failure.code.as_str().to_owned(),
                 message: format!(
                     "listing resources (Resource Groups Tagging API GetResources) failed after {} found: {}: {}; {} requests were enqueued and nothing was started here; sending the selection again is safe, every resource keeps its token",
-                    counts.found, failure.code, failure.message, counts.enqueued
+                    counts.found,
+                    failure.code.as_str(),
+                    failure.message,
+                    counts.enqueued
                 ),
             })?;
         for resource in page.resources {
@@ -290,11 +291,11 @@ fn log_selection<S>(
     logging::event(
         &EventSummary {
             kind: Shape::Selection.as_str(),
-            source: Some(selection.source()),
+            source: selection.source(),
             requests: if fan_out { 0 } else { jobs },
             failed,
             skipped: None,
-            error: error.map(|e| (e.error_type.as_str(), e.message.clone())),
+            error: error.map(|e| (e.error_type.as_str(), e.message.as_str())),
             duration: context.began.elapsed(),
             cold_start: context.cold_start,
         },

@@ -11,6 +11,7 @@ use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use serde_json::json;
 
 use super::*;
+use crate::send::Code;
 
 fn request(n: usize) -> Value {
     json!({ "ResourceArn": format!("arn:aws:s3:::bucket-{n}"), "IdempotencyToken": format!("t-{n}") })
@@ -36,7 +37,7 @@ fn refused(id: &str, code: &str, sender_fault: bool) -> EntryFailure {
     EntryFailure {
         id: id.into(),
         failure: Failure {
-            code: code.into(),
+            code: Code::Aws(code.into()),
             message: "refused".into(),
             retryable: !sender_fault,
         },
@@ -175,7 +176,7 @@ async fn a_sender_fault_is_not_retried_and_a_failed_call_stops_at_once() {
 
     let queue = Recorder::default();
     queue.script.lock().unwrap().push_back(Err(Failure {
-        code: "AWS.SimpleQueueService.NonExistentQueue".into(),
+        code: Code::Aws("AWS.SimpleQueueService.NonExistentQueue".into()),
         message: "no queue".into(),
         retryable: false,
     }));
@@ -243,7 +244,7 @@ fn refused_with_message(id: &str, code: &str, message: &str) -> EntryFailure {
     EntryFailure {
         id: id.into(),
         failure: Failure {
-            code: code.into(),
+            code: Code::Aws(code.into()),
             message: message.into(),
             retryable: true,
         },

@@ -76,7 +76,7 @@ fn list(map: &Map<String, Value>, settings: &Settings, token: &dyn Fn(usize) -> 
             "is a request field: put it in each request of \"Jobs\" (a list has only \"Jobs\" and \"IdempotencyKey\")"
                 .to_owned()
         } else {
-            match rules::closest(key, &["Jobs", "IdempotencyKey"]) {
+            match crate::suggest::closest(key, &["Jobs", "IdempotencyKey"]) {
                 Some(hint) => format!("unknown field; did you mean \"{hint}\"?"),
                 None => "unknown field; a list has only \"Jobs\" and \"IdempotencyKey\"".to_owned(),
             }

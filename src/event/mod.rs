@@ -17,13 +17,22 @@ use crate::request::{kind_of, request_fields, Job};
 use crate::settings::Settings;
 use crate::token::{SourceId, SourceKind};
 
-/// What is known of an event's delivery, beyond the event itself.
+/// What is known of an event's delivery, beyond the event itself: where its tokens
+/// come from when it has no key of its own, and what its log lines are correlated by.
 #[derive(Debug, Clone, Copy)]
 pub struct Origin<'a> {
     /// The Lambda request id (kept by AWS across retries of an asynchronous invocation).
     pub request_id: &'a str,
     /// The SQS message id, when the event is an SQS message's body.
     pub message_id: Option<&'a str>,
+}
+
+impl Origin<'_> {
+    /// The source id of an event that could not be read: the message id, else the
+    /// request id.
+    pub fn source_id(&self) -> SourceId {
+        source_id(None, self, None)
+    }
 }
 
 /// The shape an event had, for the answer and the logs.
@@ -116,7 +125,7 @@ pub fn plan(event: &Value, origin: &Origin, settings: &Settings) -> Result<Plan,
         key.len() <= 100
             && names
                 .iter()
-                .any(|name| crate::request::rules::edit_distance(&key, &name.to_ascii_lowercase()) <= 2)
+                .any(|name| crate::suggest::edit_distance(&key, &name.to_ascii_lowercase()) <= 2)
     };
     if !map.is_empty() && !map.keys().any(near) {
         let seen: Vec<String> = map.keys().take(5).map(|k| crate::error::quote_str(k)).collect();

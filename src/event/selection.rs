@@ -540,7 +540,7 @@ fn beside_fields(event: &Map<String, Value>, problems: &mut Vec<Invalid>) {
             _ if SELECTION_FIELDS.contains(&key.as_str()) && !value.is_null() => {
                 "belongs inside \"Selection\"".to_owned()
             }
-            _ => match rules::closest(key, &known) {
+            _ => match crate::suggest::closest(key, &known) {
                 Some(hint) => format!("unknown field; did you mean \"{hint}\"?"),
                 None => format!("unknown field; beside a Selection an event has only these: {}", known.join(", ")),
             },
@@ -572,7 +572,7 @@ fn inner_fields(inner: &Map<String, Value>, problems: &mut Vec<Invalid>) {
         } else if BESIDE_FIELDS.contains(&key.as_str()) {
             "is a request field: put it beside \"Selection\", not in it".to_owned()
         } else {
-            match rules::closest(key, SELECTION_FIELDS) {
+            match crate::suggest::closest(key, SELECTION_FIELDS) {
                 Some(hint) => format!("unknown field; did you mean \"{hint}\"?"),
                 None => format!(
                     "unknown field; a selection has only these: {}",
@@ -643,7 +643,7 @@ fn key_and_value(entry: &Value, at: &str, fields: &[&str], problems: &mut Vec<In
     };
     let before = problems.len();
     for key in map.keys().filter(|k| !fields.contains(&k.as_str())).take(10) {
-        let hint = rules::closest(key, fields)
+        let hint = crate::suggest::closest(key, fields)
             .map(|h| format!("; did you mean \"{h}\"?"))
             .unwrap_or_else(|| format!("; a condition has only these: {}", fields.join(", ")));
         problems.push(Invalid::new(
@@ -774,7 +774,7 @@ fn conditions(inner: &Map<String, Value>, problems: &mut Vec<Invalid>) -> Vec<Co
     };
     let names: Vec<&str> = Operator::ALL.iter().map(|o| o.as_str()).collect();
     for key in map.keys().filter(|k| !names.contains(&k.as_str())).take(10) {
-        let hint = rules::closest(key, &names)
+        let hint = crate::suggest::closest(key, &names)
             .map(|h| format!("; did you mean \"{h}\"?"))
             .unwrap_or_else(|| format!("; Conditions has only these: {}", names.join(", ")));
         problems.push(Invalid::new(

@@ -7,7 +7,9 @@ use uuid::Uuid;
 use super::*;
 use crate::error::Invalid;
 use crate::event::direct::MAX_JOBS;
-use crate::fixtures::{allowing, settings, DESTINATION, OTHER_DESTINATION, RECOVERY_POINT, RESOURCE, ROLE};
+use crate::fixtures::{
+    allowing, assert_says, at, settings, DESTINATION, OTHER_DESTINATION, RECOVERY_POINT, RESOURCE, ROLE,
+};
 use crate::request::{Action, Job};
 use crate::settings::Settings;
 use crate::token::{SourceId, SourceKind};
@@ -133,22 +135,6 @@ fn refused(event: Value) -> Vec<Invalid> {
 fn one(problems: Vec<Invalid>) -> Invalid {
     assert_eq!(problems.len(), 1, "expected one problem, got {problems:?}");
     problems.into_iter().next().unwrap()
-}
-
-fn at<'a>(problems: &'a [Invalid], at: &str) -> &'a Invalid {
-    problems
-        .iter()
-        .find(|p| p.at == at)
-        .unwrap_or_else(|| panic!("no problem at {at:?} in {problems:?}"))
-}
-
-#[track_caller]
-fn assert_says(problem: &Invalid, path: &str, fragments: &[&str]) {
-    assert_eq!(problem.at, path, "{problem}");
-    let text = problem.to_string();
-    for fragment in fragments {
-        assert!(text.contains(fragment), "{text:?} should contain {fragment:?}");
-    }
 }
 
 fn tokens(plan: &Plan) -> Vec<String> {

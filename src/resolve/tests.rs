@@ -3,14 +3,14 @@
 
 use std::sync::Mutex;
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::*;
 use crate::enqueue::{Entry, EntryFailure};
 use crate::event::selection::{Pushdown, Resource};
 use crate::handler::{handle, App, Invocation};
 use crate::inventory::{BoxFuture, Page};
-use crate::send::{Failure, Started};
+use crate::send::{Code, Failure, Started};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/Backup";
 const QUEUE_URL: &str = "https://sqs.eu-west-1.amazonaws.com/123456789012/requests";
@@ -44,7 +44,7 @@ impl Inventory for Pages {
             let start: usize = token.map(|t| t.parse().unwrap()).unwrap_or(0);
             if self.fail_at_page == Some(start / self.per_page) {
                 return Err(Failure {
-                    code: "ThrottledException".into(),
+                    code: Code::Aws("ThrottledException".into()),
                     message: "slow down".into(),
                     retryable: true,
                 });
@@ -74,7 +74,7 @@ impl Enqueuer for Queue {
             };
             if self.refuse_all && n > 1 {
                 return Err(Failure {
-                    code: "AccessDenied".into(),
+                    code: Code::Aws("AccessDenied".into()),
                     message: "not allowed".into(),
                     retryable: false,
                 });
@@ -145,6 +145,12 @@ fn setup(pages: Pages, queue: Queue, queue_url: Option<&str>, dry_run: bool) -> 
     }
 }
 
+/// The handler's answer as the JSON Lambda gets.
+async fn call(app: &Arc<App<Starter>>, event: Value) -> Result<Value, HandlerError> {
+    let answer = handle(app, event, &invocation()).await?;
+    Ok(serde_json::to_value(answer).unwrap())
+}
+
 fn invocation() -> Invocation {
     Invocation {
         request_id: "req-1".into(),
@@ -203,7 +209,7 @@ async fn with_a_queue_the_selection_fans_out_and_starts_nothing() {
         Some(QUEUE_URL),
         false,
     );
-    let answer = handle(&s.app, prod_tables(), &invocation()).await.unwrap();
+    let answer = call(&s.app, prod_tables()).await.unwrap();
     assert_eq!(
         answer,
         json!({ "Selection": { "Name": "prod-tables", "Found": 251, "Matched": 201, "Unsupported": 1,
@@ -236,11 +242,11 @@ async fn with_a_queue_the_selection_fans_out_and_starts_nothing() {
 #[tokio::test]
 async fn the_tokens_do_not_depend_on_the_order_of_the_pages() {
     let first = setup(Pages::new(inventory(30), 7), Queue::default(), Some(QUEUE_URL), false);
-    handle(&first.app, prod_tables(), &invocation()).await.unwrap();
+    call(&first.app, prod_tables()).await.unwrap();
     let mut reversed = inventory(30);
     reversed.reverse();
     let second = setup(Pages::new(reversed, 4), Queue::default(), Some(QUEUE_URL), false);
-    handle(&second.app, prod_tables(), &invocation()).await.unwrap();
+    call(&second.app, prod_tables()).await.unwrap();
     let tokens = |queue: &Queue| {
         let mut pairs: Vec<(String, String)> = enqueued(queue)
             .iter()
@@ -261,7 +267,7 @@ async fn the_tokens_do_not_depend_on_the_order_of_the_pages() {
 #[tokio::test]
 async fn a_dry_run_counts_and_shows_the_first_100_requests_and_sends_nothing() {
     let s = setup(Pages::new(inventory(300), 100), Queue::default(), Some(QUEUE_URL), true);
-    let answer = handle(&s.app, prod_tables(), &invocation()).await.unwrap();
+    let answer = call(&s.app, prod_tables()).await.unwrap();
     assert_eq!(answer["Selection"]["Matched"], 241);
     assert_eq!(answer["Selection"]["Enqueued"], 240);
     assert_eq!(answer["Selection"]["Messages"], 24);
@@ -277,7 +283,7 @@ async fn a_dry_run_counts_and_shows_the_first_100_requests_and_sends_nothing() {
 #[tokio::test]
 async fn without_a_queue_up_to_1000_start_here_like_a_list() {
     let s = setup(Pages::new(inventory(1250), 100), Queue::default(), None, false);
-    let answer = handle(&s.app, prod_tables(), &invocation()).await.unwrap();
+    let answer = call(&s.app, prod_tables()).await.unwrap();
     assert_eq!(answer["Selection"]["Matched"], 1001);
     assert_eq!(answer["Selection"]["Unsupported"], 1);
     assert_eq!(answer["Selection"]["Enqueued"], 0);
@@ -293,7 +299,7 @@ async fn without_a_queue_up_to_1000_start_here_like_a_list() {
 #[tokio::test]
 async fn without_a_queue_more_than_1000_is_too_large_and_starts_nothing() {
     let s = setup(Pages::new(inventory(1252), 100), Queue::default(), None, false);
-    let error = handle(&s.app, prod_tables(), &invocation()).await.unwrap_err();
+    let error = call(&s.app, prod_tables()).await.unwrap_err();
     assert_eq!(error.error_type, "SelectionTooLarge");
     assert!(
         error.message.contains("REQUEST_QUEUE_URL") && error.message.contains("nothing was started"),
@@ -311,12 +317,12 @@ async fn a_selection_that_matches_nothing_is_a_success() {
         Some(QUEUE_URL),
         false,
     );
-    let answer = handle(&s.app, prod_tables(), &invocation()).await.unwrap();
+    let answer = call(&s.app, prod_tables()).await.unwrap();
     assert_eq!(answer["Selection"]["Found"], 2);
     assert_eq!(answer["Selection"]["Matched"], 1);
     assert_eq!(answer["Selection"]["Enqueued"], 0);
     let none = json!({ "Selection": { "Resources": ["arn:aws:rds:*:*:db:*"] } });
-    let answer = handle(&s.app, none, &invocation()).await.unwrap();
+    let answer = call(&s.app, none).await.unwrap();
     assert_eq!(answer["Selection"]["Matched"], 0);
     assert!(s.queue.batches.lock().unwrap().is_empty());
 }
@@ -326,7 +332,7 @@ async fn a_listing_error_fails_with_its_aws_code_and_what_was_done() {
     let mut pages = Pages::new(inventory(250), 100);
     pages.fail_at_page = Some(1);
     let s = setup(pages, Queue::default(), Some(QUEUE_URL), false);
-    let error = handle(&s.app, prod_tables(), &invocation()).await.unwrap_err();
+    let error = call(&s.app, prod_tables()).await.unwrap_err();
     assert_eq!(error.error_type, "ThrottledException");
     assert!(
         error.message.contains("after 100 found") && error.message.contains("slow down"),
@@ -344,7 +350,7 @@ async fn an_enqueue_failure_fails_with_the_sqs_code_and_the_count_enqueued() {
         ..Queue::default()
     };
     let s = setup(Pages::new(inventory(300), 100), queue, Some(QUEUE_URL), false);
-    let error = handle(&s.app, prod_tables(), &invocation()).await.unwrap_err();
+    let error = call(&s.app, prod_tables()).await.unwrap_err();
     assert_eq!(error.error_type, "AccessDenied");
     assert!(
         error.message.contains("100 request(s) in 10 message(s) were enqueued"),
@@ -380,7 +386,7 @@ async fn a_selection_in_an_sqs_message_fails_that_message_only() {
         record("m-1", prod_tables()),
         record("m-2", json!({ "ResourceArn": "arn:aws:ec2:eu-west-1:123456789012:volume/vol-1" }))
     ] });
-    let answer = handle(&s.app, event, &invocation()).await.unwrap();
+    let answer = call(&s.app, event).await.unwrap();
     assert_eq!(answer, json!({ "batchItemFailures": [{ "itemIdentifier": "m-1" }] }));
     assert_eq!(s.app.starter.started.lock().unwrap().len(), 1);
 }

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 const ROLE: &str = "arn:aws:iam::123456789012:role/service-role/AWSBackupDefaultServiceRole";
 const COPY_DESTINATION: &str = "arn:aws:backup:eu-central-1:123456789012:backup-vault:DisasterRecovery";
 /// The sample resources beside the events, which selections find in dry runs.
-const RESOURCES: &str = "resources.json";
+const RESOURCES: &str = "local/resources.json";
 /// A tag value that must never be printed.
 const TAG_SECRET: &str = "tag-value-that-must-never-be-logged";
 
@@ -121,8 +121,9 @@ async fn every_sample_event_runs_end_to_end() {
     ];
     let mut files: Vec<String> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("events"))
         .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name != RESOURCES)
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
     files.sort();
     assert_eq!(
@@ -862,24 +863,28 @@ async fn max_calls_per_second_paces_a_list() {
 
 // ------------------------------------------------------------- local dry run
 
-/// The README's first command, `bootstrap invoke FILE --dry-run`, on every sample.
+/// The README's first command, `bootstrap invoke events/FILE --dry-run`, on every
+/// sample, exactly as a newcomer runs it: from the repository's root, with nothing
+/// in the environment; the settings the samples need come from
+/// `events/local/env.json`, picked up beside the event.
 #[tokio::test]
 async fn every_sample_runs_through_the_local_dry_run() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<_> = std::fs::read_dir(root.join("events"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|path| !path.ends_with(RESOURCES))
+        .filter(|p| p.is_file())
         .collect();
     files.sort();
+    assert!(files.len() >= 7, "{files:?}");
     for file in files {
+        let relative = file.strip_prefix(root).unwrap();
         let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+            .current_dir(root)
             .arg("invoke")
-            .arg(&file)
+            .arg(relative)
             .arg("--dry-run")
             .env_clear()
-            .env("COPY_DESTINATION_VAULT_ARN", COPY_DESTINATION)
-            .env("BACKUP_IAM_ROLE_ARN", ROLE)
             .output()
             .await
             .expect("run bootstrap invoke");
