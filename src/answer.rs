@@ -254,7 +254,7 @@ pub fn failed(plan: &Plan, results: &[JobResult]) -> Option<HandlerError> {
 
 fn label(shape: Shape, position: usize) -> String {
     match shape {
-        Shape::Bare | Shape::BackupStateChange => "the request".to_owned(),
+        Shape::Bare | Shape::BackupStateChange | Shape::CopyStateChange => "the request".to_owned(),
         Shape::List | Shape::Selection => format!("Jobs[{position}]"),
         Shape::EventBridge => format!("detail request {position}"),
     }

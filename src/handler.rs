@@ -1,4 +1,4 @@
-//! One invocation, from event to answer: plan (the pure core), send, log, answer.
+//! One invocation, from event to answer: plan (the pure core), send, log, count, answer.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use crate::error::{PlanError, INTERNAL_ERROR};
 use crate::event::selection::Selection;
 use crate::event::{self, sqs, Incoming, Origin, Plan, Shape};
 use crate::logging::{self, EventSummary};
+use crate::metrics::{Emitter, Sink, Tally};
 use crate::resolve::{self, Sources};
 use crate::send::{self, Deadline, Failure, JobResult, JobStarter, Limits, Pacer};
 use crate::settings::Settings;
@@ -26,6 +27,8 @@ pub struct App<S> {
     pacer: Option<Arc<Pacer>>,
     /// Where selections find resources and fan out to; None: selections fail.
     sources: Option<Sources>,
+    /// Writes each invocation's metrics line (to stdout unless told otherwise).
+    metrics: Emitter,
 }
 
 impl<S> App<S> {
@@ -37,6 +40,7 @@ impl<S> App<S> {
             Pacer::per_second(settings.max_calls_per_second).map(Arc::new)
         };
         App {
+            metrics: Emitter::new(&settings, Sink::Stdout),
             settings,
             starter: Arc::new(starter),
             pacer,
@@ -47,6 +51,12 @@ impl<S> App<S> {
     /// Lets the function resolve selections (CONTRACT 8).
     pub fn with_sources(mut self, sources: Sources) -> App<S> {
         self.sources = Some(sources);
+        self
+    }
+
+    /// Writes the metrics lines to `sink` instead of stdout.
+    pub fn with_metrics_sink(mut self, sink: Sink) -> App<S> {
+        self.metrics = self.metrics.with_sink(sink);
         self
     }
 
@@ -64,14 +74,24 @@ impl<S> App<S> {
 pub struct Invocation {
     pub request_id: String,
     pub deadline: Deadline,
+    /// What this invocation did, for its metrics line.
+    pub tally: Arc<Tally>,
 }
 
 impl Invocation {
-    pub fn from_context(context: &lambda_runtime::Context) -> Invocation {
+    pub fn new(request_id: impl Into<String>, deadline: Deadline) -> Invocation {
         Invocation {
-            request_id: context.request_id.clone(),
-            deadline: Deadline::from_epoch_millis(context.deadline),
+            request_id: request_id.into(),
+            deadline,
+            tally: Arc::default(),
         }
+    }
+
+    pub fn from_context(context: &lambda_runtime::Context) -> Invocation {
+        Invocation::new(
+            context.request_id.clone(),
+            Deadline::from_epoch_millis(context.deadline),
+        )
     }
 
     fn origin<'a>(&'a self, message_id: Option<&'a str>) -> Origin<'a> {
@@ -106,12 +126,17 @@ pub async fn handle_text<S: JobStarter>(
     };
     match event {
         Ok(event) => handle(app, event, invocation).await,
-        Err(error) => Err(Run::new(Arc::clone(app), invocation.clone()).rejected(UNKNOWN_KIND, None, error)),
+        Err(error) => {
+            let error = Run::new(Arc::clone(app), invocation.clone()).rejected(UNKNOWN_KIND, None, error);
+            app.metrics.write(&invocation.tally, &invocation.request_id);
+            Err(error)
+        }
     }
 }
 
-/// Handles one event. SQS batches always answer (failures are in
-/// `batchItemFailures`); other events fail the invocation when any request failed.
+/// Handles one event and writes the invocation's metrics line. SQS batches always
+/// answer (failures are in `batchItemFailures`); other events fail the invocation
+/// when any request failed.
 ///
 /// The work runs in a task of its own, so that a panic in our code becomes an
 /// `InternalError` that says so, not the runtime's panic report (which quotes the
@@ -123,12 +148,14 @@ pub async fn handle<S: JobStarter>(
     invocation: &Invocation,
 ) -> Result<Answer, HandlerError> {
     let run = Run::new(Arc::clone(app), invocation.clone());
-    tokio::spawn(run.event(event)).await.unwrap_or_else(|_| {
+    let answer = tokio::spawn(run.event(event)).await.unwrap_or_else(|_| {
         Err(HandlerError {
             error_type: INTERNAL_ERROR.into(),
             message: "backup-trigger failed while handling this event; requests that started are in the log, and retrying is safe: tokens do not change".into(),
         })
-    })
+    });
+    app.metrics.write(&invocation.tally, &invocation.request_id);
+    answer
 }
 
 /// The `kind` of the event line of an event that could not be read.
@@ -214,6 +241,7 @@ impl<S: JobStarter> Run<S> {
                 }
             }
         }
+        self.invocation.tally.batch(failed.len());
         logging::batch(
             count,
             failed.len(),
@@ -260,14 +288,19 @@ impl<S: JobStarter> Run<S> {
         })
     }
 
-    /// Sends a plan's jobs and logs each request and the event (or message).
+    /// Records the job outcome the plan carries, sends its jobs, logs each request
+    /// and the event (or message), and counts them.
     async fn send(&self, mut plan: Plan, message_id: Option<&str>) -> (Plan, Vec<JobResult>) {
         let origin = self.invocation.origin(message_id);
+        if let Some(outcome) = &plan.outcome {
+            logging::outcome(outcome, &plan.source, origin);
+        }
         let jobs = std::mem::take(&mut plan.jobs);
         let results = send::send_all(&self.app.starter, jobs, &self.limits, self.invocation.deadline).await;
         for (position, result) in results.iter().enumerate() {
             logging::request(result, position, origin);
         }
+        self.invocation.tally.ran(&plan, &results);
         let cold_start = self.cold_start_of(message_id);
         logging::event(
             &EventSummary::sent(&plan, &results, self.began.elapsed(), cold_start),
@@ -292,13 +325,15 @@ impl<S: JobStarter> Run<S> {
             at: self.invocation.origin(message_id),
             began: self.began,
             cold_start: self.cold_start_of(message_id),
+            tally: &self.invocation.tally,
         };
         resolve::run(&context, &selection).await
     }
 
-    /// Logs the event line of an event (or message) refused before any call, and
-    /// turns its error into the invocation's.
+    /// Logs the event line of an event (or message) refused before any call, counts
+    /// it, and turns its error into the invocation's.
     fn rejected(&self, kind: &str, message_id: Option<&str>, error: PlanError) -> HandlerError {
+        self.invocation.tally.rejected();
         let origin = self.invocation.origin(message_id);
         let message = error.to_string();
         logging::event(

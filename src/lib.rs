@@ -4,7 +4,8 @@
 //! [`event::Plan`] of validated jobs without any I/O. [`send`] runs a plan with bounded
 //! concurrency and the invocation's deadline, through a [`send::JobStarter`]: the AWS
 //! SDK ([`aws`]) or a dry run. [`handler`] ties one invocation together, [`answer`]
-//! shapes what Lambda gets back and [`logging`] writes the JSON log lines.
+//! shapes what Lambda gets back, [`logging`] writes the JSON log lines and
+//! [`metrics`] the one metrics line of each invocation.
 
 pub mod answer;
 pub mod aws;
@@ -17,6 +18,7 @@ pub mod handler;
 pub mod inventory;
 pub mod local;
 pub mod logging;
+pub mod metrics;
 pub mod request;
 pub mod resolve;
 pub mod send;

@@ -1,6 +1,6 @@
 //! `bootstrap invoke FILE [--dry-run] [--env-vars ENV.json]`: runs the real handler on
 //! an event file, without Lambda, Docker or (with `--dry-run`) AWS credentials. The
-//! answer goes to stdout, the log lines to stderr.
+//! answer goes to stdout, the log lines and the metrics line to stderr.
 //!
 //! Settings come from the environment, as in Lambda, and from an env-vars file in
 //! the format of `sam local invoke --env-vars`: `--env-vars FILE`, or by default
@@ -24,6 +24,7 @@ use serde_json::Value;
 use crate::aws::{self, AwsBackup};
 use crate::handler::{self, App, Invocation};
 use crate::inventory::ResourceFile;
+use crate::metrics::Sink;
 use crate::resolve::Sources;
 use crate::send::{Deadline, DryRun, JobStarter};
 use crate::settings::Settings;
@@ -128,10 +129,7 @@ pub async fn invoke(args: &[String]) -> ExitCode {
         }
     };
     settings.dry_run |= args.dry_run;
-    let invocation = Invocation {
-        request_id: local_request_id(settings.dry_run),
-        deadline: Deadline::after(LOCAL_TIMEOUT),
-    };
+    let invocation = Invocation::new(local_request_id(settings.dry_run), Deadline::after(LOCAL_TIMEOUT));
     let config = aws::config_loader(&settings).load().await;
     let mut sources = Sources::aws(&config, &settings);
     // A real run never reads the sample resources: it would back up what they name.
@@ -151,16 +149,14 @@ pub async fn invoke(args: &[String]) -> ExitCode {
             }
         }
     }
+    // The metrics line goes with the log lines, to stderr: stdout holds the answer only.
     if settings.dry_run {
-        run(App::new(settings, DryRun).with_sources(sources), event, &invocation).await
+        let app = App::new(settings, DryRun).with_metrics_sink(Sink::Stderr);
+        run(app.with_sources(sources), event, &invocation).await
     } else {
         let client = aws_sdk_backup::Client::new(&config);
-        run(
-            App::new(settings, AwsBackup::new(client)).with_sources(sources),
-            event,
-            &invocation,
-        )
-        .await
+        let app = App::new(settings, AwsBackup::new(client)).with_metrics_sink(Sink::Stderr);
+        run(app.with_sources(sources), event, &invocation).await
     }
 }
 

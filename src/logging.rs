@@ -1,6 +1,6 @@
 //! JSON log lines for CloudWatch Logs Insights (CONTRACT.md section 6): one per
-//! request and one per event. Tag values and credentials never appear: requests are
-//! logged field by field, never whole, and the AWS SDK's own logs are capped at INFO
+//! request, one per job outcome and one per event. Tag values and credentials never
+//! appear: requests are logged field by field, never whole, and the AWS SDK's own logs are capped at INFO
 //! (at DEBUG and TRACE the SDK logs signing details).
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,6 +13,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
+use crate::event::outcome::JobOutcome;
 use crate::event::{Origin, Plan};
 use crate::request::Job;
 use crate::send::{Code, JobResult, Outcome};
@@ -188,6 +189,64 @@ pub fn request(result: &JobResult, position: usize, at: Origin) {
             duration_ms,
             "request"
         ),
+    }
+}
+
+/// One line per job outcome (CONTRACT.md section 9): how an AWS Backup job ended,
+/// at INFO when it completed and at ERROR otherwise. `job_id` is the name the request
+/// line gives the job it started, so that the two join.
+pub fn outcome(outcome: &JobOutcome, source: &SourceId, at: Origin) {
+    let kind = outcome.kind.as_str();
+    let state = outcome.state.as_str();
+    let job_id = outcome.job_id.as_deref();
+    let status_message = outcome.status_message.as_deref();
+    let resource_arn = outcome.resource_arn.as_deref();
+    let resource_type = outcome.resource_type.as_deref();
+    let vault = outcome.vault.as_deref();
+    let source_vault_arn = outcome.source_vault_arn.as_deref();
+    let recovery_point_arn = outcome.recovery_point_arn.as_deref();
+    let source_recovery_point_arn = outcome.source_recovery_point_arn.as_deref();
+    let backup_size_bytes = outcome.backup_size_bytes;
+    let completion_date = outcome.completion_date.as_deref();
+    let source_id = source.value.as_str();
+    if outcome.state.succeeded() {
+        info!(
+            kind,
+            job_id,
+            state,
+            status_message,
+            resource_arn,
+            resource_type,
+            vault,
+            source_vault_arn,
+            recovery_point_arn,
+            source_recovery_point_arn,
+            backup_size_bytes,
+            completion_date,
+            source_id,
+            request_id = at.request_id,
+            message_id = at.message_id,
+            "outcome"
+        )
+    } else {
+        error!(
+            kind,
+            job_id,
+            state,
+            status_message,
+            resource_arn,
+            resource_type,
+            vault,
+            source_vault_arn,
+            recovery_point_arn,
+            source_recovery_point_arn,
+            backup_size_bytes,
+            completion_date,
+            source_id,
+            request_id = at.request_id,
+            message_id = at.message_id,
+            "outcome"
+        )
     }
 }
 

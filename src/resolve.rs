@@ -16,6 +16,7 @@ use crate::event::selection::{Selection, Verdict};
 use crate::event::{Origin, Plan, Shape};
 use crate::inventory::{Inventory, TaggingApi};
 use crate::logging::{self, EventSummary};
+use crate::metrics::Tally;
 use crate::request::Job;
 use crate::send::{self, Deadline, JobResult, JobStarter, Limits, Outcome};
 use crate::settings::Settings;
@@ -74,6 +75,8 @@ pub struct Context<'a, S> {
     pub at: Origin<'a>,
     pub began: Instant,
     pub cold_start: Option<bool>,
+    /// This invocation's metrics.
+    pub tally: &'a Tally,
 }
 
 /// Resolves a selection and answers `{"Selection": {...}, "Jobs": [...]}`, or fails
@@ -87,6 +90,9 @@ pub async fn run<S: JobStarter>(context: &Context<'_, S>, selection: &Selection)
     };
     let failed_results = results.iter().filter(|r| r.outcome.is_failure()).count();
     log_selection(context, selection, &counts, error.as_ref(), failed_results);
+    // A dry run enqueues nothing; a failed fan-out counts what it did enqueue.
+    let enqueued = if context.settings.dry_run { 0 } else { counts.enqueued };
+    context.tally.selection(counts.matched as u64, enqueued as u64);
     if let Some(error) = error {
         return Err(error);
     }
@@ -95,7 +101,10 @@ pub async fn run<S: JobStarter>(context: &Context<'_, S>, selection: &Selection)
         source: selection.source().clone(),
         jobs: Vec::new(),
         skipped: None,
+        outcome: None,
     };
+    // Jobs started here count as a list's.
+    context.tally.ran(&plan, &results);
     if let Some(error) = answer::failed(&plan, &results) {
         return Err(error);
     }
@@ -203,13 +212,14 @@ async fn resolve<S: JobStarter>(
                     if settings.dry_run && shown.len() < DRY_RUN_SHOWN {
                         shown.push(would_start(job));
                     }
-                    fan_out
-                        .push(selection.request_for(&resource.arn))
-                        .await
-                        .map_err(|error| HandlerError {
+                    if let Err(error) = fan_out.push(selection.request_for(&resource.arn)).await {
+                        counts.enqueued = fan_out.enqueued;
+                        counts.messages = fan_out.messages;
+                        return Err(HandlerError {
                             error_type: error.code,
                             message: error.message,
-                        })?;
+                        });
+                    }
                 }
                 None if jobs.len() == MAX_JOBS => {
                     return Err(HandlerError {

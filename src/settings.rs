@@ -10,6 +10,21 @@ pub const MAX_MAX_CONCURRENCY: usize = 100;
 /// Upper bound for `MAX_CALLS_PER_SECOND`.
 pub const MAX_CALLS_PER_SECOND: u32 = 1000;
 
+/// The longest value of a CloudWatch metric dimension (the embedded metric format's limit).
+const MAX_DIMENSION_VALUE: usize = 1024;
+
+/// A CloudWatch namespace: 1 to 255 printable ASCII characters, not starting with `:`,
+/// and not AWS's own (`AWS/...`).
+fn metrics_namespace(value: &str) -> Result<(), String> {
+    if value.len() > 255 || !value.chars().all(|c| c.is_ascii_graphic() || c == ' ') {
+        Err("must be 1 to 255 printable ASCII characters (a CloudWatch namespace)".into())
+    } else if value.starts_with(':') || value.starts_with("AWS/") {
+        Err("must not start with \":\" or \"AWS/\" (namespaces starting AWS/ are AWS's own)".into())
+    } else {
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// Default vault for backups and source vault for copies.
@@ -30,6 +45,12 @@ pub struct Settings {
     /// The standard SQS queue selections fan out to; None: selections start their
     /// jobs themselves (CONTRACT 8).
     pub request_queue_url: Option<String>,
+    /// `METRICS_NAMESPACE`: the CloudWatch namespace of the metrics.
+    pub metrics_namespace: String,
+    /// The metrics' `FunctionName` dimension: `AWS_LAMBDA_FUNCTION_NAME`, set by Lambda.
+    pub function_name: String,
+    /// The `level` of the metrics line, from `AWS_LAMBDA_LOG_LEVEL` (see [`crate::metrics`]).
+    pub metrics_level: &'static str,
 }
 
 impl Default for Settings {
@@ -44,6 +65,9 @@ impl Default for Settings {
             dry_run: false,
             retry_set_by_user: false,
             request_queue_url: None,
+            metrics_namespace: crate::metrics::DEFAULT_NAMESPACE.to_owned(),
+            function_name: crate::metrics::DEFAULT_FUNCTION_NAME.to_owned(),
+            metrics_level: "INFO",
         }
     }
 }
@@ -180,6 +204,17 @@ impl Settings {
         let retry_set_by_user = get("AWS_MAX_ATTEMPTS").is_some() || get("AWS_RETRY_MODE").is_some();
         let request_queue_url = checked("REQUEST_QUEUE_URL", queue_url)?;
 
+        let metrics_namespace = match checked("METRICS_NAMESPACE", metrics_namespace)? {
+            Some(namespace) => namespace,
+            None => crate::metrics::DEFAULT_NAMESPACE.to_owned(),
+        };
+        // Lambda sets the function's name; a longer value than a dimension may hold
+        // is not Lambda's, and is cut rather than refused.
+        let function_name = get("AWS_LAMBDA_FUNCTION_NAME")
+            .map(|name| name.chars().take(MAX_DIMENSION_VALUE).collect())
+            .unwrap_or_else(|| crate::metrics::DEFAULT_FUNCTION_NAME.to_owned());
+        let metrics_level = crate::metrics::line_level(get("AWS_LAMBDA_LOG_LEVEL").as_deref());
+
         Ok(Settings {
             backup_vault_name,
             backup_iam_role_arn,
@@ -190,6 +225,9 @@ impl Settings {
             dry_run,
             retry_set_by_user,
             request_queue_url,
+            metrics_namespace,
+            function_name,
+            metrics_level,
         })
     }
 
@@ -296,6 +334,10 @@ mod tests {
             ("AWS_MAX_ATTEMPTS", "0"),
             ("AWS_RETRY_MODE", "legacy"),
             ("ALLOWED_DESTINATION_VAULT_ARNS", ",,"),
+            ("METRICS_NAMESPACE", "AWS/Backup"),
+            ("METRICS_NAMESPACE", ":ns"),
+            ("METRICS_NAMESPACE", "tab\there"),
+            ("METRICS_NAMESPACE", &"n".repeat(256)),
         ] {
             let err = settings(&[(name, value)]).unwrap_err();
             assert_eq!(err.name, name);
@@ -332,6 +374,27 @@ mod tests {
         }
         let error = settings(&[("REQUEST_QUEUE_URL", "https://sqs.eu-west-1.amazonaws.com/1/q.fifo")]).unwrap_err();
         assert!(error.to_string().contains("FIFO"), "{error}");
+    }
+
+    #[test]
+    fn metrics_settings_are_read_with_their_defaults() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(
+            (s.metrics_namespace.as_str(), s.function_name.as_str(), s.metrics_level),
+            ("BackupTrigger", "backup-trigger", "INFO")
+        );
+        let s = settings(&[
+            ("METRICS_NAMESPACE", "Team/Backups"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "prod-backup-trigger"),
+            ("AWS_LAMBDA_LOG_LEVEL", "error"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (s.metrics_namespace.as_str(), s.function_name.as_str(), s.metrics_level),
+            ("Team/Backups", "prod-backup-trigger", "ERROR")
+        );
+        let long = settings(&[("AWS_LAMBDA_FUNCTION_NAME", &"f".repeat(2000))]).unwrap();
+        assert_eq!(long.function_name.len(), 1024);
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Checks of `template.yaml` that cfn-lint does not make: the values Lambda and SAM
 //! accept but cfn-lint does not know (runtime, architecture, response types), the
 //! settings of CONTRACT.md section 7, the paths by which nothing is lost (dead-letter
-//! queues, retries, alarms), the schedule's input and the copy rule's pattern, and
-//! least privilege. Each failure message starts with the rule that broke.
+//! queues, retries, alarms), the schedule's input, the job state rule's pattern, the
+//! metric alarms and the dashboard, and least privilege. Each failure message starts with the rule that broke.
 //!
 //! The template is read as YAML and CloudFormation's short tags (`!Ref`, `!Sub`,
 //! `!GetAtt A.B`, ...) are turned into their long JSON forms (`{"Ref": ..}`,
@@ -21,6 +21,7 @@ const CONTRACT_SETTINGS: &[&str] = &[
     "COPY_DESTINATION_VAULT_ARN",
     "ALLOWED_DESTINATION_VAULT_ARNS",
     "MAX_CONCURRENCY",
+    "METRICS_NAMESPACE",
     "DRY_RUN",
     "REQUEST_QUEUE_URL",
 ];
@@ -474,79 +475,135 @@ fn schedule_input_is_a_list_with_a_per_firing_idempotency_key() {
     }
 }
 
+/// The parameters and pseudo parameters the rule's pattern refers to.
+fn pattern_params(vault: &str) -> BTreeMap<&'static str, Value> {
+    BTreeMap::from([
+        ("BackupVaultName", Value::from(vault)),
+        ("AWS::Partition", Value::from("aws")),
+        ("AWS::Region", Value::from("eu-west-1")),
+        ("AWS::AccountId", Value::from("123456789012")),
+    ])
+}
+
+fn sample(name: &str) -> Value {
+    let path = root().join("events").join(name);
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("events/{name}: {e}")))
+        .unwrap_or_else(|e| panic!("events/{name} is not JSON: {e}"))
+}
+
 #[test]
-fn copy_rule_matches_completed_on_demand_backups_of_the_vault_only() {
+fn one_rule_brings_every_final_state_of_the_vaults_jobs_once() {
     let t = template();
     let rules = resources_of_type(&t, "AWS::Events::Rule");
-    assert!(
-        !rules.is_empty(),
-        "copy rule: the template must define an EventBridge rule for completed backups"
-    );
-    let sample_path = root().join("events/backup-job-completed.json");
-    let sample: Value =
-        serde_json::from_str(&std::fs::read_to_string(&sample_path).expect("events/backup-job-completed.json"))
-            .expect("events/backup-job-completed.json is JSON");
-    let vault = sample["detail"]["backupVaultName"]
+    let completed = sample("backup-job-completed.json");
+    let vault = completed["detail"]["backupVaultName"]
         .as_str()
         .expect("sample has detail.backupVaultName")
         .to_owned();
-    let mut params = BTreeMap::new();
-    params.insert("BackupVaultName", Value::from(vault.clone()));
-
-    let changed = |f: &dyn Fn(&mut Value)| {
-        let mut e = sample.clone();
+    let params = pattern_params(&vault);
+    let changed = |event: &Value, f: &dyn Fn(&mut Value)| {
+        let mut e = event.clone();
         f(&mut e);
         e
     };
-    let must_match = [
-        ("the sample on-demand event (backupPlanId \"\")", sample.clone()),
+    let mut must_match = vec![
+        ("the sample on-demand completed backup".to_owned(), completed.clone()),
         (
-            "an on-demand event without createdBy",
-            changed(&|e| drop(e["detail"].as_object_mut().unwrap().remove("createdBy"))),
+            "a completed backup of a backup plan (the function records it)".to_owned(),
+            changed(&completed, &|e| {
+                e["detail"]["createdBy"]["backupPlanId"] = Value::from("8a3b2f8c-plan")
+            }),
         ),
         (
-            "an on-demand event without createdBy.backupPlanId",
-            changed(&|e| drop(e["detail"]["createdBy"].as_object_mut().unwrap().remove("backupPlanId"))),
+            "a completed backup without createdBy".to_owned(),
+            changed(&completed, &|e| {
+                drop(e["detail"].as_object_mut().unwrap().remove("createdBy"))
+            }),
+        ),
+        (
+            "a backup event naming its vault by ARN only".to_owned(),
+            changed(&completed, &|e| {
+                drop(e["detail"].as_object_mut().unwrap().remove("backupVaultName"))
+            }),
+        ),
+        ("the sample failed backup".to_owned(), sample("backup-job-failed.json")),
+        (
+            "the sample completed copy".to_owned(),
+            sample("copy-job-completed.json"),
+        ),
+        ("the sample failed copy".to_owned(), sample("copy-job-failed.json")),
+    ];
+    for state in ["ABORTED", "EXPIRED", "PARTIAL"] {
+        must_match.push((
+            format!("a backup job {state}"),
+            changed(&completed, &|e| e["detail"]["state"] = Value::from(state)),
+        ));
+    }
+    let copy = sample("copy-job-completed.json");
+    let mut must_not_match = vec![
+        (
+            "a job of another vault".to_owned(),
+            changed(&completed, &|e| {
+                e["detail"]["backupVaultName"] = Value::from(format!("{vault}Other"));
+                e["detail"]["backupVaultArn"] = Value::from(format!(
+                    "arn:aws:backup:eu-west-1:123456789012:backup-vault:{vault}Other"
+                ));
+            }),
+        ),
+        (
+            "a copy from another vault".to_owned(),
+            changed(&copy, &|e| {
+                e["detail"]["sourceBackupVaultArn"] =
+                    Value::from("arn:aws:backup:eu-west-1:123456789012:backup-vault:Elsewhere")
+            }),
+        ),
+        (
+            "a restore job".to_owned(),
+            changed(&completed, &|e| {
+                e["detail-type"] = Value::from("Restore Job State Change")
+            }),
+        ),
+        (
+            "another source".to_owned(),
+            changed(&completed, &|e| e["source"] = Value::from("my.app")),
         ),
     ];
-    let must_not_match = [
-        (
-            "a backup plan's job",
-            changed(&|e| e["detail"]["createdBy"]["backupPlanId"] = Value::from("8a3b2f8c-plan")),
-        ),
-        (
-            "a running job",
-            changed(&|e| e["detail"]["state"] = Value::from("RUNNING")),
-        ),
-        (
-            "a failed job",
-            changed(&|e| e["detail"]["state"] = Value::from("FAILED")),
-        ),
-        (
-            "a job of another vault",
-            changed(&|e| e["detail"]["backupVaultName"] = Value::from(format!("{vault}Other"))),
-        ),
-        (
-            "a copy job event",
-            changed(&|e| e["detail-type"] = Value::from("Copy Job State Change")),
-        ),
-    ];
-    for (name, r) in rules {
-        assert!(
-            r["Condition"].as_str().is_some_and(|c| t["Conditions"][c].to_string().contains("CopyDestinationVaultArn")),
-            "copy rule: {name} must have a Condition on CopyDestinationVaultArn (the function refuses the event without it)"
+    for state in ["CREATED", "PENDING", "RUNNING", "ABORTING"] {
+        must_not_match.push((
+            format!("a backup job {state}"),
+            changed(&completed, &|e| e["detail"]["state"] = Value::from(state)),
+        ));
+    }
+    for state in ["CREATED", "RUNNING"] {
+        must_not_match.push((
+            format!("a copy job {state}"),
+            changed(&copy, &|e| e["detail"]["state"] = Value::from(state)),
+        ));
+    }
+    for (what, event) in &must_match {
+        let matching: Vec<&str> = rules
+            .iter()
+            .filter(|(_, r)| pattern_matches(&evaluate(&r["Properties"]["EventPattern"], &params), event))
+            .map(|(name, _)| *name)
+            .collect();
+        assert_eq!(
+            matching.len(),
+            1,
+            "job state rule: exactly one rule must bring {what} to the function (no event twice), got {matching:?}"
         );
-        let pattern = evaluate(&r["Properties"]["EventPattern"], &params);
-        for (what, event) in &must_match {
-            assert!(
-                pattern_matches(&pattern, event),
-                "copy rule: {name} must match {what}\npattern: {pattern}"
-            );
-        }
-        for (what, event) in &must_not_match {
+        let rule = &resource(&t, matching[0]);
+        assert!(
+            rule.get("Condition").is_none(),
+            "job state rule: {} must exist whatever the settings: outcomes are recorded without a copy destination",
+            matching[0]
+        );
+    }
+    for (what, event) in &must_not_match {
+        for (name, r) in &rules {
+            let pattern = evaluate(&r["Properties"]["EventPattern"], &params);
             assert!(
                 !pattern_matches(&pattern, event),
-                "copy rule: {name} must not match {what}\npattern: {pattern}"
+                "job state rule: {name} must not match {what}\npattern: {pattern}"
             );
         }
     }
@@ -869,6 +926,209 @@ fn template_is_next_to_the_manifest() {
     assert!(
         Path::new(&root().join(code_uri)).join("Cargo.toml").is_file(),
         "build: CodeUri {code_uri} must hold Cargo.toml"
+    );
+}
+
+// ------------------------------------------------- metrics, alarms, dashboard
+
+/// The metrics of CONTRACT.md section 9 that fire an alarm when above 0.
+const ALARMED_METRICS: &[&str] = &["JobsFailed", "MessagesFailed", "BackupJobsFailed", "CopyJobsFailed"];
+
+/// The parameter that names the metrics' namespace, as the function reads it.
+fn metrics_namespace_parameter(t: &Value) -> &str {
+    let param = ref_name(&function_env(t)["METRICS_NAMESPACE"])
+        .expect("metrics: METRICS_NAMESPACE must come from a parameter, which the alarms and dashboard also read");
+    assert_eq!(
+        parameter(t, param)["Default"],
+        "BackupTrigger",
+        "metrics: the namespace defaults to the function's own default"
+    );
+    param
+}
+
+#[test]
+fn alarms_fire_on_failed_jobs_messages_and_outcomes_and_notify_the_topic() {
+    let t = template();
+    let namespace = metrics_namespace_parameter(&t);
+    let (function_name, _) = function(&t);
+    let alarms = resources_of_type(&t, "AWS::CloudWatch::Alarm");
+    for metric in ALARMED_METRICS {
+        let (name, alarm) = alarms
+            .iter()
+            .find(|(_, a)| a["Properties"]["MetricName"] == *metric)
+            .unwrap_or_else(|| panic!("alarms: no alarm on the metric {metric}"));
+        let p = &alarm["Properties"];
+        assert_eq!(
+            ref_name(&p["Namespace"]),
+            Some(namespace),
+            "alarms: {name} must read the namespace the function writes to"
+        );
+        let dimensions = list(&p["Dimensions"]);
+        assert!(
+            dimensions.len() == 1
+                && dimensions[0]["Name"] == "FunctionName"
+                && ref_name(&dimensions[0]["Value"]) == Some(function_name),
+            "alarms: {name} must have the one dimension FunctionName = !Ref {function_name}, as the metrics line has"
+        );
+        assert!(
+            p["Statistic"] == "Sum"
+                && p["ComparisonOperator"] == "GreaterThanThreshold"
+                && int(&p["Threshold"]) == Some(0),
+            "alarms: {name} must fire when the sum of {metric} is above 0"
+        );
+        assert_eq!(
+            p["TreatMissingData"], "notBreaching",
+            "alarms: {name}: no data means nothing happened, not a failure"
+        );
+        assert!(
+            alarm.get("Condition").is_none(),
+            "alarms: {name} must exist whatever the settings"
+        );
+        let actions = &p["AlarmActions"]["Fn::If"];
+        assert!(
+            actions[0] == "HasAlarmTopic" && list(&actions[1]).iter().any(|a| ref_name(a) == Some("AlarmTopicArn")),
+            "alarms: {name} must notify AlarmTopicArn when it is set"
+        );
+    }
+}
+
+/// The dashboard's body as CloudFormation renders it, with references shown as
+/// `<Name>` and `schedule` choosing the branch of HasSchedule.
+fn render(v: &Value, schedule: bool) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Object(o) if o.contains_key("Ref") => format!("<{}>", o["Ref"].as_str().unwrap()),
+        Value::Object(o) if o.contains_key("Fn::GetAtt") => {
+            let (resource, attribute) = get_att(v).expect("Fn::GetAtt [resource, attribute]");
+            format!("<{resource}.{attribute}>")
+        }
+        Value::Object(o) if o.contains_key("Fn::If") => {
+            let args = o["Fn::If"].as_array().unwrap();
+            assert_eq!(
+                args[0], "HasSchedule",
+                "dashboard: the only condition in its body is HasSchedule"
+            );
+            render(&args[if schedule { 1 } else { 2 }], schedule)
+        }
+        Value::Object(o) if o.contains_key("Fn::Sub") => {
+            let (text, vars) = match &o["Fn::Sub"] {
+                Value::String(s) => (s.as_str(), Map::new()),
+                Value::Array(args) => (
+                    args[0].as_str().unwrap(),
+                    args[1].as_object().cloned().unwrap_or_default(),
+                ),
+                other => panic!("unsupported Fn::Sub {other}"),
+            };
+            let mut out = String::new();
+            let mut rest = text;
+            while let Some(start) = rest.find("${") {
+                out.push_str(&rest[..start]);
+                let end = rest[start..].find('}').expect("unclosed ${") + start;
+                let name = &rest[start + 2..end];
+                out.push_str(&match vars.get(name) {
+                    Some(v) => render(v, schedule),
+                    None => format!("<{name}>"),
+                });
+                rest = &rest[end + 1..];
+            }
+            out.push_str(rest);
+            out
+        }
+        other => panic!("dashboard: cannot render {other}"),
+    }
+}
+
+#[test]
+fn the_dashboard_shows_jobs_outcomes_failed_messages_and_dead_letter_queues() {
+    let t = template();
+    let dashboards = resources_of_type(&t, "AWS::CloudWatch::Dashboard");
+    assert_eq!(
+        dashboards.len(),
+        1,
+        "dashboard: the template must define one AWS::CloudWatch::Dashboard"
+    );
+    let (name, dashboard) = dashboards[0];
+    let namespace = metrics_namespace_parameter(&t);
+    let (function_name, _) = function(&t);
+    for schedule in [false, true] {
+        let text = render(&dashboard["Properties"]["DashboardBody"], schedule);
+        let body: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("dashboard: {name}'s body is not JSON (HasSchedule {schedule}): {e}\n{text}"));
+        let widgets = body["widgets"].as_array().expect("dashboard: a body has widgets");
+        let metrics: Vec<Vec<&str>> = widgets
+            .iter()
+            .flat_map(|w| w["properties"]["metrics"].as_array().into_iter().flatten())
+            .map(|m| m.as_array().unwrap().iter().filter_map(Value::as_str).collect())
+            .collect();
+        let shows = |namespace: &str, metric: &str, dimension: &str, value: &str| {
+            metrics.iter().any(|m| m[..] == [namespace, metric, dimension, value])
+        };
+        let ours = format!("<{namespace}>");
+        let fn_name = format!("<{function_name}>");
+        for metric in [
+            "JobsStarted",
+            "JobsFailed",
+            "EventsRejected",
+            "MessagesFailed",
+            "BackupJobsCompleted",
+            "BackupJobsFailed",
+            "CopyJobsCompleted",
+            "CopyJobsFailed",
+        ] {
+            assert!(
+                shows(&ours, metric, "FunctionName", &fn_name),
+                "dashboard: {name} must show {metric} of the function"
+            );
+        }
+        assert!(
+            shows("AWS/Lambda", "Throttles", "FunctionName", &fn_name),
+            "dashboard: {name} must show the function's throttles"
+        );
+        for (queue, role) in dead_letter_queues(&t) {
+            if resource(&t, &queue).get("Condition").is_some() && !schedule {
+                continue;
+            }
+            assert!(
+                shows(
+                    "AWS/SQS",
+                    "ApproximateNumberOfMessagesVisible",
+                    "QueueName",
+                    &format!("<{queue}.QueueName>")
+                ),
+                "dashboard: {name} must show the depth of {queue} ({role})"
+            );
+        }
+        let log_group = ref_name(&function_props(&t)["LoggingConfig"]["LogGroup"]).expect("the function's log group");
+        assert!(
+            widgets.iter().any(|w| w["type"] == "log"
+                && w["properties"]["query"]
+                    .as_str()
+                    .is_some_and(|q| q.contains(&format!("SOURCE '<{log_group}>'"))
+                        && q.contains("message = \"outcome\"")
+                        && q.contains("by kind, state"))),
+            "dashboard: {name} must show outcomes by state from the outcome lines of {log_group}"
+        );
+        for w in widgets {
+            if w["type"] == "metric" || w["type"] == "log" {
+                assert_eq!(
+                    w["properties"]["region"], "<AWS::Region>",
+                    "dashboard: widgets show the stack's Region"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_dashboard_is_an_output() {
+    let t = template();
+    let (name, _) = resources_of_type(&t, "AWS::CloudWatch::Dashboard")[0];
+    let outputs = t["Outputs"].as_object().expect("outputs");
+    assert!(
+        outputs
+            .values()
+            .any(|o| sub_text(&o["Value"]).is_some_and(|s| s.contains(&format!("${{{name}}}")))),
+        "outputs: a link to the dashboard {name} must be an output"
     );
 }
 

@@ -35,6 +35,7 @@ pub fn plan(event: &Value, origin: &Origin, event_id: Option<&str>, settings: &S
             source,
             jobs,
             skipped: None,
+            outcome: None,
         })
     } else {
         // "Jobs" is never present here (that makes a list); it is named so that a
@@ -51,6 +52,7 @@ pub fn plan(event: &Value, origin: &Origin, event_id: Option<&str>, settings: &S
             source,
             jobs: vec![job],
             skipped: None,
+            outcome: None,
         })
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod direct;
 pub mod eventbridge;
+pub mod outcome;
 pub mod selection;
 pub mod sqs;
 
@@ -43,6 +44,7 @@ pub enum Shape {
     EventBridge,
     BackupStateChange,
     Selection,
+    CopyStateChange,
 }
 
 impl Shape {
@@ -53,6 +55,7 @@ impl Shape {
             Shape::EventBridge => "eventbridge",
             Shape::BackupStateChange => "backup-state-change",
             Shape::Selection => "selection",
+            Shape::CopyStateChange => "copy-state-change",
         }
     }
 }
@@ -66,6 +69,8 @@ pub struct Plan {
     /// Why nothing is to be done, when the event asks for nothing (a backup job
     /// that did not complete).
     pub skipped: Option<String>,
+    /// How an AWS Backup job ended, when the event says so (CONTRACT.md section 9).
+    pub outcome: Option<outcome::JobOutcome>,
 }
 
 /// An invocation's event: one event, or an SQS batch of them.

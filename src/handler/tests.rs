@@ -56,17 +56,11 @@ impl JobStarter for Fake {
 }
 
 fn app() -> Arc<App<Fake>> {
-    let settings = Settings {
-        ..crate::fixtures::settings()
-    };
-    Arc::new(App::new(settings, Fake))
+    Arc::new(App::new(crate::fixtures::settings(), Fake).with_metrics_sink(Sink::Memory(Arc::default())))
 }
 
 fn invocation() -> Invocation {
-    Invocation {
-        request_id: "req-1".into(),
-        deadline: Deadline::after(Duration::from_secs(60)),
-    }
+    Invocation::new("req-1", Deadline::after(Duration::from_secs(60)))
 }
 
 fn request(volume: &str) -> Value {
@@ -195,10 +189,7 @@ async fn events_too_large_or_not_json_are_refused_before_parsing() {
 
 #[tokio::test]
 async fn near_the_deadline_a_single_event_fails_naming_what_was_not_started() {
-    let invocation = Invocation {
-        request_id: "req-2".into(),
-        deadline: Deadline::after(Duration::from_millis(500)),
-    };
+    let invocation = Invocation::new("req-2", Deadline::after(Duration::from_millis(500)));
     let error = handled(
         &app(),
         json!({ "Jobs": [request("vol-1"), request("vol-2")] }),
@@ -243,7 +234,7 @@ async fn max_concurrency_holds_across_the_messages_of_a_batch() {
         max_concurrency: 2,
         ..crate::fixtures::settings()
     };
-    let app = Arc::new(App::new(settings, Counting::default()));
+    let app = Arc::new(App::new(settings, Counting::default()).with_metrics_sink(Sink::Memory(Arc::default())));
     let lists: Vec<(String, Value)> = (0..3)
         .map(|m| {
             (
@@ -268,15 +259,12 @@ async fn a_fifo_message_left_unstarted_at_the_deadline_fails_every_later_one() {
         max_calls_per_second: 1,
         ..crate::fixtures::settings()
     };
-    let app = Arc::new(App::new(settings, Counting::default()));
+    let app = Arc::new(App::new(settings, Counting::default()).with_metrics_sink(Sink::Memory(Arc::default())));
     // One call a second and 4.5 s to the deadline: calls may start until 2.5 s, so
     // messages 1 to 3 start and message 4, in order, cannot.
     let bodies: Vec<(String, Value)> = (1..=6).map(|m| (m.to_string(), request(&format!("vol-{m}")))).collect();
     let bodies: Vec<(&str, Value)> = bodies.iter().map(|(id, body)| (id.as_str(), body.clone())).collect();
-    let invocation = Invocation {
-        request_id: "req-3".into(),
-        deadline: Deadline::after(Duration::from_millis(4500)),
-    };
+    let invocation = Invocation::new("req-3", Deadline::after(Duration::from_millis(4500)));
     let answer = handled(&app, sqs("q.fifo", &bodies), &invocation).await.unwrap();
     assert_eq!(failures(&answer), ["4", "5", "6"]);
 }
@@ -296,10 +284,57 @@ async fn a_dry_run_is_not_paced() {
         dry_run: true,
         ..crate::fixtures::settings()
     };
-    let app = Arc::new(App::new(settings, crate::send::DryRun));
+    let app = Arc::new(App::new(settings, crate::send::DryRun).with_metrics_sink(Sink::Memory(Arc::default())));
     let began = tokio::time::Instant::now();
     let jobs: Vec<Value> = (0..50).map(|i| request(&format!("vol-{i}"))).collect();
     let answer = handled(&app, json!({ "Jobs": jobs }), &invocation()).await.unwrap();
     assert_eq!(answer["Jobs"].as_array().unwrap().len(), 50);
     assert!(began.elapsed() < Duration::from_secs(1), "paced: {:?}", began.elapsed());
+}
+
+/// The metrics lines `handle_text` wrote for `event`, parsed.
+async fn metrics_of(event: &Value) -> Vec<Value> {
+    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let settings = app().settings.clone();
+    let app = Arc::new(App::new(settings, Fake).with_metrics_sink(Sink::Memory(Arc::clone(&lines))));
+    let _ = handle_text(&app, &event.to_string(), &invocation()).await;
+    let lines = lines.lock().unwrap();
+    lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[tokio::test]
+async fn each_invocation_writes_one_metrics_line_counting_what_it_did() {
+    let batch = sqs(
+        "q",
+        &[
+            ("ok", json!({ "Jobs": [request("vol-1"), request("vol-2")] })),
+            ("aws-error", request("vol-fail")),
+            ("invalid", json!({ "ResourceArn": "nope" })),
+            ("panics", request("vol-panic")),
+        ],
+    );
+    let lines = metrics_of(&batch).await;
+    assert_eq!(lines.len(), 1);
+    let m = &lines[0];
+    assert_eq!(
+        (
+            &m["JobsStarted"],
+            &m["JobsFailed"],
+            &m["EventsRejected"],
+            &m["MessagesFailed"]
+        ),
+        (&json!(2), &json!(2), &json!(1), &json!(3)),
+        "{m}"
+    );
+
+    let lines = metrics_of(&json!({ "Jobs": [request("vol-1"), { "ResourceARN": "typo" }] })).await;
+    assert_eq!(
+        (&lines[0]["JobsStarted"], &lines[0]["EventsRejected"]),
+        (&json!(0), &json!(1))
+    );
+    assert!(lines[0].get("MessagesFailed").is_none(), "not an SQS batch");
+
+    let lines = metrics_of(&Value::String("not an object".into())).await;
+    assert_eq!(lines.len(), 1, "a refused event still gets its line");
+    assert_eq!(lines[0]["EventsRejected"], 1);
 }

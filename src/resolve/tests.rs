@@ -152,10 +152,7 @@ async fn call(app: &Arc<App<Starter>>, event: Value) -> Result<Value, HandlerErr
 }
 
 fn invocation() -> Invocation {
-    Invocation {
-        request_id: "req-1".into(),
-        deadline: Deadline::after(Duration::from_secs(600)),
-    }
+    Invocation::new("req-1", Deadline::after(Duration::from_secs(600)))
 }
 
 fn prod_tables() -> Value {
@@ -389,4 +386,32 @@ async fn a_selection_in_an_sqs_message_fails_that_message_only() {
     let answer = call(&s.app, event).await.unwrap();
     assert_eq!(answer, json!({ "batchItemFailures": [{ "itemIdentifier": "m-1" }] }));
     assert_eq!(s.app.starter.started.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_metrics_count_what_was_matched_and_enqueued() {
+    let s = setup(Pages::new(inventory(30), 7), Queue::default(), Some(QUEUE_URL), false);
+    let invocation = invocation();
+    handle(&s.app, prod_tables(), &invocation).await.unwrap();
+    let metrics: Vec<(&str, u64)> = invocation.tally.metrics();
+    assert!(metrics.contains(&("ResourcesMatched", 25)), "{metrics:?}");
+    assert!(metrics.contains(&("ResourcesEnqueued", 24)), "{metrics:?}");
+    assert!(metrics.contains(&("JobsStarted", 0)), "{metrics:?}");
+
+    let dry = setup(Pages::new(inventory(30), 7), Queue::default(), Some(QUEUE_URL), true);
+    let invocation = self::invocation();
+    handle(&dry.app, prod_tables(), &invocation).await.unwrap();
+    let metrics = invocation.tally.metrics();
+    assert!(metrics.contains(&("ResourcesMatched", 25)), "{metrics:?}");
+    assert!(
+        metrics.contains(&("ResourcesEnqueued", 0)),
+        "a dry run enqueues nothing: {metrics:?}"
+    );
+
+    let here = setup(Pages::new(inventory(30), 7), Queue::default(), None, false);
+    let invocation = self::invocation();
+    handle(&here.app, prod_tables(), &invocation).await.unwrap();
+    let metrics = invocation.tally.metrics();
+    assert!(metrics.contains(&("JobsStarted", 24)), "{metrics:?}");
+    assert!(metrics.contains(&("ResourcesEnqueued", 0)), "{metrics:?}");
 }

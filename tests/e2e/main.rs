@@ -2,6 +2,7 @@
 //! Lambda Runtime API and a fake AWS Backup endpoint (`AWS_ENDPOINT_URL_BACKUP`).
 
 mod harness;
+mod outcomes;
 mod selection;
 mod tagging;
 
@@ -109,6 +110,9 @@ fn tokens(recorded: &[Recorded]) -> Vec<String> {
 async fn every_sample_event_runs_end_to_end() {
     let expected: &[(&str, usize)] = &[
         ("backup-job-completed.json", 1),
+        ("backup-job-failed.json", 0),
+        ("copy-job-completed.json", 0),
+        ("copy-job-failed.json", 0),
         ("copy.json", 1),
         ("eventbridge-rule.json", 2),
         ("list.json", 4),
@@ -181,6 +185,14 @@ async fn every_sample_event_runs_end_to_end() {
                 );
                 assert_eq!(recorded[0].body["SourceBackupVaultName"], "Default");
                 assert_eq!(recorded[0].body["DestinationBackupVaultArn"], COPY_DESTINATION);
+            }
+            "backup-job-failed.json" | "copy-job-completed.json" | "copy-job-failed.json" => {
+                let r = answer.response();
+                assert_eq!(r["Jobs"], json!([]), "{file}: an outcome starts nothing");
+                assert!(
+                    r["Skipped"].as_str().unwrap().contains("recorded as an outcome"),
+                    "{file}: {r}"
+                );
             }
             "sqs-batch.json" => assert_eq!(failed_ids(&answer), ["2e1424d4-f796-459a-8184-9c92662be6da"]),
             "sqs-fifo.json" => {
@@ -687,12 +699,12 @@ async fn invalid_events_start_nothing_and_fail_with_a_validation_error() {
 }
 
 #[tokio::test]
-async fn a_completed_backup_without_a_copy_destination_is_a_config_error() {
-    let setup = Setup::start(&[("COPY_DESTINATION_VAULT_ARN", "")]).await;
+async fn a_completed_backup_needs_a_role_to_be_copied_and_a_running_one_is_skipped() {
+    let setup = Setup::start(&[("BACKUP_IAM_ROLE_ARN", "")]).await;
     let answer = setup.lambda.invoke(&sample("backup-job-completed.json")).await;
     let (error_type, message) = answer.error();
     assert_eq!(error_type, "ConfigError");
-    assert!(message.contains("COPY_DESTINATION_VAULT_ARN"));
+    assert!(message.contains("BACKUP_IAM_ROLE_ARN"));
 
     let mut running = sample("backup-job-completed.json");
     running["detail"]["state"] = json!("RUNNING");
@@ -911,7 +923,22 @@ async fn every_sample_runs_through_the_local_dry_run() {
             stderr.lines().all(|l| serde_json::from_str::<Value>(l).is_ok()),
             "{name}: log lines are JSON"
         );
-        assert!(stderr.contains("\"outcome\":\"dry_run\""), "{name}: {stderr}");
+        if name.starts_with("backup-job-failed") || name.starts_with("copy-job-") {
+            assert!(stderr.contains("\"message\":\"outcome\""), "{name}: {stderr}");
+        } else {
+            assert!(stderr.contains("\"outcome\":\"dry_run\""), "{name}: {stderr}");
+        }
+        let metrics: Vec<Value> = stderr
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|l| l.get("_aws").is_some())
+            .collect();
+        assert_eq!(metrics.len(), 1, "{name}: one metrics line, on stderr: {stderr}");
+        assert_eq!(metrics[0]["JobsStarted"], 0, "{name}: a dry run starts nothing");
+        assert!(
+            !String::from_utf8_lossy(&output.stdout).contains("_aws"),
+            "{name}: stdout holds the answer only"
+        );
         assert!(
             !stderr.contains("\"platform\"") && !String::from_utf8_lossy(&output.stdout).contains("\"platform\""),
             "{name}: a tag value was printed"
