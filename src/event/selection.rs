@@ -372,12 +372,30 @@ impl Selection {
     }
 }
 
+/// Services of AWS Backup's supported types that the Tagging API is documented to
+/// filter on (`ResourceTypeFilters` as `service`). A service outside this list is
+/// never passed: the API refuses a resource type it does not know, which would
+/// fail a selection that, unfiltered, works.
+const FILTERABLE_SERVICES: &[&str] = &[
+    "cloudformation",
+    "dynamodb",
+    "ec2",
+    "eks",
+    "elasticfilesystem",
+    "fsx",
+    "rds",
+    "redshift",
+    "s3",
+    "storagegateway",
+];
+
 /// The service a pattern names literally: `dynamodb` in `arn:aws:dynamodb:*:*:table/*`;
-/// none when a `*` comes before the colon that ends the service.
+/// none when a `*` comes before the colon that ends the service, or when the
+/// service is not one the Tagging API is known to filter on.
 fn literal_service(pattern: &Pattern) -> Option<&str> {
     let mut fields = pattern.literal_prefix().splitn(4, ':');
     match (fields.next(), fields.next(), fields.next(), fields.next()) {
-        (Some("arn"), Some(_), Some(service), Some(_)) if !service.is_empty() => Some(service),
+        (Some("arn"), Some(_), Some(service), Some(_)) if FILTERABLE_SERVICES.contains(&service) => Some(service),
         _ => None,
     }
 }

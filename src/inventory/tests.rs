@@ -162,3 +162,41 @@ fn a_file_of_another_shape_says_what_was_expected() {
     let error = ResourceFile::parse(r#"{"Resources": []}"#).unwrap_err();
     assert!(error.contains("get-resources"), "{error}");
 }
+
+#[tokio::test]
+async fn every_page_is_read_each_with_the_token_of_the_one_before() {
+    let sent: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
+    let (first, second) = (Arc::clone(&sent), Arc::clone(&sent));
+    let page_1 = mock!(Client::get_resources)
+        .match_requests(|input| input.pagination_token().is_none())
+        .then_compute_output(move |input| {
+            first.lock().unwrap().push(input.pagination_token().map(str::to_owned));
+            GetResourcesOutput::builder()
+                .resource_tag_mapping_list(mapping("arn:aws:s3:::one", &[]))
+                .pagination_token("after-one")
+                .build()
+        });
+    let page_2 = mock!(Client::get_resources)
+        .match_requests(|input| input.pagination_token() == Some("after-one"))
+        .then_compute_output(move |input| {
+            second.lock().unwrap().push(input.pagination_token().map(str::to_owned));
+            GetResourcesOutput::builder()
+                .resource_tag_mapping_list(mapping("arn:aws:s3:::two", &[]))
+                .pagination_token("")
+                .build()
+        });
+    let client = mock_client!(aws_sdk_resourcegroupstagging, RuleMode::MatchAny, [&page_1, &page_2]);
+    let api = TaggingApi::new(client);
+    let mut token: Option<String> = None;
+    let mut arns = Vec::new();
+    loop {
+        let page = api.page(&Pushdown::default(), token.as_deref()).await.unwrap();
+        arns.extend(page.resources.into_iter().map(|r| r.arn));
+        match page.next {
+            Some(next) => token = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(arns, ["arn:aws:s3:::one", "arn:aws:s3:::two"]);
+    assert_eq!(sent.lock().unwrap().clone(), vec![None, Some("after-one".to_string())]);
+}

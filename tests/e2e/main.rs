@@ -622,6 +622,11 @@ async fn bad_settings_stop_the_function_before_its_first_event() {
         ("MAX_CONCURRENCY", "0"),
         ("BACKUP_IAM_ROLE_ARN", "BackupRole"),
         ("DRY_RUN", "maybe"),
+        (
+            "REQUEST_QUEUE_URL",
+            "https://sqs.eu-west-1.amazonaws.com/123456789012/requests.fifo",
+        ),
+        ("REQUEST_QUEUE_URL", "arn:aws:sqs:eu-west-1:123456789012:requests"),
     ] {
         let lambda = FakeLambda::start().await;
         let backup = FakeBackup::start().await;

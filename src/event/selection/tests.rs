@@ -716,6 +716,11 @@ fn resources_become_service_filters_when_every_service_is_literal() {
     assert!(p.resource_types.is_empty());
     let p = pushdown(json!({ "Resources": ["arn:aws:s3"] }));
     assert!(p.resource_types.is_empty(), "the service is not closed by a colon");
+    // A service the Tagging API may not know is never passed, nor are the others.
+    let p = pushdown(json!({ "Resources": ["arn:aws:dynamodb:*:*:table/*", "arn:aws:backup-gateway:*:*:vm/*"] }));
+    assert!(p.resource_types.is_empty());
+    let p = pushdown(json!({ "Resources": ["arn:aws:sns:*"] }));
+    assert!(p.resource_types.is_empty());
 }
 
 // ---------------------------------------------------------------- property
