@@ -253,6 +253,9 @@ impl Pushdown {
 const MAX_TAG_FILTERS: usize = 50;
 const MAX_TAG_FILTER_VALUES: usize = 20;
 const MAX_RESOURCE_TYPE_FILTERS: usize = 100;
+/// The longest tag key and value AWS allows.
+const MAX_TAG_KEY: usize = 128;
+const MAX_TAG_VALUE: usize = 256;
 
 /// What becomes of one listed resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -316,8 +319,15 @@ impl Selection {
     pub fn pushdown(&self) -> Pushdown {
         let mut tag_filters: Vec<(String, Vec<String>)> = Vec::new();
         let mut add = |key: &str, values: Vec<String>| {
-            // One filter a key: any one of them is already a superset.
-            if tag_filters.len() < MAX_TAG_FILTERS
+            // One filter a key: any one of them is already a superset. A key or value
+            // no tag can have (too long, an empty value) would make the API refuse
+            // the call: such a condition is left to the matcher.
+            let fits = key.chars().count() <= MAX_TAG_KEY
+                && values
+                    .iter()
+                    .all(|v| !v.is_empty() && v.chars().count() <= MAX_TAG_VALUE);
+            if fits
+                && tag_filters.len() < MAX_TAG_FILTERS
                 && values.len() <= MAX_TAG_FILTER_VALUES
                 && !tag_filters.iter().any(|(k, _)| k == key)
             {

@@ -679,6 +679,17 @@ fn conditions_that_must_hold_become_tag_filters() {
 }
 
 #[test]
+fn conditions_no_tag_could_meet_are_left_to_the_matcher() {
+    let p = pushdown(json!({ "Resources": ["*"], "Conditions": { "StringEquals": [
+        tag_condition(&"k".repeat(129), "v"),
+        tag_condition("long", &"v".repeat(257)),
+        tag_condition("empty", ""),
+        tag_condition(&"k".repeat(128), &"v".repeat(256))
+    ] } }));
+    assert_eq!(p.tag_filters, vec![filter(&"k".repeat(128), &[&"v".repeat(256)])]);
+}
+
+#[test]
 fn list_of_tags_is_pushed_down_only_alone_and_on_one_key() {
     let tag = |k: &str, v: &str| json!({"ConditionType": "STRINGEQUALS", "ConditionKey": k, "ConditionValue": v});
     let p = pushdown(json!({ "ListOfTags": [tag("backup", "daily"), tag("aws:ResourceTag/backup", "nightly")] }));
