@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use tokio::process::{Child, Command};
 
 use crate::harness::{FakeBackup, FakeLambda, Function, REGION};
-use crate::ROLE;
+use crate::{ROLE, TAG_SECRET};
 
 const ACCOUNT: &str = "123456789012";
 
@@ -81,6 +81,7 @@ impl Moto {
             .arg("-c")
             .arg(script)
             .env("MOTO_ENDPOINT", &self.endpoint)
+            .env("TAG_SECRET", TAG_SECRET)
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_DEFAULT_REGION", REGION)
@@ -110,7 +111,7 @@ def table(name, tags):
         args["Tags"] = tags
     ddb.create_table(**args)
 for i in range(12):
-    table(f"orders-{i:02}", nightly)
+    table(f"orders-{i:02}", nightly + [{"Key": "note", "Value": os.environ["TAG_SECRET"]}])
 table("scratch-imports", nightly)
 table("owned-by-tests", nightly + [{"Key": "owner", "Value": "test-bot"}])
 table("untagged", [])
@@ -296,5 +297,39 @@ async fn a_selection_fans_out_through_moto_and_every_selected_resource_gets_one_
     assert_eq!(selection["Found"], 14, "{selection}");
     assert_eq!(selection["Matched"], 12, "{selection}");
     assert_eq!(selection["Enqueued"], 12, "{selection}");
-    function.finish().await;
+
+    // A selection that matches nothing succeeds, with a warning.
+    let nothing = json!({ "Selection": { "Resources": ["arn:aws:dynamodb:*:*:table/absent-*"] }, "IamRoleArn": ROLE });
+    let answer = lambda.invoke(&nothing).await;
+    assert_eq!(answer.response()["Selection"]["Matched"], 0);
+
+    let output = function.finish().await;
+    // The tables carry a tag whose value must never be printed.
+    output.assert_nothing_leaked(&[TAG_SECRET]);
+    let warned: Vec<Value> = output
+        .log_lines()
+        .into_iter()
+        .filter(|l| l["level"] == "WARN" && l["message"].as_str().unwrap_or("").contains("matched no resource"))
+        .collect();
+    assert_eq!(warned.len(), 1, "one warning, for the selection that matched nothing");
+    // One metrics line per invocation: the fan-outs count what they matched and
+    // enqueued; the consumers' batch counts the jobs it started.
+    let metrics: Vec<Value> = output
+        .log_lines()
+        .into_iter()
+        .filter(|l| l.get("_aws").is_some())
+        .collect();
+    let count = |m: &Value, name: &str| m[name].as_u64();
+    assert_eq!(metrics.len(), 5, "{metrics:?}");
+    assert_eq!(count(&metrics[0], "ResourcesMatched"), Some(19));
+    assert_eq!(count(&metrics[0], "ResourcesEnqueued"), Some(18));
+    assert_eq!(count(&metrics[0], "JobsStarted"), Some(0));
+    assert_eq!(count(&metrics[1], "JobsStarted"), Some(18));
+    assert!(
+        metrics[1].get("ResourcesMatched").is_none(),
+        "the consumers' batch is no selection"
+    );
+    assert_eq!(count(&metrics[2], "ResourcesEnqueued"), Some(18));
+    assert_eq!(count(&metrics[3], "ResourcesEnqueued"), Some(12));
+    assert_eq!(count(&metrics[4], "ResourcesMatched"), Some(0));
 }
