@@ -7,6 +7,7 @@ use std::sync::Arc;
 use backup_trigger::aws::{self, AwsBackup};
 use backup_trigger::error::ConfigError;
 use backup_trigger::handler::{self, App, Invocation};
+use backup_trigger::resolve::Sources;
 use backup_trigger::send::{DryRun, JobStarter};
 use backup_trigger::settings::Settings;
 use backup_trigger::{local, logging};
@@ -53,11 +54,14 @@ async fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // One configuration for every client; a dry run still reads the Tagging API.
+    let config = aws::config_loader(&settings).load().await;
+    let sources = Sources::aws(&config, &settings);
     let outcome = if settings.dry_run {
-        run(App::new(settings, DryRun)).await
+        run(App::new(settings, DryRun).with_sources(sources)).await
     } else {
-        let client = aws::client(&settings).await;
-        run(App::new(settings, AwsBackup::new(client))).await
+        let client = aws_sdk_backup::Client::new(&config);
+        run(App::new(settings, AwsBackup::new(client)).with_sources(sources)).await
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,318 @@
+//! Resolving a selection (CONTRACT.md section 8): pages of resources in, selected
+//! requests out, to the request queue ([`FanOut`]) or, without `REQUEST_QUEUE_URL`,
+//! started here like a list of at most 1,000. Streams: memory holds one page and
+//! one batch of messages (or the 1,000 jobs of a selection started here).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tracing::{info, warn};
+
+use crate::answer::{self, Answer, HandlerError, JobAnswer, SelectionAnswer, SelectionCounts};
+use crate::enqueue::{Enqueuer, FanOut, SqsQueue};
+use crate::event::direct::MAX_JOBS;
+use crate::event::selection::{Selection, Verdict};
+use crate::event::{Origin, Plan, Shape};
+use crate::inventory::{Inventory, TaggingApi};
+use crate::logging::{self, EventSummary};
+use crate::metrics::Tally;
+use crate::request::Job;
+use crate::send::{self, Deadline, JobResult, JobStarter, Limits, Outcome};
+use crate::settings::Settings;
+
+/// A dry run answers with this many requests at most.
+pub const DRY_RUN_SHOWN: usize = 100;
+/// Unsupported resources logged one by one; the rest are counted only.
+const UNSUPPORTED_LOGGED: usize = 20;
+
+/// Where a selection's resources come from and where its requests go.
+#[derive(Clone)]
+pub struct Sources {
+    pub inventory: Arc<dyn Inventory>,
+    /// The request queue (`REQUEST_QUEUE_URL`), when set.
+    pub queue: Option<Arc<dyn Enqueuer>>,
+}
+
+impl Sources {
+    /// The Tagging API of the function's Region and, when `REQUEST_QUEUE_URL` is
+    /// set, the request queue: clients built once, at start, from one configuration.
+    pub fn aws(config: &aws_config::SdkConfig, settings: &Settings) -> Sources {
+        let inventory = TaggingApi::new(aws_sdk_resourcegroupstagging::Client::new(config));
+        let queue = settings
+            .request_queue_url
+            .as_ref()
+            .map(|url| Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(config), url.clone())) as Arc<dyn Enqueuer>);
+        Sources {
+            inventory: Arc::new(inventory),
+            queue,
+        }
+    }
+}
+
+/// The counts of the answer's `"Selection"` object.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Resources the inventory listed (it depends on the filters passed).
+    pub found: usize,
+    /// Those the selection matches.
+    pub matched: usize,
+    /// Those of `matched` AWS Backup cannot back up: counted, never sent.
+    pub unsupported: usize,
+    /// Requests sent to the queue (in a dry run: that would have been).
+    pub enqueued: usize,
+    /// Messages sent to the queue (in a dry run: that would have been).
+    pub messages: usize,
+}
+
+/// What one invocation (or one SQS message) needs to resolve a selection.
+pub struct Context<'a, S> {
+    pub starter: &'a Arc<S>,
+    pub settings: &'a Settings,
+    pub sources: Option<&'a Sources>,
+    pub limits: &'a Limits,
+    pub deadline: Deadline,
+    pub at: Origin<'a>,
+    pub began: Instant,
+    pub cold_start: Option<bool>,
+    /// This invocation's metrics.
+    pub tally: &'a Tally,
+}
+
+/// Resolves a selection and answers `{"Selection": {...}, "Jobs": [...]}`, or fails
+/// saying what was done before the failure.
+pub async fn run<S: JobStarter>(context: &Context<'_, S>, selection: &Selection) -> Result<Answer, HandlerError> {
+    let mut counts = Counts::default();
+    let outcome = resolve(context, selection, &mut counts).await;
+    let (results, error) = match outcome {
+        Ok(results) => (results, None),
+        Err(error) => (Vec::new(), Some(error)),
+    };
+    let failed_results = results.iter().filter(|r| r.outcome.is_failure()).count();
+    log_selection(context, selection, &counts, error.as_ref(), failed_results);
+    // A dry run enqueues nothing; a failed fan-out counts what it did enqueue.
+    let enqueued = if context.settings.dry_run { 0 } else { counts.enqueued };
+    context.tally.selection(counts.matched as u64, enqueued as u64);
+    if let Some(error) = error {
+        return Err(error);
+    }
+    let plan = Plan {
+        shape: Shape::Selection,
+        source: selection.source().clone(),
+        jobs: Vec::new(),
+        skipped: None,
+        outcome: None,
+        refused: None,
+    };
+    // Jobs started here count as a list's.
+    context.tally.ran(&plan, &results);
+    if let Some(error) = answer::failed(&plan, &results) {
+        return Err(error);
+    }
+    let mut results = results;
+    if context.settings.dry_run {
+        results.truncate(DRY_RUN_SHOWN);
+    }
+    Ok(Answer::Selection(SelectionAnswer {
+        selection: SelectionCounts {
+            name: selection.name().map(str::to_owned),
+            found: counts.found,
+            matched: counts.matched,
+            unsupported: counts.unsupported,
+            enqueued: counts.enqueued,
+            messages: counts.messages,
+        },
+        jobs: results.into_iter().map(JobAnswer::from).collect(),
+    }))
+}
+
+async fn resolve<S: JobStarter>(
+    context: &Context<'_, S>,
+    selection: &Selection,
+    counts: &mut Counts,
+) -> Result<Vec<JobResult>, HandlerError> {
+    let settings = context.settings;
+    let Some(sources) = context.sources else {
+        return Err(HandlerError {
+            error_type: "ConfigError".into(),
+            message: "nothing was started: this function has no inventory to resolve selections with".into(),
+        });
+    };
+    let mut fan_out = match (&settings.request_queue_url, &sources.queue, settings.dry_run) {
+        (None, _, _) => None,
+        (Some(_), _, true) => Some(FanOut::new(None)),
+        (Some(_), Some(queue), false) => Some(FanOut::new(Some(queue.as_ref()))),
+        (Some(_), None, false) => {
+            return Err(HandlerError {
+                error_type: "ConfigError".into(),
+                message: "nothing was started: REQUEST_QUEUE_URL is set but this function has no queue client".into(),
+            })
+        }
+    };
+    let filters = selection.pushdown();
+    let mut token: Option<String> = None;
+    // Fan-out: the requests shown by a dry run. Here: the jobs to start.
+    let mut shown: Vec<JobResult> = Vec::new();
+    let mut jobs: Vec<Job> = Vec::new();
+    loop {
+        if context.deadline.too_late_to_start() {
+            return Err(HandlerError {
+                error_type: "DeadlineExceeded".into(),
+                message: format!(
+                    "too little time was left to list more resources: {} found, {} requests enqueued, nothing started here; sending the selection again is safe, every resource keeps its token",
+                    counts.found, counts.enqueued
+                ),
+            });
+        }
+        let page = sources
+            .inventory
+            .page(&filters, token.as_deref())
+            .await
+            .map_err(|failure| HandlerError {
+                error_type: failure.code.as_str().to_owned(),
+                message: format!(
+                    "listing resources (Resource Groups Tagging API GetResources) failed after {} found: {}: {}; {} requests were enqueued and nothing was started here; sending the selection again is safe, every resource keeps its token",
+                    counts.found,
+                    failure.code.as_str(),
+                    failure.message,
+                    counts.enqueued
+                ),
+            })?;
+        for resource in page.resources {
+            counts.found += 1;
+            match selection.verdict(&resource) {
+                Verdict::Passed => continue,
+                Verdict::Unsupported => {
+                    counts.matched += 1;
+                    counts.unsupported += 1;
+                    if counts.unsupported <= UNSUPPORTED_LOGGED {
+                        info!(
+                            resource_arn = resource.arn.as_str(),
+                            source_id = selection.source().value.as_str(),
+                            request_id = context.at.request_id,
+                            message_id = context.at.message_id,
+                            "matched but not a type AWS Backup can back up: counted, not sent"
+                        );
+                    }
+                    continue;
+                }
+                Verdict::Selected(_) => counts.matched += 1,
+            }
+            let job = selection
+                .job_for(&resource.arn, settings)
+                .map_err(|problems| HandlerError {
+                    error_type: "ValidationError".into(),
+                    message: format!(
+                        "nothing more was started or enqueued: the request for {} is invalid: {}",
+                        resource.arn,
+                        crate::error::PlanError::Validation(problems)
+                    ),
+                })?;
+            match &mut fan_out {
+                Some(fan_out) => {
+                    if settings.dry_run && shown.len() < DRY_RUN_SHOWN {
+                        shown.push(would_start(job));
+                    }
+                    if let Err(error) = fan_out.push(selection.request_for(&resource.arn)).await {
+                        counts.enqueued = fan_out.enqueued;
+                        counts.messages = fan_out.messages;
+                        return Err(HandlerError {
+                            error_type: error.code,
+                            message: error.message,
+                        });
+                    }
+                }
+                None if jobs.len() == MAX_JOBS => {
+                    return Err(HandlerError {
+                        error_type: "SelectionTooLarge".into(),
+                        message: format!(
+                            "nothing was started: the selection matches more than {MAX_JOBS} resources, the most one invocation starts itself. Set REQUEST_QUEUE_URL to the function's request queue so that selections fan out through it (the template does), or narrow the selection"
+                        ),
+                    });
+                }
+                None => jobs.push(job),
+            }
+        }
+        match page.next {
+            Some(next) => token = Some(next),
+            None => break,
+        }
+    }
+    if let Some(fan_out) = &mut fan_out {
+        let finished = fan_out.finish().await;
+        counts.enqueued = fan_out.enqueued;
+        counts.messages = fan_out.messages;
+        finished.map_err(|error| HandlerError {
+            error_type: error.code,
+            message: error.message,
+        })?;
+        return Ok(shown);
+    }
+    let results = send::send_all(context.starter, jobs, context.limits, context.deadline).await;
+    for (position, result) in results.iter().enumerate() {
+        logging::request(result, position, context.at);
+    }
+    Ok(results)
+}
+
+fn would_start(job: Job) -> JobResult {
+    JobResult {
+        job: Arc::new(job),
+        outcome: Outcome::WouldStart,
+        duration: Duration::ZERO,
+    }
+}
+
+/// One line for the selection, and the event line. A selection that matches
+/// nothing is a success, and a warning: the tags or patterns may be wrong.
+fn log_selection<S>(
+    context: &Context<'_, S>,
+    selection: &Selection,
+    counts: &Counts,
+    error: Option<&HandlerError>,
+    failed: usize,
+) {
+    let name = selection.name();
+    let fan_out = context.settings.request_queue_url.is_some();
+    if counts.matched == 0 && error.is_none() {
+        warn!(
+            selection_name = name,
+            found = counts.found,
+            matched = 0,
+            request_id = context.at.request_id,
+            message_id = context.at.message_id,
+            "the selection matched no resource; check its tags and patterns (untagged resources are never found)"
+        );
+    } else {
+        info!(
+            selection_name = name,
+            found = counts.found,
+            matched = counts.matched,
+            unsupported = counts.unsupported,
+            enqueued = counts.enqueued,
+            messages = counts.messages,
+            fan_out,
+            dry_run = context.settings.dry_run,
+            request_id = context.at.request_id,
+            message_id = context.at.message_id,
+            "selection"
+        );
+    }
+    let jobs = counts.matched - counts.unsupported;
+    logging::event(
+        &EventSummary {
+            kind: Shape::Selection.as_str(),
+            source: selection.source(),
+            requests: if fan_out { 0 } else { jobs },
+            failed,
+            skipped: None,
+            error: error.map(|e| (e.error_type.as_str(), e.message.as_str())),
+            duration: context.began.elapsed(),
+            cold_start: context.cold_start,
+        },
+        context.at,
+    );
+}
+
+#[cfg(test)]
+mod tests;
