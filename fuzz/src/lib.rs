@@ -18,7 +18,9 @@ use arbitrary::{Arbitrary, Unstructured};
 use backup_trigger::answer::HandlerError;
 use backup_trigger::event::{self, Incoming, Origin};
 use backup_trigger::handler::{self, App, Invocation};
+use backup_trigger::inventory::ResourceFile;
 use backup_trigger::metrics::Sink;
+use backup_trigger::resolve::Sources;
 use backup_trigger::request::{rules, Job};
 use backup_trigger::send::{Deadline, DryRun};
 use backup_trigger::settings::Settings;
@@ -59,8 +61,29 @@ fn app() -> &'static Arc<App<DryRun>> {
     APP.get_or_init(|| {
         // The function's own log set-up (JSON lines), writing into LOGS.
         backup_trigger::logging::init(|| LogSink);
-        Arc::new(App::new(settings(), DryRun).with_metrics_sink(Sink::Memory(Arc::clone(metrics()))))
+        Arc::new(
+            App::new(settings(), DryRun)
+                .with_metrics_sink(Sink::Memory(Arc::clone(metrics())))
+                .with_sources(Sources {
+                    inventory: Arc::new(inventory()),
+                    queue: None,
+                }),
+        )
     })
+}
+
+/// Where selections find resources: the dry run's sample resources, and one whose
+/// tag value is the marker (a resource's tag values are never shown either).
+fn inventory() -> ResourceFile {
+    let mut listing: Value =
+        serde_json::from_str(include_str!("../../events/local/resources.json")).expect("the sample resources are JSON");
+    if let Some(Value::Array(resources)) = listing.get_mut("ResourceTagMappingList") {
+        resources.push(serde_json::json!({
+            "ResourceARN": "arn:aws:ec2:eu-west-1:123456789012:volume/vol-0fuzz",
+            "Tags": [{ "Key": "stage", "Value": "prod" }, { "Key": "backup", "Value": SECRET }],
+        }));
+    }
+    ResourceFile::parse(&listing.to_string()).expect("the sample resources read")
 }
 
 /// The metrics lines written during one run.
@@ -154,7 +177,11 @@ pub fn check_said(input: &str, said: &Said) {
     );
     let metrics: Value = serde_json::from_str(&said.metrics[0]).expect("the metrics line is JSON");
     assert_eq!(metrics["JobsStarted"], 0, "a dry run starts nothing");
-    if parsed.as_ref().is_some_and(secret_only_in_tags) {
+    let hidden = match &parsed {
+        Some(event) => secret_hidden(event),
+        None => !input.contains(SECRET),
+    };
+    if hidden {
         let shown = match &said.answer {
             Ok(answer) => answer.to_string(),
             Err(error) => format!("{} {}", error.error_type, error.message),
@@ -171,10 +198,10 @@ pub const REQUEST_ID: &str = "fuzz-request";
 /// Plans an event as the handler does, without running it: a single event, or each
 /// message of an SQS batch. Checks every accepted job and bounds every error.
 pub fn check_plan(event: Value) {
-    let hidden = secret_only_in_tags(&event);
+    let hidden = secret_hidden(&event);
     let settings = settings();
-    let check = |result: Result<event::Plan, String>| match result {
-        Ok(plan) => {
+    let check = |planned: Planned| match planned {
+        Planned::Plan(plan) => {
             assert!(plan.jobs.len() <= 1000, "{} jobs", plan.jobs.len());
             let mut tokens: Vec<&str> = plan.jobs.iter().map(Job::idempotency_token).collect();
             tokens.sort_unstable();
@@ -194,7 +221,11 @@ pub fn check_plan(event: Value) {
                 );
             }
         }
-        Err(text) => {
+        Planned::Selection(shown) => {
+            assert!(shown.len() < MAX_ERROR, "a selection's Debug of {} bytes", shown.len());
+            assert!(!(hidden && shown.contains(SECRET)), "a tag value in a selection's Debug: {shown}");
+        }
+        Planned::Error(text) => {
             assert!(text.len() < MAX_ERROR, "an error of {} bytes", text.len());
             assert!(!(hidden && text.contains(SECRET)), "a tag value in an error: {text}");
         }
@@ -205,25 +236,58 @@ pub fn check_plan(event: Value) {
             for message in batch.messages {
                 match message.body {
                     Ok(body) => check(plan_one(&body, Some(&message.id), &settings)),
-                    Err(error) => check(Err(error.to_string())),
+                    Err(error) => check(Planned::Error(error.to_string())),
                 }
             }
         }
-        Err(error) => check(Err(error.to_string())),
+        Err(error) => check(Planned::Error(error.to_string())),
     }
 }
 
-fn plan_one(event: &Value, message_id: Option<&str>, settings: &Settings) -> Result<event::Plan, String> {
+/// What the handler makes of one event before any I/O.
+enum Planned {
+    Plan(event::Plan),
+    /// A selection that reads, shown by its `Debug` (resolving it is I/O).
+    Selection(String),
+    Error(String),
+}
+
+/// Plans an event as the handler does: a selection is read, anything else planned;
+/// a plan that carries a refusal is that error.
+fn plan_one(event: &Value, message_id: Option<&str>, settings: &Settings) -> Planned {
     let origin = Origin {
         request_id: REQUEST_ID,
         message_id,
     };
-    event::plan(event, &origin, settings).map_err(|e| e.to_string())
+    if let Some(selection) = event::selection(event, &origin, settings) {
+        return match selection {
+            Ok(selection) => Planned::Selection(format!("{selection:?}")),
+            Err(error) => Planned::Error(error.to_string()),
+        };
+    }
+    match event::plan(event, &origin, settings) {
+        Ok(plan) => match plan.refused {
+            Some(error) => Planned::Error(error.to_string()),
+            None => Planned::Plan(plan),
+        },
+        Err(error) => Planned::Error(error.to_string()),
+    }
 }
 
-/// Whether an SQS message's body plans without error, as the handler plans it.
-pub fn body_plans(body: &str, message_id: &str) -> bool {
-    serde_json::from_str::<Value>(body).is_ok_and(|event| plan_one(&event, Some(message_id), &settings()).is_ok())
+/// Whether an SQS message's body succeeds, as the handler plans it: None for a
+/// selection that reads, whose fate depends on what it finds.
+pub fn body_plans(body: &str, message_id: &str) -> Option<bool> {
+    let Ok(event) = serde_json::from_str::<Value>(body) else {
+        return Some(false);
+    };
+    let origin = Origin {
+        request_id: REQUEST_ID,
+        message_id: Some(message_id),
+    };
+    if let Some(selection) = event::selection(&event, &origin, &settings()) {
+        return selection.is_err().then_some(false);
+    }
+    Some(matches!(plan_one(&event, Some(message_id), &settings()), Planned::Plan(_)))
 }
 
 /// What the property tests check of an accepted job: every field obeys its rule, and
@@ -270,11 +334,13 @@ pub fn message_ids(event: Option<&Value>) -> Vec<&str> {
         .unwrap_or_default()
 }
 
-/// True when [`SECRET`] is in the event, and only as a tag value of a request: in
+/// True when [`SECRET`] is in the event only as a tag value of a request (in
 /// `RecoveryPointTags` of the event itself, of a request of its `Jobs`, of its
 /// `detail` or of a request of `detail.Jobs`, at the top level or in an SQS message's
-/// body. Anywhere else the marker is an ordinary value, which errors may quote.
-pub fn secret_only_in_tags(event: &Value) -> bool {
+/// body) or not at all: then it must not be shown, for it is a tag value of the
+/// input or of a resource of the inventory. Anywhere else in the input the marker is
+/// an ordinary value, which errors may quote.
+pub fn secret_hidden(event: &Value) -> bool {
     let mut stripped = event.clone();
     if let Some(Value::Array(records)) = stripped.get_mut("Records") {
         for record in records {
@@ -287,16 +353,7 @@ pub fn secret_only_in_tags(event: &Value) -> bool {
         }
     }
     strip_tags(&mut stripped);
-    !stripped.to_string().contains(SECRET) && contains_secret(event)
-}
-
-fn contains_secret(value: &Value) -> bool {
-    match value {
-        Value::String(s) => s.contains(SECRET) || serde_json::from_str::<Value>(s).is_ok_and(|v| contains_secret(&v)),
-        Value::Array(items) => items.iter().any(contains_secret),
-        Value::Object(map) => map.iter().any(|(k, v)| k.contains(SECRET) || contains_secret(v)),
-        _ => false,
-    }
+    !stripped.to_string().contains(SECRET)
 }
 
 /// Replaces the tag values of an event's requests by null (their keys stay: keys
@@ -368,6 +425,19 @@ pub const KEYS: &[&str] = &[
     "eventSourceARN",
     "awsRegion",
     "time",
+    "Selection",
+    "SelectionName",
+    "Resources",
+    "NotResources",
+    "ListOfTags",
+    "ConditionType",
+    "ConditionKey",
+    "ConditionValue",
+    "Conditions",
+    "StringEquals",
+    "StringNotEquals",
+    "StringLike",
+    "StringNotLike",
 ];
 
 /// Values the readers look for.
@@ -406,6 +476,15 @@ pub const STRINGS: &[&str] = &[
     "0",
     "2026-11-22T03:00:00Z",
     "m-1",
+    "STRINGEQUALS",
+    "aws:ResourceTag/stage",
+    "aws:ResourceTag/backup",
+    "stage",
+    "prod",
+    "test-*",
+    "*",
+    "arn:aws:dynamodb:*:*:table/*",
+    "arn:aws:ec2:*:*:volume/*",
     SECRET,
 ];
 
