@@ -2,6 +2,7 @@
 //! `StartBackupJob` or `StartCopyJob` call through `aws-sdk-backup`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -11,7 +12,18 @@ use aws_sdk_backup::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError}
 use aws_sdk_backup::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_backup::types;
 use aws_sdk_backup::Client;
+use aws_smithy_runtime::client::retries::classifiers::run_classifiers_on_ctx;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::retries::classifiers::{RetryAction, RetryReason};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
+use aws_smithy_types::retry::ErrorKind;
 
+use crate::rate::Limiter;
 use crate::request::{BackupJob, CopyJob, Index, Job, Lifecycle};
 use crate::send::{Failure, JobStarter, Outcome, Started};
 use crate::settings::Settings;
@@ -24,13 +36,19 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Builds the AWS Backup client once, at start. Region, credentials and endpoint
-/// (`AWS_ENDPOINT_URL_BACKUP`) come from the standard AWS settings.
-pub async fn client(settings: &Settings) -> Client {
-    Client::new(&config_loader(settings).load().await)
+/// (`AWS_ENDPOINT_URL_BACKUP`) come from the standard AWS settings. Every attempt's
+/// answer is reported to `limiter`, the process's pace.
+pub async fn client(settings: &Settings, limiter: Arc<Limiter>) -> Client {
+    let sdk_config = config_loader(settings).load().await;
+    let config = aws_sdk_backup::config::Builder::from(&sdk_config)
+        .interceptor(RateFeedback { limiter })
+        .build();
+    Client::from_conf(config)
 }
 
-/// The SDK settings of this function: its time-outs, and adaptive retries unless the
-/// user chose otherwise. The rest comes from the standard AWS settings.
+/// The SDK settings of this function: its time-outs, and standard retries with 10
+/// attempts unless the user chose otherwise. The rest comes from the standard AWS
+/// settings.
 pub fn config_loader(settings: &Settings) -> aws_config::ConfigLoader {
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(CONNECT_TIMEOUT)
@@ -38,11 +56,73 @@ pub fn config_loader(settings: &Settings) -> aws_config::ConfigLoader {
         .build();
     let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts);
     if !settings.retry_set_by_user {
-        // Adaptive mode slows every caller down to the rate AWS accepts, so a large
-        // list against AWS Backup's ~5 calls a second slows down rather than fails.
-        loader = loader.retry_config(RetryConfig::adaptive().with_max_attempts(DEFAULT_MAX_ATTEMPTS));
+        // Standard, not adaptive: the process's own limiter (crate::rate) paces the
+        // calls, and the SDK's adaptive limiter, a second one learning from the same
+        // answers, only holds calls back further (measured: see the README).
+        loader = loader.retry_config(RetryConfig::standard().with_max_attempts(DEFAULT_MAX_ATTEMPTS));
     }
     loader
+}
+
+/// Reports the answer to every attempt (first attempts and the SDK's retries) to the
+/// process's limiter: throttled, or accepted. A retry also takes a turn of the pace.
+#[derive(Debug)]
+struct RateFeedback {
+    limiter: Arc<Limiter>,
+}
+
+/// When the current attempt of a call started.
+#[derive(Debug, Clone, Copy)]
+struct AttemptStarted(tokio::time::Instant);
+
+impl Storable for AttemptStarted {
+    type Storer = StoreReplace<Self>;
+}
+
+impl Intercept for RateFeedback {
+    fn name(&self) -> &'static str {
+        "RateFeedback"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let now = tokio::time::Instant::now();
+        // A call's first attempt took its turn in `send`; a retry comes from the SDK.
+        if cfg.load::<AttemptStarted>().is_some() {
+            self.limiter.retry_started(now);
+        }
+        cfg.interceptor_state().store_put(AttemptStarted(now));
+        Ok(())
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let now = tokio::time::Instant::now();
+        let verdict = run_classifiers_on_ctx(runtime_components.retry_classifiers(), context.inner());
+        let throttled = matches!(
+            verdict,
+            RetryAction::RetryIndicated(RetryReason::RetryableError {
+                kind: ErrorKind::ThrottlingError,
+                ..
+            })
+        );
+        if throttled {
+            let started = cfg.load::<AttemptStarted>().map_or(now, |s| s.0);
+            self.limiter.throttled(started, now);
+        } else if context.response().is_some() {
+            // Any other answer (even an error) was a call AWS counted.
+            self.limiter.accepted(now);
+        }
+        Ok(())
+    }
 }
 
 /// Starts jobs with the AWS SDK.

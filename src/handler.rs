@@ -11,7 +11,8 @@ use crate::answer::{self, HandlerError};
 use crate::error::PlanError;
 use crate::event::{self, sqs, Incoming, Origin, Plan};
 use crate::logging::{self, Correlation, EventSummary};
-use crate::send::{self, Deadline, JobResult, JobStarter, Limits, Pacer};
+use crate::rate::Limiter;
+use crate::send::{self, Deadline, JobResult, JobStarter, Limits};
 use crate::settings::Settings;
 use crate::token::SourceId;
 
@@ -20,29 +21,33 @@ use crate::token::SourceId;
 pub struct App<S> {
     pub settings: Settings,
     pub starter: Arc<S>,
-    pacer: Option<Arc<Pacer>>,
+    limiter: Option<Arc<Limiter>>,
 }
 
 impl<S> App<S> {
+    /// An app with a pace of its own (at most `MAX_CALLS_PER_SECOND`).
     pub fn new(settings: Settings, starter: S) -> App<S> {
+        let limiter = Arc::new(Limiter::new(settings.max_calls_per_second));
+        App::sharing(settings, starter, limiter)
+    }
+
+    /// An app that paces its calls with `limiter`, which the AWS client reports its
+    /// answers to.
+    pub fn sharing(settings: Settings, starter: S, limiter: Arc<Limiter>) -> App<S> {
         // A dry run calls nothing, so it has nothing to pace.
-        let pacer = if settings.dry_run {
-            None
-        } else {
-            Pacer::per_second(settings.max_calls_per_second).map(Arc::new)
-        };
+        let limiter = (!settings.dry_run).then_some(limiter);
         App {
             settings,
             starter: Arc::new(starter),
-            pacer,
+            limiter,
         }
     }
 
-    /// The limits of one invocation: `MAX_CONCURRENCY` calls at once, at the pace set.
+    /// The limits of one invocation: `MAX_CONCURRENCY` calls at once, at the process's pace.
     fn limits(&self) -> Limits {
         Limits {
             permits: Arc::new(Semaphore::new(self.settings.max_concurrency)),
-            pacer: self.pacer.clone(),
+            limiter: self.limiter.clone(),
         }
     }
 }
@@ -171,6 +176,8 @@ async fn handle_single<S: JobStarter>(
             return Err(error.into());
         }
     };
+    // The plan holds all it needs: the event's JSON need not stay while calls run.
+    drop(event);
     let (plan, results) = run_plan(&app, plan, &limits, invocation.deadline, at, began, Some(cold_start)).await;
     match answer::failed(&plan, &results) {
         Some(error) => Err(error),

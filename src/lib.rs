@@ -3,7 +3,7 @@
 //! The pure core ([`event`], [`request`], [`token`]) turns an incoming event into a
 //! [`event::Plan`] of validated jobs without any I/O. [`send`] runs a plan with bounded
 //! concurrency and the invocation's deadline, through a [`send::JobStarter`]: the AWS
-//! SDK ([`aws`]) or a dry run. [`handler`] ties one invocation together, [`answer`]
+//! SDK ([`aws`]) or a dry run. [`rate`] paces the calls of the whole process. [`handler`] ties one invocation together, [`answer`]
 //! shapes what Lambda gets back and [`logging`] writes the JSON log lines.
 
 pub mod answer;
@@ -15,6 +15,7 @@ mod fixtures;
 pub mod handler;
 pub mod local;
 pub mod logging;
+pub mod rate;
 pub mod request;
 pub mod send;
 pub mod settings;

@@ -69,8 +69,9 @@ pub async fn invoke(args: &[String]) -> ExitCode {
     if settings.dry_run {
         run(App::new(settings, DryRun), event, &invocation).await
     } else {
-        let client = aws::client(&settings).await;
-        run(App::new(settings, AwsBackup::new(client)), event, &invocation).await
+        let limiter = Arc::new(crate::rate::Limiter::new(settings.max_calls_per_second));
+        let client = aws::client(&settings, Arc::clone(&limiter)).await;
+        run(App::sharing(settings, AwsBackup::new(client), limiter), event, &invocation).await
     }
 }
 

@@ -250,7 +250,7 @@ async fn a_fifo_message_left_unstarted_at_the_deadline_fails_every_later_one() {
     let settings = Settings {
         backup_vault_name: Some("Default".into()),
         backup_iam_role_arn: Some("arn:aws:iam::123456789012:role/Backup".into()),
-        max_calls_per_second: 1,
+        max_calls_per_second: crate::rate::CallsPerSecond::new(1.0),
         ..Settings::default()
     };
     let app = Arc::new(App::new(settings, Counting::default()));
@@ -279,7 +279,7 @@ async fn a_dry_run_is_not_paced() {
     let settings = Settings {
         backup_vault_name: Some("Default".into()),
         backup_iam_role_arn: Some("arn:aws:iam::123456789012:role/Backup".into()),
-        max_calls_per_second: 1,
+        max_calls_per_second: crate::rate::CallsPerSecond::new(1.0),
         dry_run: true,
         ..Settings::default()
     };
