@@ -14,9 +14,13 @@ use aws_sdk_backup::types;
 use aws_sdk_backup::Client;
 use aws_smithy_runtime::client::retries::classifiers::run_classifiers_on_ctx;
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::{
-    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
 };
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeTransmitInterceptorContextMut, BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::retries::classifiers::{RetryAction, RetryReason};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
@@ -37,13 +41,36 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Builds the AWS Backup client once, at start. Region, credentials and endpoint
 /// (`AWS_ENDPOINT_URL_BACKUP`) come from the standard AWS settings. Every attempt's
-/// answer is reported to `limiter`, the process's pace.
+/// answer is reported to `limiter`, the process's pace, and the SDK's retries wait
+/// their turn there, as first attempts do in `send`.
 pub async fn client(settings: &Settings, limiter: Arc<Limiter>) -> Client {
     let sdk_config = config_loader(settings).load().await;
+    let http = sdk_config.http_client().unwrap_or_else(default_https_client);
     let config = aws_sdk_backup::config::Builder::from(&sdk_config)
-        .interceptor(RateFeedback { limiter })
+        .interceptor(RateFeedback {
+            limiter: Arc::clone(&limiter),
+        })
+        .http_client(PacedRetries { inner: http, limiter })
         .build();
     Client::from_conf(config)
+}
+
+/// The SDK's own default HTTPS client (hyper 1, rustls with aws-lc), built as
+/// `aws-smithy-runtime` builds it when no client is given: wrapping it is the one
+/// way to make the SDK's retries wait their turn.
+fn default_https_client() -> SharedHttpClient {
+    use aws_smithy_http_client::proxy::ProxyConfig;
+    use aws_smithy_http_client::{tls, Builder, ConnectorBuilder};
+    Builder::new().build_with_connector_fn(|settings, components| {
+        let mut connector =
+            ConnectorBuilder::default().tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc));
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
 }
 
 /// The SDK settings of this function: its time-outs, and standard retries with 10
@@ -65,19 +92,27 @@ pub fn config_loader(settings: &Settings) -> aws_config::ConfigLoader {
 }
 
 /// Reports the answer to every attempt (first attempts and the SDK's retries) to the
-/// process's limiter: throttled, or accepted. A retry also takes a turn of the pace.
+/// process's limiter: throttled, or accepted. Marks each retry's request, so that
+/// [`PacedRetries`] makes it wait its turn.
 #[derive(Debug)]
 struct RateFeedback {
     limiter: Arc<Limiter>,
 }
 
-/// When the current attempt of a call started.
+/// When the current attempt of a call started, and whether it is a retry.
 #[derive(Debug, Clone, Copy)]
-struct AttemptStarted(tokio::time::Instant);
+struct Attempt {
+    started: tokio::time::Instant,
+    retry: bool,
+}
 
-impl Storable for AttemptStarted {
+impl Storable for Attempt {
     type Storer = StoreReplace<Self>;
 }
+
+/// On a request: this attempt is a retry of the SDK's.
+#[derive(Debug, Clone, Copy)]
+struct Retry;
 
 impl Intercept for RateFeedback {
     fn name(&self) -> &'static str {
@@ -90,12 +125,24 @@ impl Intercept for RateFeedback {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        let now = tokio::time::Instant::now();
-        // A call's first attempt took its turn in `send`; a retry comes from the SDK.
-        if cfg.load::<AttemptStarted>().is_some() {
-            self.limiter.retry_started(now);
+        // A call's first attempt took its turn in `send`; a later one is the SDK's retry.
+        let retry = cfg.load::<Attempt>().is_some();
+        cfg.interceptor_state().store_put(Attempt {
+            started: tokio::time::Instant::now(),
+            retry,
+        });
+        Ok(())
+    }
+
+    fn modify_before_transmit(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if cfg.load::<Attempt>().is_some_and(|a| a.retry) {
+            context.request_mut().add_extension(Retry);
         }
-        cfg.interceptor_state().store_put(AttemptStarted(now));
         Ok(())
     }
 
@@ -115,13 +162,53 @@ impl Intercept for RateFeedback {
             })
         );
         if throttled {
-            let started = cfg.load::<AttemptStarted>().map_or(now, |s| s.0);
+            let started = cfg.load::<Attempt>().map_or(now, |a| a.started);
             self.limiter.throttled(started, now);
         } else if context.response().is_some() {
             // Any other answer (even an error) was a call AWS counted.
             self.limiter.accepted(now);
         }
         Ok(())
+    }
+}
+
+/// A retry waits at most this long for its turn (then goes, taking the next turn):
+/// the wait counts against the attempt's own time-out.
+pub const RETRY_TURN_LIMIT: Duration = Duration::from_secs(3);
+
+/// The HTTP client, with the SDK's retries waiting their turn at the limiter (the
+/// SDK's retry loop has no asynchronous hook of its own).
+#[derive(Debug, Clone)]
+struct PacedRetries {
+    inner: SharedHttpClient,
+    limiter: Arc<Limiter>,
+}
+
+impl HttpClient for PacedRetries {
+    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
+        SharedHttpConnector::new(PacedConnector {
+            inner: self.inner.http_connector(settings, components),
+            limiter: Arc::clone(&self.limiter),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct PacedConnector {
+    inner: SharedHttpConnector,
+    limiter: Arc<Limiter>,
+}
+
+impl HttpConnector for PacedConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let inner = self.inner.clone();
+        let limiter = Arc::clone(&self.limiter);
+        HttpConnectorFuture::new(async move {
+            if request.extension::<Retry>().is_some() {
+                limiter.wait_retry_turn(RETRY_TURN_LIMIT).await;
+            }
+            inner.call(request).await
+        })
     }
 }
 

@@ -198,8 +198,16 @@ impl Limiter {
         }
     }
 
-    /// The SDK started a retry at `now`, outside `wait_turn`: it takes the next turn,
-    /// so that retries and first attempts together keep to the rate.
+    /// Waits for a retry's turn, at most `limit`; then it goes anyway and takes the
+    /// next turn, so that retries and first attempts together keep to the rate.
+    pub async fn wait_retry_turn(&self, limit: Duration) {
+        let now = Instant::now();
+        if !self.wait_turn(now + limit).await {
+            self.retry_started(now);
+        }
+    }
+
+    /// A retry started at `now` without waiting its turn: it takes the next turn.
     pub fn retry_started(&self, now: Instant) {
         let mut state = self.state();
         if let Some(rate) = state.rate(now, self.cap) {
