@@ -1,8 +1,12 @@
 //! What Lambda gets back (CONTRACT.md section 5): results, SQS partial-batch answers,
-//! and errors whose `errorType` names the kind of failure.
+//! and errors whose `errorType` names the kind of failure. Every answer is a typed
+//! struct serialised by serde, so no key is spelt by hand and nothing can be dropped.
 
+use std::sync::Arc;
+
+use aws_lambda_events::sqs::SqsBatchResponse;
 use lambda_runtime::Diagnostic;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
 
 use crate::error::PlanError;
 use crate::event::{Plan, Shape};
@@ -35,76 +39,141 @@ impl From<PlanError> for HandlerError {
     }
 }
 
-/// One result object: what was started (or, in a dry run, what would be sent).
-pub fn result(result: &JobResult) -> Value {
-    // Room for the most fields a result has (8), so that it is not grown twice.
-    let mut object = Map::with_capacity(8);
-    match &result.outcome {
-        Outcome::WouldStart => {
-            if let Ok(Value::Object(request)) = serde_json::to_value(&*result.job) {
-                object = request;
-            }
-            object.insert("DryRun".into(), Value::Bool(true));
-        }
-        Outcome::Started(started) => {
-            object.insert("Action".into(), json!(result.job.action().as_str()));
-            match &*result.job {
-                Job::StartBackupJob(job) => {
-                    object.insert("ResourceArn".into(), json!(job.resource_arn()));
-                    object.insert("BackupVaultName".into(), json!(job.backup_vault_name()));
-                    object.insert("IdempotencyToken".into(), json!(job.idempotency_token()));
-                    object.insert("BackupJobId".into(), json!(started.job_id));
-                }
-                Job::StartCopyJob(job) => {
-                    object.insert("RecoveryPointArn".into(), json!(job.recovery_point_arn()));
-                    object.insert("SourceBackupVaultName".into(), json!(job.source_backup_vault_name()));
-                    object.insert(
-                        "DestinationBackupVaultArn".into(),
-                        json!(job.destination_backup_vault_arn()),
-                    );
-                    object.insert("IdempotencyToken".into(), json!(job.idempotency_token()));
-                    object.insert("CopyJobId".into(), json!(started.job_id));
-                }
-            }
-            object.insert("IsParent".into(), json!(started.is_parent));
-            if let Some(date) = &started.creation_date {
-                object.insert("CreationDate".into(), json!(date));
-            }
-            if let Some(arn) = &started.recovery_point_arn {
-                object.insert("RecoveryPointArn".into(), json!(arn));
-            }
-        }
-        Outcome::Failed(failure) => {
-            object.insert("Action".into(), json!(result.job.action().as_str()));
-            object.insert("IdempotencyToken".into(), json!(result.job.idempotency_token()));
-            object.insert("ErrorCode".into(), json!(failure.code));
-            object.insert("ErrorMessage".into(), json!(failure.message));
+/// The answer of an invocation that succeeded.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Answer {
+    /// A bare request: its one result.
+    One(Box<JobAnswer>),
+    /// A list or an EventBridge event.
+    Jobs(Jobs),
+    /// An SQS batch: exactly `{"batchItemFailures": [{"itemIdentifier": ...}]}`.
+    Sqs(SqsBatchResponse),
+}
+
+/// `{"Jobs": [...], "Skipped": "why"}`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Jobs {
+    pub jobs: Vec<JobAnswer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+}
+
+/// One result object: what was started, what failed, or (dry run) what would be sent.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum JobAnswer {
+    Backup(BackupStarted),
+    Copy(CopyStarted),
+    Failed(JobFailed),
+    /// The whole request as it would be sent (tag values redacted), and `"DryRun": true`.
+    DryRun {
+        #[serde(flatten)]
+        job: Job,
+        #[serde(rename = "DryRun")]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BackupStarted {
+    pub action: &'static str,
+    pub resource_arn: String,
+    pub backup_vault_name: String,
+    pub idempotency_token: String,
+    pub backup_job_id: String,
+    pub is_parent: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub creation_date: Option<String>,
+    /// Only when AWS returned one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_point_arn: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CopyStarted {
+    pub action: &'static str,
+    pub recovery_point_arn: String,
+    pub source_backup_vault_name: String,
+    pub destination_backup_vault_arn: String,
+    pub idempotency_token: String,
+    pub copy_job_id: String,
+    pub is_parent: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub creation_date: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct JobFailed {
+    pub action: &'static str,
+    pub idempotency_token: String,
+    pub error_code: String,
+    pub error_message: String,
+}
+
+impl From<JobResult> for JobAnswer {
+    fn from(result: JobResult) -> JobAnswer {
+        let action = result.job.action().as_str();
+        match result.outcome {
+            Outcome::WouldStart => JobAnswer::DryRun {
+                job: Arc::unwrap_or_clone(result.job),
+                dry_run: true,
+            },
+            Outcome::Failed(failure) => JobAnswer::Failed(JobFailed {
+                action,
+                idempotency_token: result.job.idempotency_token().to_owned(),
+                error_code: failure.code.as_str().to_owned(),
+                error_message: failure.message,
+            }),
+            Outcome::Started(started) => match &*result.job {
+                Job::StartBackupJob(job) => JobAnswer::Backup(BackupStarted {
+                    action,
+                    resource_arn: job.resource_arn().to_owned(),
+                    backup_vault_name: job.backup_vault_name().to_owned(),
+                    idempotency_token: job.idempotency_token().to_owned(),
+                    backup_job_id: started.job_id,
+                    is_parent: started.is_parent,
+                    creation_date: started.creation_date,
+                    recovery_point_arn: started.recovery_point_arn,
+                }),
+                Job::StartCopyJob(job) => JobAnswer::Copy(CopyStarted {
+                    action,
+                    recovery_point_arn: job.recovery_point_arn().to_owned(),
+                    source_backup_vault_name: job.source_backup_vault_name().to_owned(),
+                    destination_backup_vault_arn: job.destination_backup_vault_arn().to_owned(),
+                    idempotency_token: job.idempotency_token().to_owned(),
+                    copy_job_id: started.job_id,
+                    is_parent: started.is_parent,
+                    creation_date: started.creation_date,
+                }),
+            },
         }
     }
-    Value::Object(object)
 }
 
 /// The answer to a single event whose jobs all started: one result for a bare
 /// request, `{"Jobs": [...]}` for a list or an EventBridge event.
-pub fn single(plan_shape: Shape, skipped: Option<&str>, results: &[JobResult]) -> Value {
-    match (plan_shape, results) {
-        (Shape::Bare, [only]) => result(only),
-        _ => {
-            // Built in place: `json!` would copy every result once more, and a list of
-            // 1,000 results is the largest thing the function holds.
-            let mut answer = Map::new();
-            answer.insert("Jobs".into(), Value::Array(results.iter().map(result).collect()));
-            if let Some(reason) = skipped {
-                answer.insert("Skipped".into(), json!(reason));
-            }
-            Value::Object(answer)
+pub fn single(shape: Shape, skipped: Option<String>, mut results: Vec<JobResult>) -> Answer {
+    if shape == Shape::Bare && results.len() == 1 {
+        if let Some(only) = results.pop() {
+            return Answer::One(Box::new(only.into()));
         }
     }
+    Answer::Jobs(Jobs {
+        jobs: results.into_iter().map(JobAnswer::from).collect(),
+        skipped,
+    })
 }
 
 /// The SQS partial-batch answer, exactly as Lambda's SQS poller reads it.
-pub fn sqs(failed_message_ids: &[String]) -> Value {
-    json!({ "batchItemFailures": failed_message_ids.iter().map(|id| json!({ "itemIdentifier": id })).collect::<Vec<_>>() })
+pub fn sqs(failed_message_ids: Vec<String>) -> Answer {
+    let mut answer = SqsBatchResponse::default();
+    answer.set_failures(failed_message_ids);
+    Answer::Sqs(answer)
 }
 
 /// The error of an invocation in which some jobs failed: `errorType` is the first
@@ -133,7 +202,7 @@ pub fn failed(plan: &Plan, results: &[JobResult]) -> Option<HandlerError> {
                 r.job.action().as_str(),
                 r.job.subject_arn(),
                 r.job.idempotency_token(),
-                f.code,
+                f.code.as_str(),
                 f.message
             )),
             _ => None,
@@ -145,7 +214,7 @@ pub fn failed(plan: &Plan, results: &[JobResult]) -> Option<HandlerError> {
         String::new()
     };
     Some(HandlerError {
-        error_type: first.code.clone(),
+        error_type: first.code.as_str().to_owned(),
         message: format!(
             "{} of {} requests failed: {}{more}. {started} started (listed in the log); retrying the event is safe, its tokens do not change",
             failures.len(),
@@ -157,7 +226,7 @@ pub fn failed(plan: &Plan, results: &[JobResult]) -> Option<HandlerError> {
 
 fn label(shape: Shape, position: usize) -> String {
     match shape {
-        Shape::Bare | Shape::BackupStateChange => "the request".to_owned(),
+        Shape::Bare | Shape::BackupStateChange | Shape::CopyStateChange => "the request".to_owned(),
         Shape::List => format!("Jobs[{position}]"),
         Shape::EventBridge => format!("detail request {position}"),
     }

@@ -20,8 +20,8 @@ use aws_smithy_runtime_api::client::http::{
 use aws_smithy_runtime_api::client::interceptors::context::{
     BeforeTransmitInterceptorContextMut, BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
 };
-use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::retries::classifiers::{RetryAction, RetryReason};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
@@ -29,7 +29,7 @@ use aws_smithy_types::retry::ErrorKind;
 
 use crate::rate::Limiter;
 use crate::request::{BackupJob, CopyJob, Index, Job, Lifecycle};
-use crate::send::{Failure, JobStarter, Outcome, Started};
+use crate::send::{Code, Failure, JobStarter, Outcome, Started};
 use crate::settings::Settings;
 
 /// Attempts per call when the user sets neither `AWS_MAX_ATTEMPTS` nor
@@ -356,7 +356,7 @@ where
     };
     Failure {
         retryable: RETRYABLE.contains(&code) || status.is_some_and(|s| s >= 500),
-        code: code.to_owned(),
+        code: Code::Aws(code.to_owned()),
         message,
     }
 }

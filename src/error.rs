@@ -6,6 +6,9 @@ use std::fmt;
 /// hostile event cannot make error messages (and log lines) large.
 const QUOTE_LIMIT: usize = 80;
 
+/// The `errorType` of a bug in backup-trigger that was caught and contained.
+pub const INTERNAL_ERROR: &str = "InternalError";
+
 /// One problem with one field of an event: where it is and what rule it breaks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invalid {
@@ -68,7 +71,7 @@ impl PlanError {
         match self {
             PlanError::Validation(_) => "ValidationError",
             PlanError::Config(_) => "ConfigError",
-            PlanError::Internal(_) => "InternalError",
+            PlanError::Internal(_) => INTERNAL_ERROR,
         }
     }
 }

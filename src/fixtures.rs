@@ -1,5 +1,6 @@
 //! Values shared by the unit tests of the pure core.
 
+use crate::error::Invalid;
 use crate::settings::Settings;
 
 pub const RESOURCE: &str = "arn:aws:ec2:eu-west-1:123456789012:volume/vol-0123456789abcdef0";
@@ -23,5 +24,24 @@ pub fn allowing(allowed: &[&str]) -> Settings {
     Settings {
         allowed_destination_vault_arns: Some(allowed.iter().map(|s| s.to_string()).collect()),
         ..settings()
+    }
+}
+
+/// The problem at `path` among `problems`.
+#[track_caller]
+pub fn at<'a>(problems: &'a [Invalid], path: &str) -> &'a Invalid {
+    problems
+        .iter()
+        .find(|p| p.at == path)
+        .unwrap_or_else(|| panic!("no problem at {path:?} in {problems:?}"))
+}
+
+/// Asserts where the problem is and that what the user reads has every `fragment`.
+#[track_caller]
+pub fn assert_says(problem: &Invalid, path: &str, fragments: &[&str]) {
+    assert_eq!(problem.at, path, "{problem}");
+    let text = problem.to_string();
+    for fragment in fragments {
+        assert!(text.contains(fragment), "{text:?} should contain {fragment:?}");
     }
 }

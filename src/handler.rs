@@ -1,20 +1,22 @@
-//! One invocation, from event to answer: plan (the pure core), send, log, answer.
+//! One invocation, from event to answer: plan (the pure core), send, log, count, answer.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::Value;
 use tokio::sync::Semaphore;
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::answer::{self, HandlerError};
-use crate::error::PlanError;
+use crate::answer::{self, Answer, HandlerError};
+use crate::error::{PlanError, INTERNAL_ERROR};
 use crate::event::{self, sqs, Incoming, Origin, Plan};
-use crate::logging::{self, Correlation, EventSummary};
+use crate::logging::{self, EventSummary};
+use crate::metrics::{Emitter, Sink, Tally};
 use crate::rate::Limiter;
-use crate::send::{self, Deadline, JobResult, JobStarter, Limits};
+use crate::send::{self, Deadline, Failure, JobResult, JobStarter, Limits};
 use crate::settings::Settings;
-use crate::token::SourceId;
 
 /// What the function holds between invocations: its settings, how it starts jobs,
 /// and the pace of its calls (shared by every invocation of the process).
@@ -22,6 +24,8 @@ pub struct App<S> {
     pub settings: Settings,
     pub starter: Arc<S>,
     limiter: Option<Arc<Limiter>>,
+    /// Writes each invocation's metrics line (to stdout unless told otherwise).
+    metrics: Emitter,
 }
 
 impl<S> App<S> {
@@ -37,10 +41,17 @@ impl<S> App<S> {
         // A dry run calls nothing, so it has nothing to pace.
         let limiter = (!settings.dry_run).then_some(limiter);
         App {
+            metrics: Emitter::new(&settings, Sink::Stdout),
             settings,
             starter: Arc::new(starter),
             limiter,
         }
+    }
+
+    /// Writes the metrics lines to `sink` instead of stdout.
+    pub fn with_metrics_sink(mut self, sink: Sink) -> App<S> {
+        self.metrics = self.metrics.with_sink(sink);
+        self
     }
 
     /// The limits of one invocation: `MAX_CONCURRENCY` calls at once, at the process's pace.
@@ -57,42 +68,47 @@ impl<S> App<S> {
 pub struct Invocation {
     pub request_id: String,
     pub deadline: Deadline,
+    /// What this invocation did, for its metrics line.
+    pub tally: Arc<Tally>,
 }
 
 impl Invocation {
+    pub fn new(request_id: impl Into<String>, deadline: Deadline) -> Invocation {
+        Invocation {
+            request_id: request_id.into(),
+            deadline,
+            tally: Arc::default(),
+        }
+    }
+
+    pub fn from_context(context: &lambda_runtime::Context) -> Invocation {
+        Invocation::new(
+            context.request_id.clone(),
+            Deadline::from_epoch_millis(context.deadline),
+        )
+    }
+
     fn origin<'a>(&'a self, message_id: Option<&'a str>) -> Origin<'a> {
         Origin {
             request_id: &self.request_id,
             message_id,
         }
     }
-
-    fn at<'a>(&'a self, message_id: Option<&'a str>) -> Correlation<'a> {
-        Correlation {
-            request_id: &self.request_id,
-            message_id,
-        }
-    }
-
-    pub fn from_context(context: &lambda_runtime::Context) -> Invocation {
-        Invocation {
-            request_id: context.request_id.clone(),
-            deadline: Deadline::from_epoch_millis(context.deadline),
-        }
-    }
 }
 
-/// The largest event read: Lambda's own limit for a synchronous invocation.
+/// The largest event text read by [`handle_text`]: Lambda's own limit for a
+/// synchronous invocation.
 pub const MAX_EVENT_BYTES: usize = 6 * 1024 * 1024;
 
-/// Handles one event as Lambda delivers it, JSON text. A hostile event costs little:
-/// its size is checked before it is parsed, and serde_json refuses nesting deeper
-/// than 128 levels.
+/// Handles one event given as text (`bootstrap invoke`, where text really arrives;
+/// under Lambda the runtime has already parsed the event, see [`handle`]). A hostile
+/// text costs little: its size is checked before it is parsed, and serde_json
+/// refuses nesting deeper than 128 levels.
 pub async fn handle_text<S: JobStarter>(
     app: &Arc<App<S>>,
     text: &str,
     invocation: &Invocation,
-) -> Result<Value, HandlerError> {
+) -> Result<Answer, HandlerError> {
     let event = if text.len() > MAX_EVENT_BYTES {
         Err(PlanError::invalid(
             "",
@@ -105,22 +121,16 @@ pub async fn handle_text<S: JobStarter>(
     match event {
         Ok(event) => handle(app, event, invocation).await,
         Err(error) => {
-            let source = event::source_id(None, &invocation.origin(None), None);
-            log_rejected(
-                "unknown",
-                &source,
-                &error,
-                Instant::now(),
-                Some(logging::take_cold_start()),
-                invocation.at(None),
-            );
-            Err(error.into())
+            let error = Run::new(Arc::clone(app), invocation.clone()).rejected(UNKNOWN_KIND, None, error);
+            app.metrics.write(&invocation.tally, &invocation.request_id);
+            Err(error)
         }
     }
 }
 
-/// Handles one event. SQS batches always answer (failures are in
-/// `batchItemFailures`); other events fail the invocation when any request failed.
+/// Handles one event and writes the invocation's metrics line. SQS batches always
+/// answer (failures are in `batchItemFailures`); other events fail the invocation
+/// when any request failed.
 ///
 /// The work runs in a task of its own, so that a panic in our code becomes an
 /// `InternalError` that says so, not the runtime's panic report (which quotes the
@@ -130,228 +140,201 @@ pub async fn handle<S: JobStarter>(
     app: &Arc<App<S>>,
     event: Value,
     invocation: &Invocation,
-) -> Result<Value, HandlerError> {
-    let task = tokio::spawn(handle_contained(Arc::clone(app), event, invocation.clone()));
-    task.await.unwrap_or_else(|_| {
+) -> Result<Answer, HandlerError> {
+    let run = Run::new(Arc::clone(app), invocation.clone());
+    let answer = tokio::spawn(run.event(event)).await.unwrap_or_else(|_| {
         Err(HandlerError {
-            error_type: "InternalError".into(),
+            error_type: INTERNAL_ERROR.into(),
             message: "backup-trigger failed while handling this event; requests that started are in the log, and retrying is safe: tokens do not change".into(),
         })
-    })
-}
-
-async fn handle_contained<S: JobStarter>(
-    app: Arc<App<S>>,
-    event: Value,
-    invocation: Invocation,
-) -> Result<Value, HandlerError> {
-    let began = Instant::now();
-    let cold_start = logging::take_cold_start();
-    let limits = app.limits();
-    match event::classify(event) {
-        Err(error) => {
-            let source = event::source_id(None, &invocation.origin(None), None);
-            log_rejected("unknown", &source, &error, began, Some(cold_start), invocation.at(None));
-            Err(error.into())
-        }
-        Ok(Incoming::Sqs(batch)) => Ok(handle_batch(&app, batch, &invocation, &limits, began, cold_start).await),
-        Ok(Incoming::Single(event)) => handle_single(app, event, invocation, limits, began, cold_start).await,
-    }
-}
-
-async fn handle_single<S: JobStarter>(
-    app: Arc<App<S>>,
-    event: Value,
-    invocation: Invocation,
-    limits: Limits,
-    began: Instant,
-    cold_start: bool,
-) -> Result<Value, HandlerError> {
-    let at = invocation.at(None);
-    let plan = match event::plan(&event, &invocation.origin(None), &app.settings) {
-        Ok(plan) => plan,
-        Err(error) => {
-            let source = event::source_id(None, &invocation.origin(None), None);
-            log_rejected("unknown", &source, &error, began, Some(cold_start), at);
-            return Err(error.into());
-        }
-    };
-    // The plan holds all it needs: the event's JSON need not stay while calls run.
-    drop(event);
-    let (plan, results) = run_plan(&app, plan, &limits, invocation.deadline, at, began, Some(cold_start)).await;
-    match answer::failed(&plan, &results) {
-        Some(error) => Err(error),
-        None => Ok(answer::single(plan.shape, plan.skipped.as_deref(), &results)),
-    }
-}
-
-/// Sends a plan's jobs and logs each request and the event.
-async fn run_plan<S: JobStarter>(
-    app: &Arc<App<S>>,
-    mut plan: Plan,
-    limits: &Limits,
-    deadline: Deadline,
-    at: Correlation<'_>,
-    began: Instant,
-    cold_start: Option<bool>,
-) -> (Plan, Vec<JobResult>) {
-    let jobs = std::mem::take(&mut plan.jobs);
-    let results = send::send_all(&app.starter, jobs, limits, deadline).await;
-    for (position, result) in results.iter().enumerate() {
-        logging::request(result, position, at);
-    }
-    let failed = results.iter().filter(|r| r.outcome.is_failure()).count();
-    logging::event(
-        &EventSummary {
-            kind: plan.shape.as_str(),
-            source: Some(&plan.source),
-            requests: results.len(),
-            failed,
-            skipped: plan.skipped.as_deref(),
-            error: None,
-            duration: began.elapsed(),
-            cold_start,
-        },
-        at,
-    );
-    (plan, results)
-}
-
-/// The event line of an event (or message) that started nothing.
-fn log_rejected(
-    kind: &str,
-    source: &SourceId,
-    error: &PlanError,
-    began: Instant,
-    cold_start: Option<bool>,
-    at: Correlation,
-) {
-    logging::event(
-        &EventSummary {
-            kind,
-            source: Some(source),
-            requests: 0,
-            failed: 0,
-            skipped: None,
-            error: Some((error.error_type(), error.to_string())),
-            duration: began.elapsed(),
-            cold_start,
-        },
-        at,
-    );
-}
-
-/// Handles an SQS batch: messages concurrently, or in order on a FIFO queue where
-/// the first failure fails every later message unstarted. A panic while handling
-/// one message fails that message only.
-async fn handle_batch<S: JobStarter>(
-    app: &Arc<App<S>>,
-    batch: sqs::Batch,
-    invocation: &Invocation,
-    limits: &Limits,
-    began: Instant,
-    cold_start: bool,
-) -> Value {
-    let count = batch.messages.len();
-    let mut failed_ids = Vec::new();
-    let spawn = |message: sqs::Message| {
-        let id = message.id.clone();
-        let task = tokio::spawn(handle_message(
-            Arc::clone(app),
-            message,
-            invocation.clone(),
-            limits.clone(),
-        ));
-        (id, task)
-    };
-    if batch.fifo {
-        let mut stopped = false;
-        for message in batch.messages {
-            if stopped {
-                log_not_started_fifo(&message.id, invocation);
-                failed_ids.push(message.id);
-                continue;
-            }
-            let (id, task) = spawn(message);
-            if !task.await.unwrap_or(false) {
-                stopped = true;
-                failed_ids.push(id);
-            }
-        }
-    } else {
-        let tasks: Vec<_> = batch.messages.into_iter().map(spawn).collect();
-        for (id, task) in tasks {
-            if !task.await.unwrap_or(false) {
-                failed_ids.push(id);
-            }
-        }
-    }
-    logging::batch(
-        count,
-        failed_ids.len(),
-        batch.fifo,
-        began.elapsed(),
-        cold_start,
-        &invocation.request_id,
-    );
-    answer::sqs(&failed_ids)
-}
-
-/// Handles one message; true when every request in it started (or was skipped).
-async fn handle_message<S: JobStarter>(
-    app: Arc<App<S>>,
-    message: sqs::Message,
-    invocation: Invocation,
-    limits: Limits,
-) -> bool {
-    let began = Instant::now();
-    let at = invocation.at(Some(&message.id));
-    let origin = invocation.origin(Some(&message.id));
-    let planned = message.body.and_then(|body| {
-        catch_unwind(AssertUnwindSafe(|| event::plan(&body, &origin, &app.settings))).unwrap_or_else(|_| {
-            Err(PlanError::Internal(
-                "backup-trigger failed while reading this message; nothing was started".into(),
-            ))
-        })
     });
-    let plan = match planned {
-        Ok(plan) => plan,
-        Err(error) => {
-            log_rejected(
-                MESSAGE_KIND,
-                &event::source_id(None, &origin, None),
-                &error,
-                began,
-                None,
-                at,
-            );
-            return false;
-        }
-    };
-    let (_, results) = run_plan(&app, plan, &limits, invocation.deadline, at, began, None).await;
-    !results.iter().any(|r| r.outcome.is_failure())
+    app.metrics.write(&invocation.tally, &invocation.request_id);
+    answer
 }
 
+/// The `kind` of the event line of an event that could not be read.
+const UNKNOWN_KIND: &str = "unknown";
 /// The `kind` of the event line of an SQS message that started nothing.
 const MESSAGE_KIND: &str = "sqs-message";
 
-fn log_not_started_fifo(message_id: &str, invocation: &Invocation) {
-    let failure = send::not_started("an earlier message of this FIFO batch failed, and FIFO order must be kept");
-    let origin = invocation.origin(Some(message_id));
-    let error = PlanError::Internal(failure.message);
-    logging::event(
-        &EventSummary {
-            kind: MESSAGE_KIND,
-            source: Some(&event::source_id(None, &origin, None)),
-            requests: 0,
-            failed: 0,
-            skipped: None,
-            error: Some((failure.code.as_str(), error.to_string())),
-            duration: std::time::Duration::ZERO,
-            cold_start: None,
-        },
-        invocation.at(Some(message_id)),
-    );
+/// One invocation (or one SQS message of it) in progress: what every step needs.
+struct Run<S> {
+    app: Arc<App<S>>,
+    invocation: Invocation,
+    limits: Limits,
+    began: Instant,
+    cold_start: bool,
+}
+
+impl<S> Clone for Run<S> {
+    fn clone(&self) -> Self {
+        Run {
+            app: Arc::clone(&self.app),
+            invocation: self.invocation.clone(),
+            limits: self.limits.clone(),
+            began: self.began,
+            cold_start: self.cold_start,
+        }
+    }
+}
+
+impl<S: JobStarter> Run<S> {
+    fn new(app: Arc<App<S>>, invocation: Invocation) -> Run<S> {
+        Run {
+            limits: app.limits(),
+            app,
+            invocation,
+            began: Instant::now(),
+            cold_start: logging::take_cold_start(),
+        }
+    }
+
+    async fn event(self, event: Value) -> Result<Answer, HandlerError> {
+        match event::classify(event) {
+            Err(error) => Err(self.rejected(UNKNOWN_KIND, None, error)),
+            Ok(Incoming::Sqs(batch)) => Ok(self.batch(batch).await),
+            Ok(Incoming::Single(event)) => self.single(event).await,
+        }
+    }
+
+    async fn single(&self, event: Value) -> Result<Answer, HandlerError> {
+        let plan = event::plan(&event, &self.invocation.origin(None), &self.app.settings)
+            .map_err(|error| self.rejected(UNKNOWN_KIND, None, error))?;
+        // The plan holds all it needs: the event's JSON need not stay while calls run.
+        drop(event);
+        let (plan, results) = self.send(plan, None).await;
+        match answer::failed(&plan, &results) {
+            Some(error) => Err(error),
+            None => Ok(answer::single(plan.shape, plan.skipped, results)),
+        }
+    }
+
+    /// Handles an SQS batch: messages concurrently, or in order on a FIFO queue
+    /// where the first failure fails every later message unstarted. A panic while
+    /// handling one message fails that message only.
+    async fn batch(self, batch: sqs::Batch) -> Answer {
+        let count = batch.messages.len();
+        let mut failed = Vec::new();
+        if batch.fifo {
+            let mut stopped = false;
+            for message in batch.messages {
+                if stopped {
+                    self.not_started_fifo(&message.id);
+                    failed.push(message.id);
+                } else if !self.spawn_message(&message).await.unwrap_or(false) {
+                    stopped = true;
+                    failed.push(message.id);
+                }
+            }
+        } else {
+            let tasks: Vec<_> = batch.messages.iter().map(|m| self.spawn_message(m)).collect();
+            for (message, task) in batch.messages.into_iter().zip(tasks) {
+                if !task.await.unwrap_or(false) {
+                    failed.push(message.id);
+                }
+            }
+        }
+        self.invocation.tally.batch(failed.len());
+        logging::batch(
+            count,
+            failed.len(),
+            batch.fifo,
+            self.began.elapsed(),
+            self.cold_start,
+            &self.invocation.request_id,
+        );
+        answer::sqs(failed)
+    }
+
+    /// Handles one message in a task of its own; the task answers true when every
+    /// request in the message started (or was skipped).
+    fn spawn_message(&self, message: &sqs::Message) -> JoinHandle<bool> {
+        let run = Run {
+            began: Instant::now(),
+            ..self.clone()
+        };
+        let (id, body) = (message.id.clone(), message.body.clone());
+        tokio::spawn(async move {
+            let origin = run.invocation.origin(Some(&id));
+            let planned = body.and_then(|body| {
+                catch_unwind(AssertUnwindSafe(|| event::plan(&body, &origin, &run.app.settings))).unwrap_or_else(|_| {
+                    Err(PlanError::Internal(
+                        "backup-trigger failed while reading this message; nothing was started".into(),
+                    ))
+                })
+            });
+            match planned {
+                Err(error) => {
+                    run.rejected(MESSAGE_KIND, Some(&id), error);
+                    false
+                }
+                Ok(plan) => {
+                    let (_, results) = run.send(plan, Some(&id)).await;
+                    !results.iter().any(|r| r.outcome.is_failure())
+                }
+            }
+        })
+    }
+
+    /// Records the job outcome the plan carries, sends its jobs, logs each request
+    /// and the event (or message), and counts them.
+    async fn send(&self, mut plan: Plan, message_id: Option<&str>) -> (Plan, Vec<JobResult>) {
+        let origin = self.invocation.origin(message_id);
+        if let Some(outcome) = &plan.outcome {
+            logging::outcome(outcome, &plan.source, origin);
+        }
+        let jobs = std::mem::take(&mut plan.jobs);
+        let results = send::send_all(&self.app.starter, jobs, &self.limits, self.invocation.deadline).await;
+        for (position, result) in results.iter().enumerate() {
+            logging::request(result, position, origin);
+        }
+        self.invocation.tally.ran(&plan, &results);
+        let cold_start = self.cold_start_of(message_id);
+        logging::event(
+            &EventSummary::sent(&plan, &results, self.began.elapsed(), cold_start),
+            origin,
+        );
+        (plan, results)
+    }
+
+    /// Logs the event line of an event (or message) refused before any call, counts
+    /// it, and turns its error into the invocation's.
+    fn rejected(&self, kind: &str, message_id: Option<&str>, error: PlanError) -> HandlerError {
+        self.invocation.tally.rejected();
+        let origin = self.invocation.origin(message_id);
+        let message = error.to_string();
+        logging::event(
+            &EventSummary::rejected(
+                kind,
+                &origin.source_id(),
+                (error.error_type(), &message),
+                self.began.elapsed(),
+                self.cold_start_of(message_id),
+            ),
+            origin,
+        );
+        error.into()
+    }
+
+    fn not_started_fifo(&self, message_id: &str) {
+        let origin = self.invocation.origin(Some(message_id));
+        let failure = Failure::not_started("an earlier message of this FIFO batch failed, and FIFO order must be kept");
+        logging::event(
+            &EventSummary::rejected(
+                MESSAGE_KIND,
+                &origin.source_id(),
+                (failure.code.as_str(), &failure.message),
+                Duration::ZERO,
+                None,
+            ),
+            origin,
+        );
+    }
+
+    /// The cold-start flag goes on the line of a whole event, not on a message's.
+    fn cold_start_of(&self, message_id: Option<&str>) -> Option<bool> {
+        message_id.is_none().then_some(self.cold_start)
+    }
 }
 
 #[cfg(test)]

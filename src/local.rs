@@ -1,59 +1,113 @@
-//! `bootstrap invoke FILE [--dry-run]`: runs the real handler on an event file,
-//! without Lambda, Docker or (with `--dry-run`) AWS credentials. The answer goes to
-//! stdout, the log lines to stderr.
+//! `bootstrap invoke FILE [--dry-run] [--env-vars ENV.json]`: runs the real handler on
+//! an event file, without Lambda, Docker or (with `--dry-run`) AWS credentials. The
+//! answer goes to stdout, the log lines and the metrics line to stderr.
+//!
+//! Settings come from the environment, as in Lambda, and from an env-vars file in
+//! the format of `sam local invoke --env-vars`: `--env-vars FILE`, or by default
+//! `local/env.json` beside the event (as `events/local/env.json` is beside the
+//! samples). A variable already set in the environment wins over the file, so one
+//! value can be tried without editing it.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use lambda_runtime::Diagnostic;
+use serde_json::Value;
+
 use crate::aws::{self, AwsBackup};
 use crate::handler::{self, App, Invocation};
+use crate::metrics::Sink;
 use crate::send::{Deadline, DryRun, JobStarter};
 use crate::settings::Settings;
 
-pub const USAGE: &str = "usage: bootstrap invoke EVENT.json [--dry-run]\n\
+pub const USAGE: &str = "usage: bootstrap invoke EVENT.json [--dry-run] [--env-vars ENV.json]\n\
     Runs the handler once on EVENT.json (- for stdin) and prints the answer.\n\
-    Settings come from the environment, as in Lambda. Without arguments, bootstrap\n\
-    runs as a Lambda function (AWS_LAMBDA_RUNTIME_API must be set).";
+    Settings come from the environment, as in Lambda, and from ENV.json (the format\n\
+    of `sam local invoke --env-vars`; by default local/env.json beside the event,\n\
+    when there is one); the environment wins. Without arguments, bootstrap runs as a\n\
+    Lambda function (AWS_LAMBDA_RUNTIME_API must be set).";
+
+/// The function's logical id in template.yaml: its section of an env-vars file.
+const FUNCTION_ID: &str = "BackupTriggerFunction";
 
 /// The longest a local invocation may run, like Lambda's maximum timeout.
 const LOCAL_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
-pub async fn invoke(args: &[String]) -> ExitCode {
-    let mut file = None;
+/// What `bootstrap invoke` was asked to do.
+#[derive(Debug, PartialEq, Eq)]
+struct Args {
+    event: String,
+    dry_run: bool,
+    env_vars: Option<PathBuf>,
+}
+
+fn parse_args(args: &[String]) -> Result<Option<Args>, ()> {
+    let mut event = None;
     let mut dry_run = false;
-    for arg in args {
+    let mut env_vars = None;
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--dry-run" => dry_run = true,
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return ExitCode::SUCCESS;
-            }
-            other if file.is_none() => file = Some(other.to_owned()),
-            _ => {
-                eprintln!("{USAGE}");
-                return ExitCode::from(2);
-            }
+            "-h" | "--help" => return Ok(None),
+            "--env-vars" => env_vars = Some(PathBuf::from(args.next().ok_or(())?)),
+            other if event.is_none() => event = Some(other.to_owned()),
+            _ => return Err(()),
         }
     }
-    let Some(file) = file else {
-        eprintln!("{USAGE}");
-        return ExitCode::from(2);
-    };
-    let text = if file == "-" {
-        std::io::read_to_string(std::io::stdin())
-    } else {
-        std::fs::read_to_string(&file)
-    };
-    // Not parsed here: the handler reads the text as Lambda delivers it.
-    let event = match text {
-        Ok(event) => event,
-        Err(e) => {
-            eprintln!("cannot read the event {file}: {e}");
+    let event = event.ok_or(())?;
+    Ok(Some(Args {
+        event,
+        dry_run,
+        env_vars,
+    }))
+}
+
+pub async fn invoke(args: &[String]) -> ExitCode {
+    let args = match parse_args(args) {
+        Ok(Some(args)) => args,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(()) => {
+            eprintln!("{USAGE}");
             return ExitCode::from(2);
         }
     };
+    let text = if args.event == "-" {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(&args.event)
+    };
+    // Not parsed here: the handler reads the text, checking its size first.
+    let event = match text {
+        Ok(event) => event,
+        Err(e) => {
+            eprintln!("cannot read the event {}: {e}", args.event);
+            return ExitCode::from(2);
+        }
+    };
+    let env_file = args.env_vars.clone().or_else(|| beside(&args.event, "local/env.json"));
+    let file_vars = match env_file.as_deref().map(env_vars) {
+        None => Vec::new(),
+        Some(Ok(vars)) => vars,
+        Some(Err(e)) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    // The file's variables go into the process environment, as SAM puts them into
+    // the function's, so that the AWS SDK (Region, endpoints) sees them too. No other
+    // thread runs yet: the runtime is single-threaded and nothing has been spawned.
+    for (name, value) in &file_vars {
+        if std::env::var_os(name).is_none() {
+            std::env::set_var(name, value);
+        }
+    }
     let mut settings = match Settings::from_env() {
         Ok(settings) => settings,
         Err(e) => {
@@ -61,18 +115,63 @@ pub async fn invoke(args: &[String]) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    settings.dry_run |= dry_run;
-    let invocation = Invocation {
-        request_id: local_request_id(settings.dry_run),
-        deadline: Deadline::after(LOCAL_TIMEOUT),
-    };
+    settings.dry_run |= args.dry_run;
+    let invocation = Invocation::new(local_request_id(settings.dry_run), Deadline::after(LOCAL_TIMEOUT));
+    // The metrics line goes with the log lines, to stderr: stdout holds the answer only.
     if settings.dry_run {
-        run(App::new(settings, DryRun), event, &invocation).await
+        run(
+            App::new(settings, DryRun).with_metrics_sink(Sink::Stderr),
+            event,
+            &invocation,
+        )
+        .await
     } else {
         let limiter = Arc::new(crate::rate::Limiter::new(settings.max_calls_per_second));
         let client = aws::client(&settings, Arc::clone(&limiter)).await;
-        run(App::sharing(settings, AwsBackup::new(client), limiter), event, &invocation).await
+        let app = App::sharing(settings, AwsBackup::new(client), limiter).with_metrics_sink(Sink::Stderr);
+        run(app, event, &invocation).await
     }
+}
+
+/// `name` in the folder of the event file, when it exists there.
+fn beside(event: &str, name: &str) -> Option<PathBuf> {
+    if event == "-" {
+        return None;
+    }
+    let path = Path::new(event).parent()?.join(name);
+    path.is_file().then_some(path)
+}
+
+/// The variables of an env-vars file, in the format of `sam local invoke --env-vars`:
+/// `{"Parameters": {...}, "BackupTriggerFunction": {...}}`, the function's own
+/// section winning over `Parameters` (which applies to every function).
+fn env_vars(path: &Path) -> Result<Vec<(String, String)>, String> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the env-vars file {shown}: {e}"))?;
+    let file: Value = serde_json::from_str(&text).map_err(|e| format!("the env-vars file {shown} is not JSON: {e}"))?;
+    let mut vars: Vec<(String, String)> = Vec::new();
+    for section in ["Parameters", FUNCTION_ID] {
+        let Some(entries) = file.get(section) else {
+            continue;
+        };
+        let Value::Object(entries) = entries else {
+            return Err(format!("{shown}: {section} must be an object of variables"));
+        };
+        for (name, value) in entries {
+            let value = match value {
+                Value::String(s) => s.clone(),
+                Value::Number(_) | Value::Bool(_) => value.to_string(),
+                _ => {
+                    return Err(format!(
+                        "{shown}: {section}.{name} must be a string, a number or a boolean"
+                    ))
+                }
+            };
+            vars.retain(|(n, _)| n != name);
+            vars.push((name.clone(), value));
+        }
+    }
+    Ok(vars)
 }
 
 /// The request id of a local run, from which tokens are derived when the event has
@@ -92,18 +191,19 @@ fn local_request_id(dry_run: bool) -> String {
 }
 
 async fn run<S: JobStarter>(app: App<S>, event: String, invocation: &Invocation) -> ExitCode {
-    let (printed, code) = match handler::handle_text(&Arc::new(app), &event, invocation).await {
-        Ok(answer) => (answer, ExitCode::SUCCESS),
-        Err(error) => (
-            serde_json::json!({ "errorType": error.error_type, "errorMessage": error.message }),
-            ExitCode::FAILURE,
-        ),
+    let answer = handler::handle_text(&Arc::new(app), &event, invocation).await;
+    let code = if answer.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     };
     // A closed pipe (`| head`) is not a reason to panic.
     let mut stdout = std::io::stdout().lock();
-    match serde_json::to_writer_pretty(&mut stdout, &printed)
-        .and_then(|()| writeln!(stdout).map_err(serde_json::Error::io))
-    {
+    let printed = match answer {
+        Ok(answer) => serde_json::to_writer_pretty(&mut stdout, &answer),
+        Err(error) => serde_json::to_writer_pretty(&mut stdout, &Diagnostic::from(error)),
+    };
+    match printed.and_then(|()| writeln!(stdout).map_err(serde_json::Error::io)) {
         Ok(()) => code,
         Err(e) => {
             eprintln!("cannot print the answer: {e}");
@@ -120,5 +220,66 @@ mod tests {
     fn a_dry_run_has_a_fixed_request_id_and_a_real_run_a_new_one() {
         assert_eq!(local_request_id(true), local_request_id(true));
         assert_ne!(local_request_id(false), local_request_id(false));
+    }
+
+    fn args(words: &[&str]) -> Result<Option<Args>, ()> {
+        parse_args(&words.iter().map(|w| w.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn arguments_name_the_event_the_dry_run_and_the_env_file() {
+        assert_eq!(
+            args(&["e.json", "--env-vars", "env.json", "--dry-run"]),
+            Ok(Some(Args {
+                event: "e.json".into(),
+                dry_run: true,
+                env_vars: Some("env.json".into()),
+            }))
+        );
+        assert_eq!(args(&["--help"]), Ok(None));
+        assert_eq!(args(&[]), Err(()));
+        assert_eq!(args(&["e.json", "--env-vars"]), Err(()), "--env-vars needs a file");
+        assert_eq!(args(&["a.json", "b.json"]), Err(()));
+    }
+
+    #[test]
+    fn env_files_read_as_sam_reads_them_the_function_section_winning() {
+        let dir = std::env::temp_dir().join(format!("bt-env-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("env.json");
+        std::fs::write(
+            &file,
+            r#"{"Parameters": {"A": "shared", "B": "shared", "N": 5, "T": true},
+                "BackupTriggerFunction": {"B": "own"}, "OtherFunction": {"A": "other"}}"#,
+        )
+        .unwrap();
+        let mut vars = env_vars(&file).unwrap();
+        vars.sort();
+        let expected: Vec<(String, String)> = [("A", "shared"), ("B", "own"), ("N", "5"), ("T", "true")]
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(vars, expected);
+
+        std::fs::write(&file, r#"{"Parameters": {"A": {"nested": 1}}}"#).unwrap();
+        assert!(env_vars(&file).unwrap_err().contains("Parameters.A must be a string"));
+        std::fs::write(&file, "not json").unwrap();
+        assert!(env_vars(&file).unwrap_err().contains("is not JSON"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_default_env_file_is_found_beside_the_event() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let sample = root.join("events/copy.json");
+        assert_eq!(
+            beside(sample.to_str().unwrap(), "local/env.json"),
+            Some(root.join("events/local/env.json"))
+        );
+        assert_eq!(beside("-", "local/env.json"), None);
+        assert_eq!(
+            beside(root.join("Cargo.toml").to_str().unwrap(), "local/env.json"),
+            None
+        );
     }
 }

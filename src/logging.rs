@@ -1,6 +1,6 @@
 //! JSON log lines for CloudWatch Logs Insights (CONTRACT.md section 6): one per
-//! request and one per event. Tag values and credentials never appear: requests are
-//! logged field by field, never whole, and the AWS SDK's own logs are capped at INFO
+//! request, one per job outcome and one per event. Tag values and credentials never
+//! appear: requests are logged field by field, never whole, and the AWS SDK's own logs are capped at INFO
 //! (at DEBUG and TRACE the SDK logs signing details).
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,8 +13,10 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
+use crate::event::outcome::JobOutcome;
+use crate::event::{Origin, Plan};
 use crate::request::Job;
-use crate::send::{JobResult, Outcome};
+use crate::send::{Code, JobResult, Outcome};
 use crate::token::SourceId;
 
 /// Crates whose logs are never let through below INFO, whatever the level asked:
@@ -102,7 +104,11 @@ pub fn install_panic_hook() {
             .location()
             .map(|l| format!("{}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        error!(location, error_type = "InternalError", "panic in backup-trigger");
+        error!(
+            location,
+            error_type = crate::error::INTERNAL_ERROR,
+            "panic in backup-trigger"
+        );
     }));
 }
 
@@ -113,15 +119,8 @@ pub fn take_cold_start() -> bool {
     COLD.swap(false, Ordering::Relaxed)
 }
 
-/// Where a request or event came from, for correlation in the logs.
-#[derive(Debug, Clone, Copy)]
-pub struct Correlation<'a> {
-    pub request_id: &'a str,
-    pub message_id: Option<&'a str>,
-}
-
 /// One line per request: what was asked, what AWS answered, how long it took.
-pub fn request(result: &JobResult, position: usize, at: Correlation) {
+pub fn request(result: &JobResult, position: usize, at: Origin) {
     let job: &Job = &result.job;
     let (resource_arn, recovery_point_arn, destination) = match job {
         Job::StartBackupJob(b) => (
@@ -142,7 +141,7 @@ pub fn request(result: &JobResult, position: usize, at: Correlation) {
         Outcome::Started(s) => ("started", Some(s.job_id.as_str()), Some(s.is_parent), None),
         Outcome::WouldStart => ("dry_run", None, None, None),
         Outcome::Failed(f) => (
-            if f.code == "NotStarted" {
+            if f.code == Code::NotStarted {
                 "not_started"
             } else {
                 "failed"
@@ -193,23 +192,119 @@ pub fn request(result: &JobResult, position: usize, at: Correlation) {
     }
 }
 
+/// One line per job outcome (CONTRACT.md section 9): how an AWS Backup job ended,
+/// at INFO when it completed and at ERROR otherwise. `job_id` is the name the request
+/// line gives the job it started, so that the two join.
+pub fn outcome(outcome: &JobOutcome, source: &SourceId, at: Origin) {
+    let kind = outcome.kind.as_str();
+    let state = outcome.state.as_str();
+    let job_id = outcome.job_id.as_deref();
+    let status_message = outcome.status_message.as_deref();
+    let resource_arn = outcome.resource_arn.as_deref();
+    let resource_type = outcome.resource_type.as_deref();
+    let vault = outcome.vault.as_deref();
+    let source_vault_arn = outcome.source_vault_arn.as_deref();
+    let recovery_point_arn = outcome.recovery_point_arn.as_deref();
+    let source_recovery_point_arn = outcome.source_recovery_point_arn.as_deref();
+    let backup_size_bytes = outcome.backup_size_bytes;
+    let completion_date = outcome.completion_date.as_deref();
+    let source_id = source.value.as_str();
+    if outcome.state.succeeded() {
+        info!(
+            kind,
+            job_id,
+            state,
+            status_message,
+            resource_arn,
+            resource_type,
+            vault,
+            source_vault_arn,
+            recovery_point_arn,
+            source_recovery_point_arn,
+            backup_size_bytes,
+            completion_date,
+            source_id,
+            request_id = at.request_id,
+            message_id = at.message_id,
+            "outcome"
+        )
+    } else {
+        error!(
+            kind,
+            job_id,
+            state,
+            status_message,
+            resource_arn,
+            resource_type,
+            vault,
+            source_vault_arn,
+            recovery_point_arn,
+            source_recovery_point_arn,
+            backup_size_bytes,
+            completion_date,
+            source_id,
+            request_id = at.request_id,
+            message_id = at.message_id,
+            "outcome"
+        )
+    }
+}
+
 /// What became of one event (or one SQS message).
 pub struct EventSummary<'a> {
     pub kind: &'a str,
-    pub source: Option<&'a SourceId>,
+    pub source: &'a SourceId,
     pub requests: usize,
     pub failed: usize,
     pub skipped: Option<&'a str>,
-    /// Why the event started nothing, when it was refused as a whole.
-    pub error: Option<(&'a str, String)>,
+    /// Why the event started nothing, when it was refused as a whole: the
+    /// `errorType` and the message.
+    pub error: Option<(&'a str, &'a str)>,
     pub duration: Duration,
+    /// Set on the line of a whole event; none on a message's line.
     pub cold_start: Option<bool>,
 }
 
+impl<'a> EventSummary<'a> {
+    /// An event whose jobs were sent (or that asked for nothing).
+    pub fn sent(plan: &'a Plan, results: &[JobResult], duration: Duration, cold_start: Option<bool>) -> Self {
+        EventSummary {
+            kind: plan.shape.as_str(),
+            source: &plan.source,
+            requests: results.len(),
+            failed: results.iter().filter(|r| r.outcome.is_failure()).count(),
+            skipped: plan.skipped.as_deref(),
+            error: None,
+            duration,
+            cold_start,
+        }
+    }
+
+    /// An event refused before any call: it started nothing.
+    pub fn rejected(
+        kind: &'a str,
+        source: &'a SourceId,
+        error: (&'a str, &'a str),
+        duration: Duration,
+        cold_start: Option<bool>,
+    ) -> Self {
+        EventSummary {
+            kind,
+            source,
+            requests: 0,
+            failed: 0,
+            skipped: None,
+            error: Some(error),
+            duration,
+            cold_start,
+        }
+    }
+}
+
 /// One line per event, or per SQS message.
-pub fn event(summary: &EventSummary, at: Correlation) {
-    let source_id = summary.source.map(|s| s.value.as_str());
-    let source_kind = summary.source.map(|s| s.kind.as_str());
+pub fn event(summary: &EventSummary, at: Origin) {
+    let source_id = summary.source.value.as_str();
+    let source_kind = summary.source.kind.as_str();
     let duration_ms = millis(summary.duration);
     match &summary.error {
         None => {
@@ -258,7 +353,7 @@ pub fn event(summary: &EventSummary, at: Correlation) {
             requests = summary.requests,
             outcome = "rejected",
             error_type = *error_type,
-            error_message = message.as_str(),
+            error_message = *message,
             request_id = at.request_id,
             message_id = at.message_id,
             cold_start = summary.cold_start,

@@ -12,7 +12,7 @@ use backup_trigger::send::{DryRun, JobStarter};
 use backup_trigger::settings::Settings;
 use backup_trigger::{local, logging};
 use lambda_runtime::{service_fn, LambdaEvent};
-use serde_json::value::RawValue;
+use serde_json::Value;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -74,9 +74,11 @@ async fn serve() -> ExitCode {
 
 async fn run<S: JobStarter>(app: App<S>) -> Result<(), lambda_runtime::Error> {
     let app = Arc::new(app);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
+    // The runtime parses the event once, into a Value; Lambda itself refuses a
+    // payload over 6 MB and one that is not JSON, so no text-level check is needed.
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let app = Arc::clone(&app);
-        async move { handler::handle_text(&app, event.payload.get(), &Invocation::from_context(&event.context)).await }
+        async move { handler::handle(&app, event.payload, &Invocation::from_context(&event.context)).await }
     }))
     .await
 }
@@ -84,7 +86,12 @@ async fn run<S: JobStarter>(app: App<S>) -> Result<(), lambda_runtime::Error> {
 /// Tells Lambda why the function cannot start (`/runtime/init/error`), so the error
 /// shows in the invoke result as well as in the log.
 async fn report_init_error(error: &ConfigError) {
-    let body = serde_json::json!({ "errorType": "ConfigError", "errorMessage": error.to_string() }).to_string();
+    let diagnostic = lambda_runtime::Diagnostic {
+        error_type: "ConfigError".into(),
+        error_message: error.to_string(),
+    };
+    // Two strings always serialise.
+    let body = serde_json::to_string(&diagnostic).unwrap_or_default();
     let request = lambda_runtime_api_client::build_request()
         .method("POST")
         .uri("/2018-06-01/runtime/init/error")

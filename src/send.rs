@@ -24,12 +24,42 @@ pub struct Started {
     pub recovery_point_arn: Option<String>,
 }
 
+/// What kind of failure kept a job from starting: its `error_code` in the logs and
+/// results, and the Lambda `errorType` when it is the first failure of an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Code {
+    /// AWS's own error code (`InvalidParameterValueException`), or the SDK's kind of
+    /// failure when AWS gave none (`TimeoutError`, `DispatchFailure`).
+    Aws(String),
+    /// Not started: too little time was left, or an earlier FIFO message failed.
+    NotStarted,
+    /// AWS did not answer before the invocation's deadline; the job may have started.
+    DeadlineExceeded,
+    /// A bug in backup-trigger, caught and contained; the job may have started.
+    Internal,
+}
+
+impl Code {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Code::Aws(code) => code,
+            Code::NotStarted => "NotStarted",
+            Code::DeadlineExceeded => "DeadlineExceeded",
+            Code::Internal => crate::error::INTERNAL_ERROR,
+        }
+    }
+}
+
+impl PartialEq<&str> for Code {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// Why a job did not start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
-    /// The AWS error code (`InvalidParameterValueException`), or the kind of failure
-    /// when AWS gave none (`TimeoutError`, `DeadlineExceeded`, `InternalError`).
-    pub code: String,
+    pub code: Code,
     pub message: String,
     /// Whether trying again later may succeed.
     pub retryable: bool,
@@ -135,12 +165,14 @@ impl Limits {
     }
 }
 
-/// The failure of a job that was not started because too little time was left.
-pub fn not_started(reason: &str) -> Failure {
-    Failure {
-        code: "NotStarted".into(),
-        message: format!("not started: {reason}; retrying the event is safe, its tokens do not change"),
-        retryable: true,
+impl Failure {
+    /// The failure of a job that was not started, and why.
+    pub fn not_started(reason: &str) -> Failure {
+        Failure {
+            code: Code::NotStarted,
+            message: format!("not started: {reason}; retrying the event is safe, its tokens do not change"),
+            retryable: true,
+        }
     }
 }
 
@@ -191,7 +223,7 @@ pub async fn send_all<S: JobStarter>(
         .map(|(result, job)| {
             result.unwrap_or_else(|| JobResult {
                 job,
-                outcome: Outcome::Failed(not_started(DEADLINE_REASON)),
+                outcome: Outcome::Failed(Failure::not_started(DEADLINE_REASON)),
                 duration: Duration::ZERO,
             })
         })
@@ -209,7 +241,7 @@ fn collect(
         Ok((id, result)) => (id, Some(result)),
         Err(error) => (error.id(), {
             let failure = Failure {
-                code: "InternalError".into(),
+                code: Code::Internal,
                 message: format!(
                     "backup-trigger failed while starting this job ({}); the job may not have started",
                     if error.is_panic() { "panic" } else { "cancelled" }
@@ -237,7 +269,7 @@ async fn send_one<S: JobStarter>(
 ) -> JobResult {
     let not_started = |job| JobResult {
         job,
-        outcome: Outcome::Failed(not_started(DEADLINE_REASON)),
+        outcome: Outcome::Failed(Failure::not_started(DEADLINE_REASON)),
         duration: Duration::ZERO,
     };
     if let Some(limiter) = &limits.limiter {
@@ -252,7 +284,7 @@ async fn send_one<S: JobStarter>(
     let outcome = match timeout_at(deadline.give_up_at, starter.start(&job)).await {
         Ok(outcome) => outcome,
         Err(_) => Outcome::Failed(Failure {
-            code: "DeadlineExceeded".into(),
+            code: Code::DeadlineExceeded,
             message: "AWS Backup did not answer before the invocation's deadline; the job may have started, and retrying is safe: the token does not change".into(),
             retryable: true,
         }),

@@ -9,6 +9,21 @@ pub const DEFAULT_MAX_CONCURRENCY: usize = 8;
 /// Upper bound for `MAX_CONCURRENCY`: far above what AWS Backup's rate allows.
 pub const MAX_MAX_CONCURRENCY: usize = 100;
 
+/// The longest value of a CloudWatch metric dimension (the embedded metric format's limit).
+const MAX_DIMENSION_VALUE: usize = 1024;
+
+/// A CloudWatch namespace: 1 to 255 printable ASCII characters, not starting with `:`,
+/// and not AWS's own (`AWS/...`).
+fn metrics_namespace(value: &str) -> Result<(), String> {
+    if value.len() > 255 || !value.chars().all(|c| c.is_ascii_graphic() || c == ' ') {
+        Err("must be 1 to 255 printable ASCII characters (a CloudWatch namespace)".into())
+    } else if value.starts_with(':') || value.starts_with("AWS/") {
+        Err("must not start with \":\" or \"AWS/\" (namespaces starting AWS/ are AWS's own)".into())
+    } else {
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// Default vault for backups and source vault for copies.
@@ -27,6 +42,12 @@ pub struct Settings {
     /// True when the user chose the SDK's retry behaviour with `AWS_MAX_ATTEMPTS` or
     /// `AWS_RETRY_MODE`; otherwise the function picks adaptive retries.
     pub retry_set_by_user: bool,
+    /// `METRICS_NAMESPACE`: the CloudWatch namespace of the metrics.
+    pub metrics_namespace: String,
+    /// The metrics' `FunctionName` dimension: `AWS_LAMBDA_FUNCTION_NAME`, set by Lambda.
+    pub function_name: String,
+    /// The `level` of the metrics line, from `AWS_LAMBDA_LOG_LEVEL` (see [`crate::metrics`]).
+    pub metrics_level: &'static str,
 }
 
 impl Default for Settings {
@@ -40,6 +61,9 @@ impl Default for Settings {
             max_calls_per_second: None,
             dry_run: false,
             retry_set_by_user: false,
+            metrics_namespace: crate::metrics::DEFAULT_NAMESPACE.to_owned(),
+            function_name: crate::metrics::DEFAULT_FUNCTION_NAME.to_owned(),
+            metrics_level: "INFO",
         }
     }
 }
@@ -167,6 +191,17 @@ impl Settings {
         }
         let retry_set_by_user = get("AWS_MAX_ATTEMPTS").is_some() || get("AWS_RETRY_MODE").is_some();
 
+        let metrics_namespace = match checked("METRICS_NAMESPACE", metrics_namespace)? {
+            Some(namespace) => namespace,
+            None => crate::metrics::DEFAULT_NAMESPACE.to_owned(),
+        };
+        // Lambda sets the function's name; a longer value than a dimension may hold
+        // is not Lambda's, and is cut rather than refused.
+        let function_name = get("AWS_LAMBDA_FUNCTION_NAME")
+            .map(|name| name.chars().take(MAX_DIMENSION_VALUE).collect())
+            .unwrap_or_else(|| crate::metrics::DEFAULT_FUNCTION_NAME.to_owned());
+        let metrics_level = crate::metrics::line_level(get("AWS_LAMBDA_LOG_LEVEL").as_deref());
+
         Ok(Settings {
             backup_vault_name,
             backup_iam_role_arn,
@@ -176,6 +211,9 @@ impl Settings {
             max_calls_per_second,
             dry_run,
             retry_set_by_user,
+            metrics_namespace,
+            function_name,
+            metrics_level,
         })
     }
 
@@ -271,6 +309,10 @@ mod tests {
             ("AWS_MAX_ATTEMPTS", "0"),
             ("AWS_RETRY_MODE", "legacy"),
             ("ALLOWED_DESTINATION_VAULT_ARNS", ",,"),
+            ("METRICS_NAMESPACE", "AWS/Backup"),
+            ("METRICS_NAMESPACE", ":ns"),
+            ("METRICS_NAMESPACE", "tab\there"),
+            ("METRICS_NAMESPACE", &"n".repeat(256)),
         ] {
             let err = settings(&[(name, value)]).unwrap_err();
             assert_eq!(err.name, name);
@@ -281,6 +323,27 @@ mod tests {
         }
         assert!(settings(&[("MAX_CONCURRENCY", "1")]).is_ok());
         assert!(settings(&[("MAX_CONCURRENCY", "100")]).is_ok());
+    }
+
+    #[test]
+    fn metrics_settings_are_read_with_their_defaults() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(
+            (s.metrics_namespace.as_str(), s.function_name.as_str(), s.metrics_level),
+            ("BackupTrigger", "backup-trigger", "INFO")
+        );
+        let s = settings(&[
+            ("METRICS_NAMESPACE", "Team/Backups"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "prod-backup-trigger"),
+            ("AWS_LAMBDA_LOG_LEVEL", "error"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (s.metrics_namespace.as_str(), s.function_name.as_str(), s.metrics_level),
+            ("Team/Backups", "prod-backup-trigger", "ERROR")
+        );
+        let long = settings(&[("AWS_LAMBDA_FUNCTION_NAME", &"f".repeat(2000))]).unwrap();
+        assert_eq!(long.function_name.len(), 1024);
     }
 
     #[test]

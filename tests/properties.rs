@@ -3,11 +3,12 @@
 //! `PROPTEST_CASES=100000 cargo test --test properties` runs a longer search (see
 //! the README's "Hostile input" section).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use backup_trigger::event::{self, Incoming, Origin};
 use backup_trigger::handler::{self, App, Invocation};
+use backup_trigger::metrics::Sink;
 use backup_trigger::request::{rules, Job};
 use backup_trigger::send::{Deadline, DryRun};
 use backup_trigger::settings::Settings;
@@ -169,7 +170,12 @@ fn arb_json() -> impl Strategy<Value = Value> {
 
 fn samples() -> Vec<Value> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
-    let mut files: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    // The sample events; events/local/ holds the settings the samples need, not events.
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
     files.sort();
     files
         .iter()
@@ -373,13 +379,15 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// Runs the whole handler in dry-run mode; checks the answer's shape.
 fn check_handler(rt: &tokio::runtime::Runtime, text: &str) {
-    let app = Arc::new(App::new(settings(), DryRun));
-    let invocation = Invocation {
-        request_id: "req".into(),
-        deadline: Deadline::after(Duration::from_secs(60)),
-    };
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let app = Arc::new(App::new(settings(), DryRun).with_metrics_sink(Sink::Memory(Arc::clone(&lines))));
+    let invocation = Invocation::new("req", Deadline::after(Duration::from_secs(60)));
     let answer = rt.block_on(handler::handle_text(&app, text, &invocation));
-    match answer {
+    let lines = lines.lock().unwrap();
+    assert_eq!(lines.len(), 1, "one metrics line per invocation, whatever the event");
+    let metrics: Value = serde_json::from_str(&lines[0]).expect("the metrics line is JSON");
+    assert_eq!(metrics["JobsStarted"], 0, "a dry run starts nothing");
+    match answer.map(|a| serde_json::to_value(a).expect("an answer serialises")) {
         Ok(value) => {
             if let Some(failures) = value.get("batchItemFailures") {
                 let input: Value = serde_json::from_str(text).unwrap();
@@ -441,12 +449,14 @@ proptest! {
         let value = if long { TAG_SECRET.repeat(30) } else { TAG_SECRET.to_owned() };
         map.insert("RecoveryPointTags".into(), json!({ bad_key: value, "team": TAG_SECRET }));
         let text = Value::Object(map).to_string();
-        let app = Arc::new(App::new(settings(), DryRun));
-        let invocation = Invocation { request_id: "req".into(), deadline: Deadline::after(Duration::from_secs(60)) };
-        let shown = match runtime().block_on(handler::handle_text(&app, &text, &invocation)) {
-            Ok(answer) => answer.to_string(),
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let app = Arc::new(App::new(settings(), DryRun).with_metrics_sink(Sink::Memory(Arc::clone(&lines))));
+        let invocation = Invocation::new("req", Deadline::after(Duration::from_secs(60)));
+        let mut shown = match runtime().block_on(handler::handle_text(&app, &text, &invocation)) {
+            Ok(answer) => serde_json::to_string(&answer).expect("an answer serialises"),
             Err(error) => error.message,
         };
+        shown.push_str(&lines.lock().unwrap().concat());
         prop_assert!(!shown.contains(TAG_SECRET), "{}", shown);
     }
 }

@@ -1,15 +1,15 @@
 //! Checks of `template.yaml` that cfn-lint does not make: the values Lambda and SAM
 //! accept but cfn-lint does not know (runtime, architecture, response types), the
 //! settings of CONTRACT.md section 7, the paths by which nothing is lost (dead-letter
-//! queues, retries, alarms), the schedule's input and the copy rule's pattern, and
-//! least privilege. Each failure message starts with the rule that broke.
+//! queues, retries, alarms), the schedule's input, the job state rule's pattern, the
+//! metric alarms and the dashboard, and least privilege. Each failure message starts with the rule that broke.
 //!
 //! The template is read as YAML and CloudFormation's short tags (`!Ref`, `!Sub`,
 //! `!GetAtt A.B`, ...) are turned into their long JSON forms (`{"Ref": ..}`,
 //! `{"Fn::Sub": ..}`, `{"Fn::GetAtt": ["A", "B"]}`), so the checks below see one form.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use backup_trigger::settings::Settings;
 use serde_json::{Map, Value};
@@ -21,6 +21,7 @@ const CONTRACT_SETTINGS: &[&str] = &[
     "COPY_DESTINATION_VAULT_ARN",
     "ALLOWED_DESTINATION_VAULT_ARNS",
     "MAX_CONCURRENCY",
+    "METRICS_NAMESPACE",
     "DRY_RUN",
 ];
 
@@ -49,421 +50,9 @@ const VAULT_ARN: &str = "arn:${AWS::Partition}:backup:${AWS::Region}:${AWS::Acco
 const RECOVERY_POINTS_ARN: &str = "arn:${AWS::Partition}:backup:${AWS::Region}:${AWS::AccountId}:recovery-point:*";
 const DLQ_RETENTION_SECONDS: i64 = 14 * 24 * 3600;
 
-// ------------------------------------------------------------------ reading
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn template() -> Value {
-    let path = root().join("template.yaml");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let yaml: serde_yaml_ng::Value =
-        serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("template.yaml is not valid YAML: {e}"));
-    to_json(yaml)
-}
-
-/// YAML to JSON, with CloudFormation short tags in their long forms.
-fn to_json(value: serde_yaml_ng::Value) -> Value {
-    use serde_yaml_ng::Value as Yaml;
-    match value {
-        Yaml::Null => Value::Null,
-        Yaml::Bool(b) => Value::Bool(b),
-        Yaml::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Value::from(i)
-            } else if let Some(u) = n.as_u64() {
-                Value::from(u)
-            } else {
-                Value::from(n.as_f64().unwrap_or(f64::NAN))
-            }
-        }
-        Yaml::String(s) => Value::String(s),
-        Yaml::Sequence(items) => Value::Array(items.into_iter().map(to_json).collect()),
-        Yaml::Mapping(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| {
-                    let key = match k {
-                        Yaml::String(s) => s,
-                        other => serde_yaml_ng::to_string(&other).unwrap_or_default().trim().to_owned(),
-                    };
-                    (key, to_json(v))
-                })
-                .collect(),
-        ),
-        Yaml::Tagged(tagged) => {
-            let name = tagged.tag.to_string().trim_start_matches('!').to_owned();
-            let inner = to_json(tagged.value);
-            let (key, inner) = match name.as_str() {
-                "Ref" | "Condition" => (name, inner),
-                "GetAtt" => {
-                    let inner = match inner {
-                        Value::String(s) => match s.split_once('.') {
-                            Some((resource, attribute)) => Value::from(vec![resource, attribute]),
-                            None => Value::String(s),
-                        },
-                        other => other,
-                    };
-                    ("Fn::GetAtt".to_owned(), inner)
-                }
-                _ => (format!("Fn::{name}"), inner),
-            };
-            let mut object = Map::new();
-            object.insert(key, inner);
-            Value::Object(object)
-        }
-    }
-}
-
-// ------------------------------------------------------------------ helpers
-
-fn resources(t: &Value) -> &Map<String, Value> {
-    t["Resources"].as_object().expect("template.yaml has a Resources map")
-}
-
-fn resources_of_type<'a>(t: &'a Value, kind: &str) -> Vec<(&'a str, &'a Value)> {
-    resources(t)
-        .iter()
-        .filter(|(_, r)| r["Type"] == kind)
-        .map(|(name, r)| (name.as_str(), r))
-        .collect()
-}
-
-fn resource<'a>(t: &'a Value, name: &str) -> &'a Value {
-    resources(t)
-        .get(name)
-        .unwrap_or_else(|| panic!("resource {name} is referenced but not defined"))
-}
-
-/// The one SAM function of the template.
-fn function(t: &Value) -> (&str, &Value) {
-    let functions = resources_of_type(t, "AWS::Serverless::Function");
-    assert_eq!(
-        functions.len(),
-        1,
-        "one function: the template must define exactly one AWS::Serverless::Function"
-    );
-    functions[0]
-}
-
-fn function_props(t: &Value) -> &Value {
-    &function(t).1["Properties"]
-}
-
-/// A value or a list of values, as a list.
-fn list(v: &Value) -> Vec<&Value> {
-    match v {
-        Value::Array(items) => items.iter().collect(),
-        Value::Null => vec![],
-        other => vec![other],
-    }
-}
-
-fn ref_name(v: &Value) -> Option<&str> {
-    v.get("Ref").and_then(Value::as_str)
-}
-
-/// `(resource, attribute)` of `!GetAtt resource.attribute`.
-fn get_att(v: &Value) -> Option<(&str, &str)> {
-    let parts = v.get("Fn::GetAtt")?.as_array()?;
-    Some((parts.first()?.as_str()?, parts.get(1)?.as_str()?))
-}
-
-/// The name of the SQS queue of the template whose ARN `v` is (`!GetAtt Q.Arn`).
-fn queue_of_arn<'a>(t: &Value, v: &'a Value) -> Option<&'a str> {
-    let (name, attribute) = get_att(v)?;
-    (attribute == "Arn" && resources(t).get(name)?["Type"] == "AWS::SQS::Queue").then_some(name)
-}
-
-fn int(v: &Value) -> Option<i64> {
-    v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-}
-
-fn parameter<'a>(t: &'a Value, name: &str) -> &'a Value {
-    t["Parameters"]
-        .get(name)
-        .unwrap_or_else(|| panic!("parameter {name} is referenced but not defined"))
-}
-
-/// A `Fn::Sub` string as it is written, or a plain string.
-fn sub_text(v: &Value) -> Option<&str> {
-    v.as_str().or_else(|| v.get("Fn::Sub").and_then(Value::as_str))
-}
-
-// ------------------------------------------------- evaluating intrinsics
-// Enough of CloudFormation to render the schedule's input and the rule's pattern
-// for given parameter values.
-
-fn evaluate(v: &Value, params: &BTreeMap<&str, Value>) -> Value {
-    match v {
-        Value::Array(items) => Value::Array(items.iter().map(|i| evaluate(i, params)).collect()),
-        Value::Object(o) if o.len() == 1 && o.contains_key("Ref") => {
-            let name = o["Ref"].as_str().expect("Ref names a string");
-            params
-                .get(name)
-                .cloned()
-                .unwrap_or_else(|| panic!("no value given for Ref {name}"))
-        }
-        Value::Object(o) if o.len() == 1 && o.contains_key("Fn::Join") => {
-            let args = o["Fn::Join"].as_array().expect("Fn::Join takes [separator, list]");
-            let separator = args[0].as_str().expect("Fn::Join separator is a string");
-            let items = evaluate(&args[1], params);
-            let items: Vec<&str> = items
-                .as_array()
-                .expect("Fn::Join joins a list")
-                .iter()
-                .map(|i| i.as_str().expect("Fn::Join joins strings"))
-                .collect();
-            Value::String(items.join(separator))
-        }
-        Value::Object(o) if o.len() == 1 && o.contains_key("Fn::Sub") => {
-            let (text, vars) = match &o["Fn::Sub"] {
-                Value::String(s) => (s.as_str(), Map::new()),
-                Value::Array(args) => (
-                    args[0].as_str().expect("Fn::Sub text is a string"),
-                    args.get(1).and_then(Value::as_object).cloned().unwrap_or_default(),
-                ),
-                other => panic!("unsupported Fn::Sub {other}"),
-            };
-            let mut out = String::new();
-            let mut rest = text;
-            while let Some(start) = rest.find("${") {
-                out.push_str(&rest[..start]);
-                let end = rest[start..].find('}').expect("unclosed ${ in Fn::Sub") + start;
-                let name = &rest[start + 2..end];
-                let value = match vars.get(name) {
-                    Some(v) => evaluate(v, params),
-                    None => params
-                        .get(name)
-                        .cloned()
-                        .unwrap_or_else(|| panic!("no value for ${{{name}}}")),
-                };
-                out.push_str(value.as_str().expect("Fn::Sub variables are strings"));
-                rest = &rest[end + 1..];
-            }
-            out.push_str(rest);
-            Value::String(out)
-        }
-        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), evaluate(v, params))).collect()),
-        other => other.clone(),
-    }
-}
-
-/// EventBridge pattern matching, for the operators the template uses: literal
-/// values, nested objects, `exists` and `$or`.
-fn pattern_matches(pattern: &Value, event: &Value) -> bool {
-    let pattern = pattern.as_object().expect("an event pattern is an object");
-    pattern.iter().all(|(key, wanted)| {
-        if key == "$or" {
-            return wanted
-                .as_array()
-                .expect("$or takes a list")
-                .iter()
-                .any(|alternative| pattern_matches(alternative, event));
-        }
-        let field = event.get(key);
-        match wanted {
-            Value::Object(_) => pattern_matches(wanted, field.unwrap_or(&Value::Object(Map::new()))),
-            Value::Array(alternatives) => alternatives.iter().any(|alternative| match alternative {
-                Value::Object(op) if op.len() == 1 && op.contains_key("exists") => {
-                    // `exists` looks at leaves only: an object is not there.
-                    let present = field.is_some_and(|f| !f.is_object());
-                    op["exists"].as_bool() == Some(present)
-                }
-                Value::Object(op) => panic!("the test's matcher does not know the pattern operator {op:?}"),
-                literal => match field {
-                    Some(Value::Array(values)) => values.contains(literal),
-                    Some(value) => value == literal,
-                    None => false,
-                },
-            }),
-            other => panic!("pattern value for {key} must be a list or an object, not {other}"),
-        }
-    })
-}
-
-// ------------------------------------------------------------ IAM helpers
-
-struct Statement<'a> {
-    /// Where the statement is, for messages.
-    place: String,
-    value: &'a Value,
-}
-
-impl Statement<'_> {
-    fn allows(&self) -> bool {
-        self.value["Effect"] == "Allow"
-    }
-
-    fn actions(&self) -> Vec<&str> {
-        list(&self.value["Action"])
-            .into_iter()
-            .map(|a| {
-                a.as_str()
-                    .unwrap_or_else(|| panic!("{}: actions must be literal strings", self.place))
-            })
-            .collect()
-    }
-
-    fn resources(&self) -> Vec<&Value> {
-        list(&self.value["Resource"])
-    }
-}
-
-/// Every statement of the inline policies of the role named `role`.
-fn role_statements<'a>(t: &'a Value, role: &str) -> Vec<Statement<'a>> {
-    let r = resource(t, role);
-    let mut out = Vec::new();
-    for policy in list(&r["Properties"]["Policies"]) {
-        let name = policy["PolicyName"].as_str().unwrap_or("?");
-        for (i, s) in list(&policy["PolicyDocument"]["Statement"]).into_iter().enumerate() {
-            out.push(Statement {
-                place: format!(
-                    "{role} policy {name} statement {}",
-                    s["Sid"].as_str().map_or(i.to_string(), str::to_owned)
-                ),
-                value: s,
-            });
-        }
-    }
-    out
-}
-
-/// Every policy statement in the template: roles, policies and queue policies.
-fn all_statements(t: &Value) -> Vec<Statement<'_>> {
-    let mut out = Vec::new();
-    for (name, r) in resources(t) {
-        match r["Type"].as_str() {
-            Some("AWS::IAM::Role") => out.extend(role_statements(t, name)),
-            Some("AWS::IAM::Policy" | "AWS::IAM::ManagedPolicy" | "AWS::SQS::QueuePolicy") => {
-                for (i, s) in list(&r["Properties"]["PolicyDocument"]["Statement"])
-                    .into_iter()
-                    .enumerate()
-                {
-                    out.push(Statement {
-                        place: format!(
-                            "{name} statement {}",
-                            s["Sid"].as_str().map_or(i.to_string(), str::to_owned)
-                        ),
-                        value: s,
-                    });
-                }
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
-/// The role the function runs with; it must be defined in the template.
-fn function_role(t: &Value) -> &str {
-    let props = function_props(t);
-    let (role, attribute) = get_att(&props["Role"]).unwrap_or_else(|| {
-        panic!(
-            "function uses its own role: set Role: !GetAtt SomeRole.Arn. Without it SAM generates a role with \
-             AWSLambdaBasicExecutionRole, whose log permissions are on Resource \"*\""
-        )
-    });
-    assert_eq!(
-        attribute, "Arn",
-        "function uses its own role: Role must be !GetAtt {role}.Arn"
-    );
-    assert_eq!(
-        resource(t, role)["Type"],
-        "AWS::IAM::Role",
-        "function uses its own role: {role} must be an AWS::IAM::Role"
-    );
-    role
-}
-
-fn function_statements(t: &Value) -> Vec<Statement<'_>> {
-    role_statements(t, function_role(t))
-}
-
-fn function_env(t: &Value) -> &Map<String, Value> {
-    function_props(t)["Environment"]["Variables"]
-        .as_object()
-        .expect("environment: the function must have Environment.Variables")
-}
-
-/// The ARN of the configured vault, written as the template must write it.
-fn vault_arn(t: &Value) -> Value {
-    let env = function_env(t);
-    let param = ref_name(&env["BACKUP_VAULT_NAME"])
-        .expect("vault scope: BACKUP_VAULT_NAME must be !Ref of a parameter, so the policy can name the same vault");
-    let mut o = Map::new();
-    o.insert("Fn::Sub".into(), Value::String(VAULT_ARN.replace("%s", param)));
-    Value::Object(o)
-}
-
-/// Every SQS queue that receives what failed elsewhere, with where it is used.
-fn dead_letter_queues(t: &Value) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for (name, q) in resources_of_type(t, "AWS::SQS::Queue") {
-        if let Some(target) = q["Properties"]["RedrivePolicy"].get("deadLetterTargetArn") {
-            let dlq = queue_of_arn(t, target).unwrap_or_else(|| {
-                panic!("redrive: {name}'s deadLetterTargetArn must be !GetAtt of a queue of the template")
-            });
-            out.insert(dlq.to_owned(), format!("dead-letter queue of {name}"));
-        }
-    }
-    let on_failure = &function_props(t)["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Destination"];
-    if let Some(q) = queue_of_arn(t, on_failure) {
-        out.insert(
-            q.to_owned(),
-            "on-failure destination of asynchronous invocations".to_owned(),
-        );
-    }
-    for target in trigger_targets(t) {
-        if let Some(q) = queue_of_arn(t, &target.value["DeadLetterConfig"]["Arn"]) {
-            out.insert(q.to_owned(), format!("dead-letter queue of {}", target.place));
-        }
-    }
-    out
-}
-
-struct Target<'a> {
-    place: String,
-    kind: &'static str,
-    value: &'a Value,
-}
-
-/// The targets of schedules and rules that invoke the function, in plain
-/// CloudFormation or as SAM events.
-fn trigger_targets(t: &Value) -> Vec<Target<'_>> {
-    let mut out = Vec::new();
-    for (name, r) in resources_of_type(t, "AWS::Scheduler::Schedule") {
-        out.push(Target {
-            place: format!("schedule {name}"),
-            kind: "schedule",
-            value: &r["Properties"]["Target"],
-        });
-    }
-    for (name, r) in resources_of_type(t, "AWS::Events::Rule") {
-        for target in list(&r["Properties"]["Targets"]) {
-            out.push(Target {
-                place: format!("rule {name}"),
-                kind: "rule",
-                value: target,
-            });
-        }
-    }
-    if let Some(events) = function_props(t)["Events"].as_object() {
-        for (name, e) in events {
-            let kind = match e["Type"].as_str() {
-                Some("ScheduleV2" | "Schedule") => "schedule",
-                Some("EventBridgeRule" | "CloudWatchEvent") => "rule",
-                _ => continue,
-            };
-            out.push(Target {
-                place: format!("SAM event {name}"),
-                kind,
-                value: &e["Properties"],
-            });
-        }
-    }
-    out
-}
+#[path = "template/cfn.rs"]
+mod cfn;
+use cfn::*;
 
 // ================================================================== tests
 
@@ -871,79 +460,135 @@ fn schedule_input_is_a_list_with_a_per_firing_idempotency_key() {
     }
 }
 
+/// The parameters and pseudo parameters the rule's pattern refers to.
+fn pattern_params(vault: &str) -> BTreeMap<&'static str, Value> {
+    BTreeMap::from([
+        ("BackupVaultName", Value::from(vault)),
+        ("AWS::Partition", Value::from("aws")),
+        ("AWS::Region", Value::from("eu-west-1")),
+        ("AWS::AccountId", Value::from("123456789012")),
+    ])
+}
+
+fn sample(name: &str) -> Value {
+    let path = root().join("events").join(name);
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("events/{name}: {e}")))
+        .unwrap_or_else(|e| panic!("events/{name} is not JSON: {e}"))
+}
+
 #[test]
-fn copy_rule_matches_completed_on_demand_backups_of_the_vault_only() {
+fn one_rule_brings_every_final_state_of_the_vaults_jobs_once() {
     let t = template();
     let rules = resources_of_type(&t, "AWS::Events::Rule");
-    assert!(
-        !rules.is_empty(),
-        "copy rule: the template must define an EventBridge rule for completed backups"
-    );
-    let sample_path = root().join("events/backup-job-completed.json");
-    let sample: Value =
-        serde_json::from_str(&std::fs::read_to_string(&sample_path).expect("events/backup-job-completed.json"))
-            .expect("events/backup-job-completed.json is JSON");
-    let vault = sample["detail"]["backupVaultName"]
+    let completed = sample("backup-job-completed.json");
+    let vault = completed["detail"]["backupVaultName"]
         .as_str()
         .expect("sample has detail.backupVaultName")
         .to_owned();
-    let mut params = BTreeMap::new();
-    params.insert("BackupVaultName", Value::from(vault.clone()));
-
-    let changed = |f: &dyn Fn(&mut Value)| {
-        let mut e = sample.clone();
+    let params = pattern_params(&vault);
+    let changed = |event: &Value, f: &dyn Fn(&mut Value)| {
+        let mut e = event.clone();
         f(&mut e);
         e
     };
-    let must_match = [
-        ("the sample on-demand event (backupPlanId \"\")", sample.clone()),
+    let mut must_match = vec![
+        ("the sample on-demand completed backup".to_owned(), completed.clone()),
         (
-            "an on-demand event without createdBy",
-            changed(&|e| drop(e["detail"].as_object_mut().unwrap().remove("createdBy"))),
+            "a completed backup of a backup plan (the function records it)".to_owned(),
+            changed(&completed, &|e| {
+                e["detail"]["createdBy"]["backupPlanId"] = Value::from("8a3b2f8c-plan")
+            }),
         ),
         (
-            "an on-demand event without createdBy.backupPlanId",
-            changed(&|e| drop(e["detail"]["createdBy"].as_object_mut().unwrap().remove("backupPlanId"))),
+            "a completed backup without createdBy".to_owned(),
+            changed(&completed, &|e| {
+                drop(e["detail"].as_object_mut().unwrap().remove("createdBy"))
+            }),
+        ),
+        (
+            "a backup event naming its vault by ARN only".to_owned(),
+            changed(&completed, &|e| {
+                drop(e["detail"].as_object_mut().unwrap().remove("backupVaultName"))
+            }),
+        ),
+        ("the sample failed backup".to_owned(), sample("backup-job-failed.json")),
+        (
+            "the sample completed copy".to_owned(),
+            sample("copy-job-completed.json"),
+        ),
+        ("the sample failed copy".to_owned(), sample("copy-job-failed.json")),
+    ];
+    for state in ["ABORTED", "EXPIRED", "PARTIAL"] {
+        must_match.push((
+            format!("a backup job {state}"),
+            changed(&completed, &|e| e["detail"]["state"] = Value::from(state)),
+        ));
+    }
+    let copy = sample("copy-job-completed.json");
+    let mut must_not_match = vec![
+        (
+            "a job of another vault".to_owned(),
+            changed(&completed, &|e| {
+                e["detail"]["backupVaultName"] = Value::from(format!("{vault}Other"));
+                e["detail"]["backupVaultArn"] = Value::from(format!(
+                    "arn:aws:backup:eu-west-1:123456789012:backup-vault:{vault}Other"
+                ));
+            }),
+        ),
+        (
+            "a copy from another vault".to_owned(),
+            changed(&copy, &|e| {
+                e["detail"]["sourceBackupVaultArn"] =
+                    Value::from("arn:aws:backup:eu-west-1:123456789012:backup-vault:Elsewhere")
+            }),
+        ),
+        (
+            "a restore job".to_owned(),
+            changed(&completed, &|e| {
+                e["detail-type"] = Value::from("Restore Job State Change")
+            }),
+        ),
+        (
+            "another source".to_owned(),
+            changed(&completed, &|e| e["source"] = Value::from("my.app")),
         ),
     ];
-    let must_not_match = [
-        (
-            "a backup plan's job",
-            changed(&|e| e["detail"]["createdBy"]["backupPlanId"] = Value::from("8a3b2f8c-plan")),
-        ),
-        (
-            "a running job",
-            changed(&|e| e["detail"]["state"] = Value::from("RUNNING")),
-        ),
-        (
-            "a failed job",
-            changed(&|e| e["detail"]["state"] = Value::from("FAILED")),
-        ),
-        (
-            "a job of another vault",
-            changed(&|e| e["detail"]["backupVaultName"] = Value::from(format!("{vault}Other"))),
-        ),
-        (
-            "a copy job event",
-            changed(&|e| e["detail-type"] = Value::from("Copy Job State Change")),
-        ),
-    ];
-    for (name, r) in rules {
-        assert!(
-            r["Condition"].as_str().is_some_and(|c| t["Conditions"][c].to_string().contains("CopyDestinationVaultArn")),
-            "copy rule: {name} must have a Condition on CopyDestinationVaultArn (the function refuses the event without it)"
+    for state in ["CREATED", "PENDING", "RUNNING", "ABORTING"] {
+        must_not_match.push((
+            format!("a backup job {state}"),
+            changed(&completed, &|e| e["detail"]["state"] = Value::from(state)),
+        ));
+    }
+    for state in ["CREATED", "RUNNING"] {
+        must_not_match.push((
+            format!("a copy job {state}"),
+            changed(&copy, &|e| e["detail"]["state"] = Value::from(state)),
+        ));
+    }
+    for (what, event) in &must_match {
+        let matching: Vec<&str> = rules
+            .iter()
+            .filter(|(_, r)| pattern_matches(&evaluate(&r["Properties"]["EventPattern"], &params), event))
+            .map(|(name, _)| *name)
+            .collect();
+        assert_eq!(
+            matching.len(),
+            1,
+            "job state rule: exactly one rule must bring {what} to the function (no event twice), got {matching:?}"
         );
-        let pattern = evaluate(&r["Properties"]["EventPattern"], &params);
-        for (what, event) in &must_match {
-            assert!(
-                pattern_matches(&pattern, event),
-                "copy rule: {name} must match {what}\npattern: {pattern}"
-            );
-        }
-        for (what, event) in &must_not_match {
+        let rule = &resource(&t, matching[0]);
+        assert!(
+            rule.get("Condition").is_none(),
+            "job state rule: {} must exist whatever the settings: outcomes are recorded without a copy destination",
+            matching[0]
+        );
+    }
+    for (what, event) in &must_not_match {
+        for (name, r) in &rules {
+            let pattern = evaluate(&r["Properties"]["EventPattern"], &params);
             assert!(
                 !pattern_matches(&pattern, event),
-                "copy rule: {name} must not match {what}\npattern: {pattern}"
+                "job state rule: {name} must not match {what}\npattern: {pattern}"
             );
         }
     }
@@ -1269,6 +914,209 @@ fn template_is_next_to_the_manifest() {
     );
 }
 
+// ------------------------------------------------- metrics, alarms, dashboard
+
+/// The metrics of CONTRACT.md section 9 that fire an alarm when above 0.
+const ALARMED_METRICS: &[&str] = &["JobsFailed", "MessagesFailed", "BackupJobsFailed", "CopyJobsFailed"];
+
+/// The parameter that names the metrics' namespace, as the function reads it.
+fn metrics_namespace_parameter(t: &Value) -> &str {
+    let param = ref_name(&function_env(t)["METRICS_NAMESPACE"])
+        .expect("metrics: METRICS_NAMESPACE must come from a parameter, which the alarms and dashboard also read");
+    assert_eq!(
+        parameter(t, param)["Default"],
+        "BackupTrigger",
+        "metrics: the namespace defaults to the function's own default"
+    );
+    param
+}
+
+#[test]
+fn alarms_fire_on_failed_jobs_messages_and_outcomes_and_notify_the_topic() {
+    let t = template();
+    let namespace = metrics_namespace_parameter(&t);
+    let (function_name, _) = function(&t);
+    let alarms = resources_of_type(&t, "AWS::CloudWatch::Alarm");
+    for metric in ALARMED_METRICS {
+        let (name, alarm) = alarms
+            .iter()
+            .find(|(_, a)| a["Properties"]["MetricName"] == *metric)
+            .unwrap_or_else(|| panic!("alarms: no alarm on the metric {metric}"));
+        let p = &alarm["Properties"];
+        assert_eq!(
+            ref_name(&p["Namespace"]),
+            Some(namespace),
+            "alarms: {name} must read the namespace the function writes to"
+        );
+        let dimensions = list(&p["Dimensions"]);
+        assert!(
+            dimensions.len() == 1
+                && dimensions[0]["Name"] == "FunctionName"
+                && ref_name(&dimensions[0]["Value"]) == Some(function_name),
+            "alarms: {name} must have the one dimension FunctionName = !Ref {function_name}, as the metrics line has"
+        );
+        assert!(
+            p["Statistic"] == "Sum"
+                && p["ComparisonOperator"] == "GreaterThanThreshold"
+                && int(&p["Threshold"]) == Some(0),
+            "alarms: {name} must fire when the sum of {metric} is above 0"
+        );
+        assert_eq!(
+            p["TreatMissingData"], "notBreaching",
+            "alarms: {name}: no data means nothing happened, not a failure"
+        );
+        assert!(
+            alarm.get("Condition").is_none(),
+            "alarms: {name} must exist whatever the settings"
+        );
+        let actions = &p["AlarmActions"]["Fn::If"];
+        assert!(
+            actions[0] == "HasAlarmTopic" && list(&actions[1]).iter().any(|a| ref_name(a) == Some("AlarmTopicArn")),
+            "alarms: {name} must notify AlarmTopicArn when it is set"
+        );
+    }
+}
+
+/// The dashboard's body as CloudFormation renders it, with references shown as
+/// `<Name>` and `schedule` choosing the branch of HasSchedule.
+fn render(v: &Value, schedule: bool) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Object(o) if o.contains_key("Ref") => format!("<{}>", o["Ref"].as_str().unwrap()),
+        Value::Object(o) if o.contains_key("Fn::GetAtt") => {
+            let (resource, attribute) = get_att(v).expect("Fn::GetAtt [resource, attribute]");
+            format!("<{resource}.{attribute}>")
+        }
+        Value::Object(o) if o.contains_key("Fn::If") => {
+            let args = o["Fn::If"].as_array().unwrap();
+            assert_eq!(
+                args[0], "HasSchedule",
+                "dashboard: the only condition in its body is HasSchedule"
+            );
+            render(&args[if schedule { 1 } else { 2 }], schedule)
+        }
+        Value::Object(o) if o.contains_key("Fn::Sub") => {
+            let (text, vars) = match &o["Fn::Sub"] {
+                Value::String(s) => (s.as_str(), Map::new()),
+                Value::Array(args) => (
+                    args[0].as_str().unwrap(),
+                    args[1].as_object().cloned().unwrap_or_default(),
+                ),
+                other => panic!("unsupported Fn::Sub {other}"),
+            };
+            let mut out = String::new();
+            let mut rest = text;
+            while let Some(start) = rest.find("${") {
+                out.push_str(&rest[..start]);
+                let end = rest[start..].find('}').expect("unclosed ${") + start;
+                let name = &rest[start + 2..end];
+                out.push_str(&match vars.get(name) {
+                    Some(v) => render(v, schedule),
+                    None => format!("<{name}>"),
+                });
+                rest = &rest[end + 1..];
+            }
+            out.push_str(rest);
+            out
+        }
+        other => panic!("dashboard: cannot render {other}"),
+    }
+}
+
+#[test]
+fn the_dashboard_shows_jobs_outcomes_failed_messages_and_dead_letter_queues() {
+    let t = template();
+    let dashboards = resources_of_type(&t, "AWS::CloudWatch::Dashboard");
+    assert_eq!(
+        dashboards.len(),
+        1,
+        "dashboard: the template must define one AWS::CloudWatch::Dashboard"
+    );
+    let (name, dashboard) = dashboards[0];
+    let namespace = metrics_namespace_parameter(&t);
+    let (function_name, _) = function(&t);
+    for schedule in [false, true] {
+        let text = render(&dashboard["Properties"]["DashboardBody"], schedule);
+        let body: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("dashboard: {name}'s body is not JSON (HasSchedule {schedule}): {e}\n{text}"));
+        let widgets = body["widgets"].as_array().expect("dashboard: a body has widgets");
+        let metrics: Vec<Vec<&str>> = widgets
+            .iter()
+            .flat_map(|w| w["properties"]["metrics"].as_array().into_iter().flatten())
+            .map(|m| m.as_array().unwrap().iter().filter_map(Value::as_str).collect())
+            .collect();
+        let shows = |namespace: &str, metric: &str, dimension: &str, value: &str| {
+            metrics.iter().any(|m| m[..] == [namespace, metric, dimension, value])
+        };
+        let ours = format!("<{namespace}>");
+        let fn_name = format!("<{function_name}>");
+        for metric in [
+            "JobsStarted",
+            "JobsFailed",
+            "EventsRejected",
+            "MessagesFailed",
+            "BackupJobsCompleted",
+            "BackupJobsFailed",
+            "CopyJobsCompleted",
+            "CopyJobsFailed",
+        ] {
+            assert!(
+                shows(&ours, metric, "FunctionName", &fn_name),
+                "dashboard: {name} must show {metric} of the function"
+            );
+        }
+        assert!(
+            shows("AWS/Lambda", "Throttles", "FunctionName", &fn_name),
+            "dashboard: {name} must show the function's throttles"
+        );
+        for (queue, role) in dead_letter_queues(&t) {
+            if resource(&t, &queue).get("Condition").is_some() && !schedule {
+                continue;
+            }
+            assert!(
+                shows(
+                    "AWS/SQS",
+                    "ApproximateNumberOfMessagesVisible",
+                    "QueueName",
+                    &format!("<{queue}.QueueName>")
+                ),
+                "dashboard: {name} must show the depth of {queue} ({role})"
+            );
+        }
+        let log_group = ref_name(&function_props(&t)["LoggingConfig"]["LogGroup"]).expect("the function's log group");
+        assert!(
+            widgets.iter().any(|w| w["type"] == "log"
+                && w["properties"]["query"]
+                    .as_str()
+                    .is_some_and(|q| q.contains(&format!("SOURCE '<{log_group}>'"))
+                        && q.contains("message = \"outcome\"")
+                        && q.contains("by kind, state"))),
+            "dashboard: {name} must show outcomes by state from the outcome lines of {log_group}"
+        );
+        for w in widgets {
+            if w["type"] == "metric" || w["type"] == "log" {
+                assert_eq!(
+                    w["properties"]["region"], "<AWS::Region>",
+                    "dashboard: widgets show the stack's Region"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_dashboard_is_an_output() {
+    let t = template();
+    let (name, _) = resources_of_type(&t, "AWS::CloudWatch::Dashboard")[0];
+    let outputs = t["Outputs"].as_object().expect("outputs");
+    assert!(
+        outputs
+            .values()
+            .any(|o| sub_text(&o["Value"]).is_some_and(|s| s.contains(&format!("${{{name}}}")))),
+        "outputs: a link to the dashboard {name} must be an output"
+    );
+}
+
 // ------------------------------------------------------------ the account's rate
 
 /// The parameter from which every rate setting of the stack follows.
@@ -1285,7 +1133,10 @@ fn deployed_default(t: &Value, v: &Value) -> Option<i64> {
     let args = v.get("Fn::FindInMap")?.as_array()?;
     let (map, key, field) = (args.first()?.as_str()?, args.get(1)?, args.get(2)?.as_str()?);
     let default = &parameter(t, ref_name(key)?)["Default"];
-    let key = default.as_str().map(str::to_owned).unwrap_or_else(|| default.to_string());
+    let key = default
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| default.to_string());
     int(&t["Mappings"][map][key][field])
 }
 
@@ -1329,10 +1180,7 @@ fn one_account_rate_parameter_sets_every_rate_of_the_stack() {
     for rate in &values {
         let settings = Settings::from_lookup(|name| (name == "MAX_CALLS_PER_SECOND").then(|| rate.to_string()))
             .unwrap_or_else(|e| panic!("account rate: the function refuses MAX_CALLS_PER_SECOND={rate}: {e}"));
-        assert_eq!(
-            settings.max_calls_per_second.map(|r| r.get()),
-            Some(*rate as f64)
-        );
+        assert_eq!(settings.max_calls_per_second.map(|r| r.get()), Some(*rate as f64));
     }
 }
 
@@ -1343,9 +1191,9 @@ fn the_request_queue_has_one_consumer_per_five_calls_a_second() {
     let events = function_props(&t)["Events"].as_object().expect("events");
     for (name, e) in events.iter().filter(|(_, e)| e["Type"] == "SQS") {
         let concurrency = &e["Properties"]["ScalingConfig"]["MaximumConcurrency"];
-        let args = concurrency["Fn::FindInMap"]
-            .as_array()
-            .unwrap_or_else(|| panic!("account rate: event {name} MaximumConcurrency must be !FindInMap on {ACCOUNT_RATE}"));
+        let args = concurrency["Fn::FindInMap"].as_array().unwrap_or_else(|| {
+            panic!("account rate: event {name} MaximumConcurrency must be !FindInMap on {ACCOUNT_RATE}")
+        });
         assert_eq!(
             ref_name(&args[1]),
             Some(ACCOUNT_RATE),

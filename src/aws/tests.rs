@@ -348,8 +348,7 @@ async fn every_attempt_s_answer_reaches_the_limiter() {
 
 #[tokio::test]
 async fn a_client_error_is_no_throttling_answer() {
-    let rule = mock!(Client::start_backup_job)
-        .then_http_response(|| aws_error(400, "InvalidParameterValueException"));
+    let rule = mock!(Client::start_backup_job).then_http_response(|| aws_error(400, "InvalidParameterValueException"));
     let limiter = Arc::new(Limiter::new(None));
     let client = mock_client!(aws_sdk_backup, RuleMode::MatchAny, [&rule], |b| {
         fast_retries(b).interceptor(RateFeedback {

@@ -28,6 +28,7 @@ pub fn plan(event: &Value, origin: &Origin, event_id: Option<&str>, settings: &S
             source,
             jobs,
             skipped: None,
+            outcome: None,
         })
     } else {
         // "Jobs" is never present here (that makes a list); it is named so that a
@@ -39,6 +40,7 @@ pub fn plan(event: &Value, origin: &Origin, event_id: Option<&str>, settings: &S
             source,
             jobs: vec![job],
             skipped: None,
+            outcome: None,
         })
     }
 }
@@ -64,7 +66,7 @@ fn list(map: &Map<String, Value>, settings: &Settings, token: &dyn Fn(usize) -> 
             "is a request field: put it in each request of \"Jobs\" (a list has only \"Jobs\" and \"IdempotencyKey\")"
                 .to_owned()
         } else {
-            match rules::closest(key, &["Jobs", "IdempotencyKey"]) {
+            match crate::suggest::closest(key, &["Jobs", "IdempotencyKey"]) {
                 Some(hint) => format!("unknown field; did you mean \"{hint}\"?"),
                 None => "unknown field; a list has only \"Jobs\" and \"IdempotencyKey\"".to_owned(),
             }

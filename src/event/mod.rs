@@ -7,6 +7,7 @@
 
 pub mod direct;
 pub mod eventbridge;
+pub mod outcome;
 pub mod sqs;
 
 use serde_json::Value;
@@ -16,13 +17,22 @@ use crate::request::{kind_of, request_fields, Job};
 use crate::settings::Settings;
 use crate::token::{SourceId, SourceKind};
 
-/// What is known of an event's delivery, beyond the event itself.
+/// What is known of an event's delivery, beyond the event itself: where its tokens
+/// come from when it has no key of its own, and what its log lines are correlated by.
 #[derive(Debug, Clone, Copy)]
 pub struct Origin<'a> {
     /// The Lambda request id (kept by AWS across retries of an asynchronous invocation).
     pub request_id: &'a str,
     /// The SQS message id, when the event is an SQS message's body.
     pub message_id: Option<&'a str>,
+}
+
+impl Origin<'_> {
+    /// The source id of an event that could not be read: the message id, else the
+    /// request id.
+    pub fn source_id(&self) -> SourceId {
+        source_id(None, self, None)
+    }
 }
 
 /// The shape an event had, for the answer and the logs.
@@ -32,6 +42,7 @@ pub enum Shape {
     List,
     EventBridge,
     BackupStateChange,
+    CopyStateChange,
 }
 
 impl Shape {
@@ -41,6 +52,7 @@ impl Shape {
             Shape::List => "list",
             Shape::EventBridge => "eventbridge",
             Shape::BackupStateChange => "backup-state-change",
+            Shape::CopyStateChange => "copy-state-change",
         }
     }
 }
@@ -54,6 +66,8 @@ pub struct Plan {
     /// Why nothing is to be done, when the event asks for nothing (a backup job
     /// that did not complete).
     pub skipped: Option<String>,
+    /// How an AWS Backup job ended, when the event says so (CONTRACT.md section 9).
+    pub outcome: Option<outcome::JobOutcome>,
 }
 
 /// An invocation's event: one event, or an SQS batch of them.
@@ -111,7 +125,7 @@ pub fn plan(event: &Value, origin: &Origin, settings: &Settings) -> Result<Plan,
         key.len() <= 100
             && names
                 .iter()
-                .any(|name| crate::request::rules::edit_distance(&key, &name.to_ascii_lowercase()) <= 2)
+                .any(|name| crate::suggest::edit_distance(&key, &name.to_ascii_lowercase()) <= 2)
     };
     if !map.is_empty() && !map.keys().any(near) {
         let seen: Vec<String> = map.keys().take(5).map(|k| crate::error::quote_str(k)).collect();

@@ -6,7 +6,28 @@ use serde_json::json;
 
 use super::*;
 use crate::request::Job;
-use crate::send::{Failure, Outcome, Started};
+use crate::send::{Code, Failure, Outcome, Started};
+
+/// The handler's answer as the JSON Lambda gets.
+async fn handled<S: JobStarter>(
+    app: &Arc<App<S>>,
+    event: Value,
+    invocation: &Invocation,
+) -> Result<Value, HandlerError> {
+    handle(app, event, invocation).await.map(json)
+}
+
+async fn handled_text<S: JobStarter>(
+    app: &Arc<App<S>>,
+    text: &str,
+    invocation: &Invocation,
+) -> Result<Value, HandlerError> {
+    handle_text(app, text, invocation).await.map(json)
+}
+
+fn json(answer: Answer) -> Value {
+    serde_json::to_value(answer).expect("an answer serialises")
+}
 
 /// Starts every job, except: resources ending `vol-panic` panic (a bug in our
 /// code), and resources ending `vol-fail` get an AWS error.
@@ -20,7 +41,7 @@ impl JobStarter for Fake {
         }
         if arn.ends_with("vol-fail") {
             return Outcome::Failed(Failure {
-                code: "ResourceNotFoundException".into(),
+                code: Code::Aws("ResourceNotFoundException".into()),
                 message: "no such volume".into(),
                 retryable: false,
             });
@@ -35,19 +56,11 @@ impl JobStarter for Fake {
 }
 
 fn app() -> Arc<App<Fake>> {
-    let settings = Settings {
-        backup_vault_name: Some("Default".into()),
-        backup_iam_role_arn: Some("arn:aws:iam::123456789012:role/Backup".into()),
-        ..Settings::default()
-    };
-    Arc::new(App::new(settings, Fake))
+    Arc::new(App::new(crate::fixtures::settings(), Fake).with_metrics_sink(Sink::Memory(Arc::default())))
 }
 
 fn invocation() -> Invocation {
-    Invocation {
-        request_id: "req-1".into(),
-        deadline: Deadline::after(Duration::from_secs(60)),
-    }
+    Invocation::new("req-1", Deadline::after(Duration::from_secs(60)))
 }
 
 fn request(volume: &str) -> Value {
@@ -81,7 +94,7 @@ async fn a_panic_while_handling_one_message_fails_that_message_only() {
             ("c", request("vol-3")),
         ],
     );
-    let answer = handle(&app(), event, &invocation()).await.unwrap();
+    let answer = handled(&app(), event, &invocation()).await.unwrap();
     assert_eq!(answer, json!({ "batchItemFailures": [{ "itemIdentifier": "b" }] }));
 }
 
@@ -100,7 +113,7 @@ async fn every_kind_of_message_failure_is_reported_and_nothing_else() {
             ),
         ],
     );
-    let answer = handle(&app(), event, &invocation()).await.unwrap();
+    let answer = handled(&app(), event, &invocation()).await.unwrap();
     assert_eq!(
         failures(&answer),
         ["aws", "invalid", "panic"],
@@ -118,14 +131,14 @@ async fn a_fifo_batch_fails_the_failed_message_and_every_later_one() {
             ("3", request("vol-3")),
         ],
     );
-    let answer = handle(&app(), event, &invocation()).await.unwrap();
+    let answer = handled(&app(), event, &invocation()).await.unwrap();
     assert_eq!(failures(&answer), ["2", "3"]);
 }
 
 #[tokio::test]
 async fn a_list_with_one_failed_request_fails_the_invocation_naming_it() {
     let event = json!({ "Jobs": [request("vol-1"), request("vol-fail"), request("vol-panic")] });
-    let error = handle(&app(), event, &invocation()).await.unwrap_err();
+    let error = handled(&app(), event, &invocation()).await.unwrap_err();
     assert_eq!(
         error.error_type, "ResourceNotFoundException",
         "the first failure's kind"
@@ -142,12 +155,12 @@ async fn a_list_with_one_failed_request_fails_the_invocation_naming_it() {
 
 #[tokio::test]
 async fn a_bare_request_answers_one_result_and_a_list_answers_jobs() {
-    let bare = handle(&app(), request("vol-1"), &invocation()).await.unwrap();
+    let bare = handled(&app(), request("vol-1"), &invocation()).await.unwrap();
     assert_eq!(bare["Action"], "StartBackupJob");
     assert!(bare["BackupJobId"].as_str().unwrap().starts_with("job-"));
     assert_eq!(bare["IsParent"], false);
     assert!(bare.get("RecoveryPointArn").is_none(), "only when AWS returned one");
-    let list = handle(
+    let list = handled(
         &app(),
         json!({ "Jobs": [request("vol-1"), request("vol-2")] }),
         &invocation(),
@@ -161,13 +174,13 @@ async fn a_bare_request_answers_one_result_and_a_list_answers_jobs() {
 #[tokio::test]
 async fn events_too_large_or_not_json_are_refused_before_parsing() {
     let big = format!("{{\"ResourceArn\": \"{}\"}}", "a".repeat(MAX_EVENT_BYTES));
-    let error = handle_text(&app(), &big, &invocation()).await.unwrap_err();
+    let error = handled_text(&app(), &big, &invocation()).await.unwrap_err();
     assert_eq!(error.error_type, "ValidationError");
     assert!(error.message.contains("bytes"), "{}", error.message);
-    let error = handle_text(&app(), "{", &invocation()).await.unwrap_err();
+    let error = handled_text(&app(), "{", &invocation()).await.unwrap_err();
     assert!(error.message.contains("not JSON"));
     let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-    let error = handle_text(&app(), &deep, &invocation()).await.unwrap_err();
+    let error = handled_text(&app(), &deep, &invocation()).await.unwrap_err();
     assert_eq!(
         error.error_type, "ValidationError",
         "nesting is refused, not a stack overflow"
@@ -176,11 +189,8 @@ async fn events_too_large_or_not_json_are_refused_before_parsing() {
 
 #[tokio::test]
 async fn near_the_deadline_a_single_event_fails_naming_what_was_not_started() {
-    let invocation = Invocation {
-        request_id: "req-2".into(),
-        deadline: Deadline::after(Duration::from_millis(500)),
-    };
-    let error = handle(
+    let invocation = Invocation::new("req-2", Deadline::after(Duration::from_millis(500)));
+    let error = handled(
         &app(),
         json!({ "Jobs": [request("vol-1"), request("vol-2")] }),
         &invocation,
@@ -221,12 +231,10 @@ impl JobStarter for Counting {
 #[tokio::test(start_paused = true)]
 async fn max_concurrency_holds_across_the_messages_of_a_batch() {
     let settings = Settings {
-        backup_vault_name: Some("Default".into()),
-        backup_iam_role_arn: Some("arn:aws:iam::123456789012:role/Backup".into()),
         max_concurrency: 2,
-        ..Settings::default()
+        ..crate::fixtures::settings()
     };
-    let app = Arc::new(App::new(settings, Counting::default()));
+    let app = Arc::new(App::new(settings, Counting::default()).with_metrics_sink(Sink::Memory(Arc::default())));
     let lists: Vec<(String, Value)> = (0..3)
         .map(|m| {
             (
@@ -236,7 +244,7 @@ async fn max_concurrency_holds_across_the_messages_of_a_batch() {
         })
         .collect();
     let bodies: Vec<(&str, Value)> = lists.iter().map(|(id, body)| (id.as_str(), body.clone())).collect();
-    let answer = handle(&app, sqs("q", &bodies), &invocation()).await.unwrap();
+    let answer = handled(&app, sqs("q", &bodies), &invocation()).await.unwrap();
     assert_eq!(failures(&answer), Vec::<&str>::new());
     assert_eq!(
         app.starter.most.load(std::sync::atomic::Ordering::SeqCst),
@@ -248,28 +256,23 @@ async fn max_concurrency_holds_across_the_messages_of_a_batch() {
 #[tokio::test(start_paused = true)]
 async fn a_fifo_message_left_unstarted_at_the_deadline_fails_every_later_one() {
     let settings = Settings {
-        backup_vault_name: Some("Default".into()),
-        backup_iam_role_arn: Some("arn:aws:iam::123456789012:role/Backup".into()),
         max_calls_per_second: crate::rate::CallsPerSecond::new(1.0),
-        ..Settings::default()
+        ..crate::fixtures::settings()
     };
-    let app = Arc::new(App::new(settings, Counting::default()));
+    let app = Arc::new(App::new(settings, Counting::default()).with_metrics_sink(Sink::Memory(Arc::default())));
     // One call a second and 4.5 s to the deadline: calls may start until 2.5 s, so
     // messages 1 to 3 start and message 4, in order, cannot.
     let bodies: Vec<(String, Value)> = (1..=6).map(|m| (m.to_string(), request(&format!("vol-{m}")))).collect();
     let bodies: Vec<(&str, Value)> = bodies.iter().map(|(id, body)| (id.as_str(), body.clone())).collect();
-    let invocation = Invocation {
-        request_id: "req-3".into(),
-        deadline: Deadline::after(Duration::from_millis(4500)),
-    };
-    let answer = handle(&app, sqs("q.fifo", &bodies), &invocation).await.unwrap();
+    let invocation = Invocation::new("req-3", Deadline::after(Duration::from_millis(4500)));
+    let answer = handled(&app, sqs("q.fifo", &bodies), &invocation).await.unwrap();
     assert_eq!(failures(&answer), ["4", "5", "6"]);
 }
 
 #[tokio::test]
 async fn a_skipped_state_change_answers_with_no_jobs_and_the_reason() {
     let event = json!({ "id": "e", "detail-type": "Backup Job State Change", "source": "aws.backup", "detail": { "state": "FAILED" } });
-    let answer = handle(&app(), event, &invocation()).await.unwrap();
+    let answer = handled(&app(), event, &invocation()).await.unwrap();
     assert_eq!(answer["Jobs"], json!([]));
     assert!(answer["Skipped"].as_str().unwrap().contains("FAILED"));
 }
@@ -277,16 +280,61 @@ async fn a_skipped_state_change_answers_with_no_jobs_and_the_reason() {
 #[tokio::test(start_paused = true)]
 async fn a_dry_run_is_not_paced() {
     let settings = Settings {
-        backup_vault_name: Some("Default".into()),
-        backup_iam_role_arn: Some("arn:aws:iam::123456789012:role/Backup".into()),
         max_calls_per_second: crate::rate::CallsPerSecond::new(1.0),
         dry_run: true,
-        ..Settings::default()
+        ..crate::fixtures::settings()
     };
-    let app = Arc::new(App::new(settings, crate::send::DryRun));
+    let app = Arc::new(App::new(settings, crate::send::DryRun).with_metrics_sink(Sink::Memory(Arc::default())));
     let began = tokio::time::Instant::now();
     let jobs: Vec<Value> = (0..50).map(|i| request(&format!("vol-{i}"))).collect();
-    let answer = handle(&app, json!({ "Jobs": jobs }), &invocation()).await.unwrap();
+    let answer = handled(&app, json!({ "Jobs": jobs }), &invocation()).await.unwrap();
     assert_eq!(answer["Jobs"].as_array().unwrap().len(), 50);
     assert!(began.elapsed() < Duration::from_secs(1), "paced: {:?}", began.elapsed());
+}
+
+/// The metrics lines `handle_text` wrote for `event`, parsed.
+async fn metrics_of(event: &Value) -> Vec<Value> {
+    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let settings = app().settings.clone();
+    let app = Arc::new(App::new(settings, Fake).with_metrics_sink(Sink::Memory(Arc::clone(&lines))));
+    let _ = handle_text(&app, &event.to_string(), &invocation()).await;
+    let lines = lines.lock().unwrap();
+    lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[tokio::test]
+async fn each_invocation_writes_one_metrics_line_counting_what_it_did() {
+    let batch = sqs(
+        "q",
+        &[
+            ("ok", json!({ "Jobs": [request("vol-1"), request("vol-2")] })),
+            ("aws-error", request("vol-fail")),
+            ("invalid", json!({ "ResourceArn": "nope" })),
+            ("panics", request("vol-panic")),
+        ],
+    );
+    let lines = metrics_of(&batch).await;
+    assert_eq!(lines.len(), 1);
+    let m = &lines[0];
+    assert_eq!(
+        (
+            &m["JobsStarted"],
+            &m["JobsFailed"],
+            &m["EventsRejected"],
+            &m["MessagesFailed"]
+        ),
+        (&json!(2), &json!(2), &json!(1), &json!(3)),
+        "{m}"
+    );
+
+    let lines = metrics_of(&json!({ "Jobs": [request("vol-1"), { "ResourceARN": "typo" }] })).await;
+    assert_eq!(
+        (&lines[0]["JobsStarted"], &lines[0]["EventsRejected"]),
+        (&json!(0), &json!(1))
+    );
+    assert!(lines[0].get("MessagesFailed").is_none(), "not an SQS batch");
+
+    let lines = metrics_of(&Value::String("not an object".into())).await;
+    assert_eq!(lines.len(), 1, "a refused event still gets its line");
+    assert_eq!(lines[0]["EventsRejected"], 1);
 }

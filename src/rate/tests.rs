@@ -22,7 +22,9 @@ fn rates_are_plain_decimals() {
     assert_eq!(CallsPerSecond::parse(".5"), Ok(CallsPerSecond::new(0.5)));
     assert_eq!(CallsPerSecond::parse("0.01"), Ok(CallsPerSecond::new(0.01)));
     assert_eq!(CallsPerSecond::parse("0"), Ok(None));
-    for bad in ["", "-1", "+5", "1e3", "inf", "NaN", "2,5", "1.2.3", ".", "0.001", "1000.5", "five"] {
+    for bad in [
+        "", "-1", "+5", "1e3", "inf", "NaN", "2,5", "1.2.3", ".", "0.001", "1000.5", "five",
+    ] {
         assert!(CallsPerSecond::parse(bad).is_err(), "{bad:?} must be refused");
     }
 }
@@ -268,7 +270,9 @@ async fn run_list(limiter: Arc<Limiter>, quota: Arc<Mutex<Quota>>, calls: usize,
     let mut random = seed;
     for _ in 0..calls {
         let permit = Arc::clone(&permits).acquire_owned().await.unwrap();
-        random = random.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        random = random
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let mut jitter = random;
         let (limiter, quota) = (Arc::clone(&limiter), Arc::clone(&quota));
         tasks.spawn(async move {
@@ -338,7 +342,10 @@ async fn two_processes_share_one_quota() {
             assert_eq!(quota.accepted, 200);
             let rate = 200.0 / took.as_secs_f64();
             let throttled = quota.throttled as f64 / (quota.accepted + quota.throttled) as f64;
-            eprintln!("two {shape:?} {cap:?}: {rate:.2}/s over {took:?}, {:.1}% throttled", throttled * 100.0);
+            eprintln!(
+                "two {shape:?} {cap:?}: {rate:.2}/s over {took:?}, {:.1}% throttled",
+                throttled * 100.0
+            );
             // A token bucket (AWS's kind of quota): at least 90% of the rate. A rolling
             // window counts whole calls, and two paces that do not know each other
             // overlap in it: at least 70%.
@@ -347,7 +354,10 @@ async fn two_processes_share_one_quota() {
                 Shape::Window => 3.5,
             };
             if rate < floor || throttled >= 0.20 {
-                missed.push(format!("{shape:?} {cap:?}: {rate:.2}/s over {took:?}, {:.1}% throttled", throttled * 100.0));
+                missed.push(format!(
+                    "{shape:?} {cap:?}: {rate:.2}/s over {took:?}, {:.1}% throttled",
+                    throttled * 100.0
+                ));
             }
         }
     }

@@ -181,44 +181,6 @@ pub fn non_empty_bounded(text: &str) -> Result<(), String> {
     }
 }
 
-/// The edit distance between two names, for "did you mean" hints.
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1).min(row[j] + 1).min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
-}
-
-/// The known name closest to `unknown`: same letters in another case, or a few edits away.
-pub fn closest<'a>(unknown: &str, known: &[&'a str]) -> Option<&'a str> {
-    if unknown.len() > 100 {
-        return None;
-    }
-    if let Some(same) = known.iter().find(|k| k.eq_ignore_ascii_case(unknown)) {
-        return Some(same);
-    }
-    let lower = unknown.to_ascii_lowercase();
-    if lower.len() >= 4 {
-        if let Some(longer) = known.iter().find(|k| k.to_ascii_lowercase().starts_with(&lower)) {
-            return Some(longer);
-        }
-    }
-    known
-        .iter()
-        .map(|k| (edit_distance(&lower, &k.to_ascii_lowercase()), *k))
-        .filter(|(d, k)| *d <= (k.len() / 5).max(1))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,15 +303,5 @@ mod tests {
         assert!(non_empty_bounded(&"t".repeat(MAX_TOKEN_CHARS)).is_ok());
         assert!(non_empty_bounded("").is_err());
         assert!(non_empty_bounded(&"t".repeat(MAX_TOKEN_CHARS + 1)).is_err());
-    }
-
-    #[test]
-    fn suggestions() {
-        let known = ["ResourceArn", "BackupVaultName", "IamRoleArn", "Lifecycle"];
-        assert_eq!(closest("ResourceARN", &known), Some("ResourceArn"));
-        assert_eq!(closest("BackupVault", &known), Some("BackupVaultName"));
-        assert_eq!(closest("LifeCycle", &known), Some("Lifecycle"));
-        assert_eq!(closest("Colour", &known), None);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }

@@ -5,7 +5,9 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::error::Invalid;
-use crate::fixtures::{allowing, settings, DESTINATION, OTHER_DESTINATION, RECOVERY_POINT, RESOURCE, ROLE};
+use crate::fixtures::{
+    allowing, assert_says, at, settings, DESTINATION, OTHER_DESTINATION, RECOVERY_POINT, RESOURCE, ROLE,
+};
 use crate::settings::Settings;
 
 const OTHER_ROLE: &str = "arn:aws:iam::123456789012:role/service-role/OtherRole";
@@ -77,24 +79,6 @@ fn error_with(request: Value, settings: &Settings) -> Invalid {
 
 fn error(request: Value) -> Invalid {
     error_with(request, &settings())
-}
-
-/// The error at `at` among `errors`.
-fn at<'a>(errors: &'a [Invalid], at: &str) -> &'a Invalid {
-    errors
-        .iter()
-        .find(|e| e.at == at)
-        .unwrap_or_else(|| panic!("no error at {at:?} in {errors:?}"))
-}
-
-/// Asserts where the error is and that what the user reads has every `fragment`.
-#[track_caller]
-fn assert_says(error: &Invalid, path: &str, fragments: &[&str]) {
-    assert_eq!(error.at, path, "{error}");
-    let text = error.to_string();
-    for fragment in fragments {
-        assert!(text.contains(fragment), "{text:?} should contain {fragment:?}");
-    }
 }
 
 // ---- Action ----

@@ -228,7 +228,13 @@ async fn a_capped_limiter_spaces_call_starts_evenly() {
 async fn a_paced_start_after_the_cutoff_is_not_made() {
     let fake = Arc::new(Fake::default());
     // 4.5 s to the deadline: starts allowed until 2.5 s, so at 0, 1 and 2 s only.
-    let results = send_all(&fake, jobs(5), &paced(1.0), Deadline::after(Duration::from_millis(4500))).await;
+    let results = send_all(
+        &fake,
+        jobs(5),
+        &paced(1.0),
+        Deadline::after(Duration::from_millis(4500)),
+    )
+    .await;
     let started = results
         .iter()
         .filter(|r| matches!(r.outcome, Outcome::Started(_)))

@@ -311,7 +311,10 @@ impl RateLimit {
                 admitted
             }
             QuotaShape::Window { accepted } => {
-                while accepted.front().is_some_and(|&t| now.duration_since(t) >= Duration::from_secs(1)) {
+                while accepted
+                    .front()
+                    .is_some_and(|&t| now.duration_since(t) >= Duration::from_secs(1))
+                {
                     accepted.pop_front();
                 }
                 let admitted = accepted.len() < self.per_second as usize;

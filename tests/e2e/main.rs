@@ -2,6 +2,7 @@
 //! Lambda Runtime API and a fake AWS Backup endpoint (`AWS_ENDPOINT_URL_BACKUP`).
 
 mod harness;
+mod outcomes;
 
 use std::path::Path;
 use std::time::Duration;
@@ -105,6 +106,9 @@ fn tokens(recorded: &[Recorded]) -> Vec<String> {
 async fn every_sample_event_runs_end_to_end() {
     let expected: &[(&str, usize)] = &[
         ("backup-job-completed.json", 1),
+        ("backup-job-failed.json", 0),
+        ("copy-job-completed.json", 0),
+        ("copy-job-failed.json", 0),
         ("copy.json", 1),
         ("eventbridge-rule.json", 2),
         ("list.json", 4),
@@ -114,7 +118,9 @@ async fn every_sample_event_runs_end_to_end() {
     ];
     let mut files: Vec<String> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("events"))
         .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
     files.sort();
     assert_eq!(
@@ -170,6 +176,14 @@ async fn every_sample_event_runs_end_to_end() {
                 );
                 assert_eq!(recorded[0].body["SourceBackupVaultName"], "Default");
                 assert_eq!(recorded[0].body["DestinationBackupVaultArn"], COPY_DESTINATION);
+            }
+            "backup-job-failed.json" | "copy-job-completed.json" | "copy-job-failed.json" => {
+                let r = answer.response();
+                assert_eq!(r["Jobs"], json!([]), "{file}: an outcome starts nothing");
+                assert!(
+                    r["Skipped"].as_str().unwrap().contains("recorded as an outcome"),
+                    "{file}: {r}"
+                );
             }
             "sqs-batch.json" => assert_eq!(failed_ids(&answer), ["2e1424d4-f796-459a-8184-9c92662be6da"]),
             "sqs-fifo.json" => {
@@ -625,12 +639,12 @@ async fn invalid_events_start_nothing_and_fail_with_a_validation_error() {
 }
 
 #[tokio::test]
-async fn a_completed_backup_without_a_copy_destination_is_a_config_error() {
-    let setup = Setup::start(&[("COPY_DESTINATION_VAULT_ARN", "")]).await;
+async fn a_completed_backup_needs_a_role_to_be_copied_and_a_running_one_is_skipped() {
+    let setup = Setup::start(&[("BACKUP_IAM_ROLE_ARN", "")]).await;
     let answer = setup.lambda.invoke(&sample("backup-job-completed.json")).await;
     let (error_type, message) = answer.error();
     assert_eq!(error_type, "ConfigError");
-    assert!(message.contains("COPY_DESTINATION_VAULT_ARN"));
+    assert!(message.contains("BACKUP_IAM_ROLE_ARN"));
 
     let mut running = sample("backup-job-completed.json");
     running["detail"]["state"] = json!("RUNNING");
@@ -842,7 +856,10 @@ async fn with_no_setting_a_throttled_list_starts_every_job_and_keeps_its_tokens(
         assert_eq!(bodies.len(), 40);
         assert!(bodies.values().any(|b| b.len() > 1), "some call was sent again");
         for (resource, sent) in &bodies {
-            assert!(sent.windows(2).all(|w| w[0] == w[1]), "{resource} was sent with another body");
+            assert!(
+                sent.windows(2).all(|w| w[0] == w[1]),
+                "{resource} was sent with another body"
+            );
         }
         for result in &started {
             let resource = result["ResourceArn"].as_str().unwrap();
@@ -854,20 +871,28 @@ async fn with_no_setting_a_throttled_list_starts_every_job_and_keeps_its_tokens(
 
 // ------------------------------------------------------------- local dry run
 
-/// The README's first command, `bootstrap invoke FILE --dry-run`, on every sample.
+/// The README's first command, `bootstrap invoke events/FILE --dry-run`, on every
+/// sample, exactly as a newcomer runs it: from the repository's root, with nothing
+/// in the environment; the settings the samples need come from
+/// `events/local/env.json`, picked up beside the event.
 #[tokio::test]
 async fn every_sample_runs_through_the_local_dry_run() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<_> = std::fs::read_dir(root.join("events"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
     files.sort();
+    assert!(files.len() >= 7, "{files:?}");
     for file in files {
+        let relative = file.strip_prefix(root).unwrap();
         let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_bootstrap"))
+            .current_dir(root)
             .arg("invoke")
-            .arg(&file)
+            .arg(relative)
             .arg("--dry-run")
             .env_clear()
-            .env("COPY_DESTINATION_VAULT_ARN", COPY_DESTINATION)
-            .env("BACKUP_IAM_ROLE_ARN", ROLE)
             .output()
             .await
             .expect("run bootstrap invoke");
@@ -894,7 +919,22 @@ async fn every_sample_runs_through_the_local_dry_run() {
             stderr.lines().all(|l| serde_json::from_str::<Value>(l).is_ok()),
             "{name}: log lines are JSON"
         );
-        assert!(stderr.contains("\"outcome\":\"dry_run\""), "{name}: {stderr}");
+        if name.starts_with("backup-job-failed") || name.starts_with("copy-job-") {
+            assert!(stderr.contains("\"message\":\"outcome\""), "{name}: {stderr}");
+        } else {
+            assert!(stderr.contains("\"outcome\":\"dry_run\""), "{name}: {stderr}");
+        }
+        let metrics: Vec<Value> = stderr
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|l| l.get("_aws").is_some())
+            .collect();
+        assert_eq!(metrics.len(), 1, "{name}: one metrics line, on stderr: {stderr}");
+        assert_eq!(metrics[0]["JobsStarted"], 0, "{name}: a dry run starts nothing");
+        assert!(
+            !String::from_utf8_lossy(&output.stdout).contains("_aws"),
+            "{name}: stdout holds the answer only"
+        );
         assert!(
             !stderr.contains("\"platform\"") && !String::from_utf8_lossy(&output.stdout).contains("\"platform\""),
             "{name}: a tag value was printed"
