@@ -190,7 +190,11 @@ pub async fn send_all<S: JobStarter>(
     limits: &Limits,
     deadline: Deadline,
 ) -> Vec<JobResult> {
-    let jobs: Vec<Arc<Job>> = jobs.into_iter().map(Arc::new).collect();
+    // Not `collect()`: collecting in place would keep the plan's buffer (a Job is 30
+    // times the size of an Arc) alive for the whole list.
+    let mut shared: Vec<Arc<Job>> = Vec::with_capacity(jobs.len());
+    shared.extend(jobs.into_iter().map(Arc::new));
+    let jobs = shared;
     let mut results: Vec<Option<JobResult>> = Vec::with_capacity(jobs.len());
     results.resize_with(jobs.len(), || None);
     let mut running = JoinSet::new();
