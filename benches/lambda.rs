@@ -4,8 +4,8 @@
 //!
 //! Settings (environment): BENCH_COLD_STARTS (default 30), BENCH_REPEATS (default 30),
 //! BENCH_LIST_RUNS (default 3), BENCH_BINARY (the binary to measure), BENCH_ONLY (a
-//! comma-separated choice of init, requests, sqs, throttled, shared, memory, size;
-//! default all).
+//! comma-separated choice of init, requests, sqs, throttled, adaptive, shared, memory,
+//! size; default all).
 
 #[path = "../tests/e2e/harness.rs"]
 mod harness;
@@ -194,15 +194,26 @@ async fn main() {
     // a token bucket (AWS's kind of quota) and as a rolling one-second window: with the
     // binary's defaults (no MAX_CALLS_PER_SECOND: the rate is learned) and with the cap
     // template.yaml sets.
+    // Section "adaptive": the same with the SDK's adaptive retry mode as well, the
+    // measurement behind the choice of standard mode (src/aws.rs).
     let shapes = [("token bucket", false), ("rolling 1 s window", true)];
-    for (shape, window) in shapes.into_iter().filter(|_| runs("throttled")) {
-        for (label, env) in [
-            ("no setting", vec![]),
+    for (shape, window) in shapes {
+        for (section, label, env) in [
+            ("throttled", "no setting", vec![]),
             (
+                "throttled",
                 "MAX_CALLS_PER_SECOND=5 (template)",
                 vec![("MAX_CALLS_PER_SECOND", TEMPLATE_MAX_CALLS_PER_SECOND)],
             ),
+            (
+                "adaptive",
+                "no setting, AWS_RETRY_MODE=adaptive",
+                vec![("AWS_RETRY_MODE", "adaptive"), ("AWS_MAX_ATTEMPTS", "10")],
+            ),
         ] {
+            if !runs(section) {
+                continue;
+            }
             let mut durations = Vec::new();
             let mut throttled = Vec::new();
             for _ in 0..list_runs {
