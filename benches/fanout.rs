@@ -184,7 +184,9 @@ async fn fan_out() -> Vec<String> {
     lambda.wait_for_poll().await;
 
     let began = Instant::now();
-    let answer = lambda.invoke_with(&selection(), None, Duration::from_secs(900)).await;
+    let answer = lambda
+        .invoke_guarded(&selection(), None, Duration::from_secs(900), Duration::from_secs(900))
+        .await;
     let seconds = began.elapsed().as_secs_f64();
     let peak_kib = function.pid().and_then(vm_hwm_kib).unwrap_or(0);
     let answer = answer.response().clone();
