@@ -31,6 +31,8 @@ const CAPPED: &[&str] = &[
     "aws_config",
     "aws_credential_types",
     "aws_sdk_backup",
+    "aws_sdk_sqs",
+    "aws_sdk_resourcegroupstagging",
     "hyper",
     "hyper_util",
     "h2",
@@ -407,6 +409,8 @@ mod tests {
             "aws_smithy_runtime::client::orchestrator",
             "hyper_util::client",
             "lambda_runtime",
+            "aws_sdk_sqs::operation::send_message_batch",
+            "aws_sdk_resourcegroupstagging::operation::get_resources",
         ] {
             assert!(!caps.would_enable(target, &tracing::Level::DEBUG), "{target}");
             assert!(caps.would_enable(target, &tracing::Level::INFO), "{target}");

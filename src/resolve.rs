@@ -1,24 +1,26 @@
 //! Resolving a selection (CONTRACT.md section 8): pages of resources in, selected
 //! requests out, to the request queue ([`FanOut`]) or, without `REQUEST_QUEUE_URL`,
-//! started here like a list of at most 1,000. Streams: memory holds one page and
-//! one batch of messages (or the 1,000 jobs of a selection started here).
+//! started here like a list of at most 1,000. Streams: memory holds the page being
+//! sent and the next one, fetched meanwhile, and one batch of messages (or the
+//! 1,000 jobs of a selection started here).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::time::Instant;
+use tokio::time::{timeout_at, Instant};
 use tracing::{info, warn};
 
 use crate::answer::{self, Answer, HandlerError, JobAnswer, SelectionAnswer, SelectionCounts};
 use crate::enqueue::{Enqueuer, FanOut, SqsQueue};
 use crate::event::direct::MAX_JOBS;
-use crate::event::selection::{Selection, Verdict};
+use crate::event::selection::{Pushdown, Resource, Selection, Verdict};
 use crate::event::{Origin, Plan, Shape};
-use crate::inventory::{Inventory, TaggingApi};
+use crate::inventory::{Inventory, Page, TaggingApi};
 use crate::logging::{self, EventSummary};
 use crate::metrics::Tally;
 use crate::request::Job;
-use crate::send::{self, Deadline, JobResult, JobStarter, Limits, Outcome};
+use crate::send::{self, Code, Deadline, Failure, JobResult, JobStarter, Limits, Outcome};
 use crate::settings::Settings;
 
 /// A dry run answers with this many requests at most.
@@ -132,126 +134,260 @@ async fn resolve<S: JobStarter>(
 ) -> Result<Vec<JobResult>, HandlerError> {
     let settings = context.settings;
     let Some(sources) = context.sources else {
-        return Err(HandlerError {
-            error_type: "ConfigError".into(),
-            message: "nothing was started: this function has no inventory to resolve selections with".into(),
-        });
+        return Err(refused(
+            context,
+            HandlerError {
+                error_type: "ConfigError".into(),
+                message: "nothing was started: this function has no inventory to resolve selections with".into(),
+            },
+        ));
     };
     let mut fan_out = match (&settings.request_queue_url, &sources.queue, settings.dry_run) {
         (None, _, _) => None,
         (Some(_), _, true) => Some(FanOut::new(None)),
-        (Some(_), Some(queue), false) => Some(FanOut::new(Some(queue.as_ref()))),
+        (Some(_), Some(queue), false) => Some(FanOut::new(Some(queue.as_ref())).with_deadline(context.deadline)),
         (Some(_), None, false) => {
-            return Err(HandlerError {
-                error_type: "ConfigError".into(),
-                message: "nothing was started: REQUEST_QUEUE_URL is set but this function has no queue client".into(),
-            })
+            return Err(refused(
+                context,
+                HandlerError {
+                    error_type: "ConfigError".into(),
+                    message: "nothing was started: REQUEST_QUEUE_URL is set but this function has no queue client"
+                        .into(),
+                },
+            ))
         }
     };
-    let filters = selection.pushdown();
-    let mut token: Option<String> = None;
-    // Fan-out: the requests shown by a dry run. Here: the jobs to start.
-    let mut shown: Vec<JobResult> = Vec::new();
-    let mut jobs: Vec<Job> = Vec::new();
-    loop {
-        if context.deadline.too_late_to_start() {
-            return Err(HandlerError {
-                error_type: "DeadlineExceeded".into(),
-                message: format!(
-                    "too little time was left to list more resources: {} found, {} requests enqueued, nothing started here; sending the selection again is safe, every resource keeps its token",
-                    counts.found, counts.enqueued
-                ),
-            });
-        }
-        let page = sources
-            .inventory
-            .page(&filters, token.as_deref())
-            .await
-            .map_err(|failure| HandlerError {
-                error_type: failure.code.as_str().to_owned(),
-                message: format!(
-                    "listing resources (Resource Groups Tagging API GetResources) failed after {} found: {}: {}; {} requests were enqueued and nothing was started here; sending the selection again is safe, every resource keeps its token",
-                    counts.found,
-                    failure.code.as_str(),
-                    failure.message,
-                    counts.enqueued
-                ),
-            })?;
-        for resource in page.resources {
-            counts.found += 1;
-            match selection.verdict(&resource) {
-                Verdict::Passed => continue,
-                Verdict::Unsupported => {
-                    counts.matched += 1;
-                    counts.unsupported += 1;
-                    if counts.unsupported <= UNSUPPORTED_LOGGED {
-                        info!(
-                            resource_arn = resource.arn.as_str(),
-                            source_id = selection.source().value.as_str(),
-                            request_id = context.at.request_id,
-                            message_id = context.at.message_id,
-                            "matched but not a type AWS Backup can back up: counted, not sent"
-                        );
-                    }
-                    continue;
-                }
-                Verdict::Selected(_) => counts.matched += 1,
-            }
-            let job = selection
-                .job_for(&resource.arn, settings)
-                .map_err(|problems| HandlerError {
-                    error_type: "ValidationError".into(),
-                    message: format!(
-                        "nothing more was started or enqueued: the request for {} is invalid: {}",
-                        resource.arn,
-                        crate::error::PlanError::Validation(problems)
-                    ),
-                })?;
-            match &mut fan_out {
-                Some(fan_out) => {
-                    if settings.dry_run && shown.len() < DRY_RUN_SHOWN {
-                        shown.push(would_start(job));
-                    }
-                    if let Err(error) = fan_out.push(selection.request_for(&resource.arn)).await {
-                        counts.enqueued = fan_out.enqueued;
-                        counts.messages = fan_out.messages;
-                        return Err(HandlerError {
-                            error_type: error.code,
-                            message: error.message,
-                        });
-                    }
-                }
-                None if jobs.len() == MAX_JOBS => {
-                    return Err(HandlerError {
-                        error_type: "SelectionTooLarge".into(),
-                        message: format!(
-                            "nothing was started: the selection matches more than {MAX_JOBS} resources, the most one invocation starts itself. Set REQUEST_QUEUE_URL to the function's request queue so that selections fan out through it (the template does), or narrow the selection"
-                        ),
-                    });
-                }
-                None => jobs.push(job),
-            }
-        }
-        match page.next {
-            Some(next) => token = Some(next),
-            None => break,
-        }
-    }
-    if let Some(fan_out) = &mut fan_out {
-        let finished = fan_out.finish().await;
+    let walked = walk(context, sources, selection, counts, fan_out.as_mut()).await;
+    // Whatever stopped the walk, the counts say what SQS accepted.
+    if let Some(fan_out) = &fan_out {
         counts.enqueued = fan_out.enqueued;
         counts.messages = fan_out.messages;
-        finished.map_err(|error| HandlerError {
+    }
+    walked
+}
+
+/// An event refused before any call to AWS Backup: counted in `EventsRejected`.
+fn refused<S>(context: &Context<'_, S>, error: HandlerError) -> HandlerError {
+    context.tally.rejected();
+    error
+}
+
+/// The jobs of a selection started here, and their ARNs: a resource listed twice
+/// is started once.
+#[derive(Default)]
+struct Here {
+    jobs: Vec<Job>,
+    arns: HashSet<String>,
+}
+
+/// ARNs of unsupported resources recently counted, so that a resource listed twice
+/// on neighbouring pages is counted once; forgotten past this many.
+const UNSUPPORTED_REMEMBERED: usize = 1_000;
+
+/// What the walk keeps between pages.
+#[derive(Default)]
+struct Walk {
+    /// Fan-out: the requests shown by a dry run. Here: unused.
+    shown: Vec<JobResult>,
+    here: Here,
+    unsupported: HashSet<String>,
+}
+
+/// Why a page could not be had.
+enum PageStop {
+    Failed(Failure),
+    /// GetResources did not answer before the invocation's deadline.
+    Late,
+}
+
+/// Reads every page, fetching the next one while the current one's requests are
+/// sent, so that memory holds at most two pages and one batch.
+async fn walk<S: JobStarter>(
+    context: &Context<'_, S>,
+    sources: &Sources,
+    selection: &Selection,
+    counts: &mut Counts,
+    mut fan_out: Option<&mut FanOut<'_>>,
+) -> Result<Vec<JobResult>, HandlerError> {
+    let filters = selection.pushdown();
+    let inventory = sources.inventory.as_ref();
+    let deadline = context.deadline;
+    let mut walk = Walk::default();
+    if deadline.too_late_to_start() {
+        return Err(too_late(counts, enqueued(&fan_out)));
+    }
+    let mut fetched = fetch(inventory, &filters, None, deadline).await;
+    loop {
+        let page = fetched.map_err(|stop| listing_failed(stop, counts, enqueued(&fan_out)))?;
+        let Some(token) = page.next else {
+            take(context, selection, page.resources, counts, fan_out.as_deref_mut(), &mut walk).await?;
+            break;
+        };
+        if deadline.too_late_to_start() {
+            take(context, selection, page.resources, counts, fan_out.as_deref_mut(), &mut walk).await?;
+            return Err(too_late(counts, enqueued(&fan_out)));
+        }
+        let (next, taken) = tokio::join!(
+            fetch(inventory, &filters, Some(&token), deadline),
+            take(context, selection, page.resources, counts, fan_out.as_deref_mut(), &mut walk)
+        );
+        taken?;
+        fetched = next;
+    }
+    if let Some(fan_out) = fan_out {
+        fan_out.finish().await.map_err(|error| HandlerError {
             error_type: error.code,
             message: error.message,
         })?;
-        return Ok(shown);
+        return Ok(walk.shown);
     }
-    let results = send::send_all(context.starter, jobs, context.limits, context.deadline).await;
+    let results = send::send_all(context.starter, walk.here.jobs, context.limits, deadline).await;
     for (position, result) in results.iter().enumerate() {
         logging::request(result, position, context.at);
     }
     Ok(results)
+}
+
+fn enqueued(fan_out: &Option<&mut FanOut<'_>>) -> usize {
+    fan_out.as_ref().map_or(0, |f| f.enqueued)
+}
+
+/// One page of GetResources, within the invocation's deadline.
+async fn fetch(
+    inventory: &dyn Inventory,
+    filters: &Pushdown,
+    token: Option<&str>,
+    deadline: Deadline,
+) -> Result<Page, PageStop> {
+    match timeout_at(deadline.give_up_at(), inventory.page(filters, token)).await {
+        Ok(Ok(page)) => Ok(page),
+        Ok(Err(failure)) => Err(PageStop::Failed(failure)),
+        Err(_) => Err(PageStop::Late),
+    }
+}
+
+fn too_late(counts: &Counts, enqueued: usize) -> HandlerError {
+    HandlerError {
+        error_type: Code::DeadlineExceeded.as_str().into(),
+        message: format!(
+            "too little time was left to list more resources: {} found, {enqueued} requests enqueued, nothing started here; sending the selection again is safe, every resource keeps its token",
+            counts.found
+        ),
+    }
+}
+
+fn listing_failed(stop: PageStop, counts: &Counts, enqueued: usize) -> HandlerError {
+    match stop {
+        PageStop::Failed(failure) => HandlerError {
+            error_type: failure.code.as_str().to_owned(),
+            message: format!(
+                "listing resources (Resource Groups Tagging API GetResources) failed after {} found: {}: {}; {enqueued} requests were enqueued and nothing was started here; sending the selection again is safe, every resource keeps its token",
+                counts.found,
+                failure.code.as_str(),
+                failure.message,
+            ),
+        },
+        PageStop::Late => HandlerError {
+            error_type: Code::DeadlineExceeded.as_str().into(),
+            message: format!(
+                "listing resources (Resource Groups Tagging API GetResources) did not answer before the invocation's deadline, after {} found; {enqueued} requests were enqueued and nothing was started here; sending the selection again is safe, every resource keeps its token",
+                counts.found
+            ),
+        },
+    }
+}
+
+/// Counts one page's resources and sends (or keeps) the selected ones' requests.
+async fn take<S>(
+    context: &Context<'_, S>,
+    selection: &Selection,
+    resources: Vec<Resource>,
+    counts: &mut Counts,
+    mut fan_out: Option<&mut FanOut<'_>>,
+    walk: &mut Walk,
+) -> Result<(), HandlerError> {
+    let settings = context.settings;
+    for resource in resources {
+        counts.found += 1;
+        match selection.verdict(&resource) {
+            Verdict::Passed => continue,
+            Verdict::Unsupported => {
+                if walk.unsupported.contains(&resource.arn) {
+                    continue;
+                }
+                if walk.unsupported.len() == UNSUPPORTED_REMEMBERED {
+                    walk.unsupported.clear();
+                }
+                walk.unsupported.insert(resource.arn.clone());
+                counts.matched += 1;
+                counts.unsupported += 1;
+                if counts.unsupported <= UNSUPPORTED_LOGGED {
+                    info!(
+                        resource_arn = resource.arn.as_str(),
+                        source_id = selection.source().value.as_str(),
+                        request_id = context.at.request_id,
+                        message_id = context.at.message_id,
+                        "matched but not a type AWS Backup can back up: counted, not sent"
+                    );
+                }
+                continue;
+            }
+            Verdict::Selected(_) => {}
+        }
+        // A resource the API listed twice: its two requests would share a token.
+        let listed_twice = match fan_out.as_deref() {
+            Some(fan_out) => fan_out.holds(&resource.arn),
+            None => walk.here.arns.contains(&resource.arn),
+        };
+        if listed_twice {
+            continue;
+        }
+        counts.matched += 1;
+        let job = selection.job_for(&resource.arn, settings).map_err(|problems| {
+            let error = HandlerError {
+                error_type: "ValidationError".into(),
+                message: format!(
+                    "nothing more was started or enqueued: the request for {} is invalid: {}",
+                    resource.arn,
+                    crate::error::PlanError::Validation(problems)
+                ),
+            };
+            match fan_out.as_deref() {
+                Some(fan_out) if fan_out.enqueued > 0 => error,
+                _ => refused(context, error),
+            }
+        })?;
+        match fan_out.as_deref_mut() {
+            Some(fan_out) => {
+                if settings.dry_run && walk.shown.len() < DRY_RUN_SHOWN {
+                    walk.shown.push(would_start(job));
+                }
+                fan_out
+                    .push(selection.request_for(&resource.arn))
+                    .await
+                    .map_err(|error| HandlerError {
+                        error_type: error.code,
+                        message: error.message,
+                    })?;
+            }
+            None if walk.here.jobs.len() == MAX_JOBS => {
+                return Err(refused(
+                    context,
+                    HandlerError {
+                        error_type: "SelectionTooLarge".into(),
+                        message: format!(
+                            "nothing was started: the selection matches more than {MAX_JOBS} resources, the most one invocation starts itself. Set REQUEST_QUEUE_URL to the function's request queue so that selections fan out through it (the template does), or narrow the selection"
+                        ),
+                    },
+                ));
+            }
+            None => {
+                walk.here.arns.insert(resource.arn);
+                walk.here.jobs.push(job);
+            }
+        }
+    }
+    Ok(())
 }
 
 fn would_start(job: Job) -> JobResult {
