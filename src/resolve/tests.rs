@@ -659,3 +659,45 @@ async fn a_selection_in_an_eventbridge_detail_takes_its_tokens_from_the_event_id
         assert_eq!(request["IdempotencyToken"], key().resource_token(arn));
     }
 }
+
+/// A queue that notes, at each batch, how many pages had been asked for.
+struct Watching {
+    pages: Arc<Pages>,
+    asked_at_send: Mutex<Vec<usize>>,
+}
+
+impl Enqueuer for Watching {
+    fn send_batch<'a>(&'a self, _entries: &'a [Entry]) -> BoxFuture<'a, Result<Vec<EntryFailure>, Failure>> {
+        Box::pin(async move {
+            let asked = self.pages.asked.lock().unwrap().len();
+            self.asked_at_send.lock().unwrap().push(asked);
+            Ok(Vec::new())
+        })
+    }
+}
+
+#[tokio::test]
+async fn the_next_page_is_asked_for_while_a_page_s_batches_are_sent() {
+    let pages = Arc::new(Pages::new(inventory(400), 100));
+    let queue = Arc::new(Watching {
+        pages: Arc::clone(&pages),
+        asked_at_send: Mutex::default(),
+    });
+    let settings = Settings {
+        backup_vault_name: Some("Default".into()),
+        backup_iam_role_arn: Some(ROLE.into()),
+        request_queue_url: Some(QUEUE_URL.into()),
+        ..Settings::default()
+    };
+    let sources = Sources {
+        inventory: Arc::clone(&pages) as Arc<dyn Inventory>,
+        queue: Some(Arc::clone(&queue) as Arc<dyn Enqueuer>),
+    };
+    let app = Arc::new(App::new(settings, Starter::default()).with_sources(sources));
+    let answer = call(&app, prod_tables()).await.unwrap();
+    assert_eq!(answer["Selection"]["Enqueued"], 320);
+    // 80 selected a page of 100 (5 pages: the topic is the 401st): the batches fill
+    // on pages 1, 2 and 3, and the rest goes last. Each page's next was asked for
+    // before its batch was sent (one after the other: 2, 3, 4, 5).
+    assert_eq!(*queue.asked_at_send.lock().unwrap(), vec![3, 4, 5, 5]);
+}
