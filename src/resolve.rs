@@ -185,12 +185,21 @@ struct Here {
 const UNSUPPORTED_REMEMBERED: usize = 1_000;
 
 /// What the walk keeps between pages.
-#[derive(Default)]
-struct Walk {
+struct Walk<'w, 'q> {
+    counts: &'w mut Counts,
+    /// None: the jobs start here.
+    fan_out: Option<&'w mut FanOut<'q>>,
     /// Fan-out: the requests shown by a dry run. Here: unused.
     shown: Vec<JobResult>,
     here: Here,
     unsupported: HashSet<String>,
+}
+
+impl Walk<'_, '_> {
+    /// Requests SQS accepted so far.
+    fn enqueued(&self) -> usize {
+        self.fan_out.as_ref().map_or(0, |f| f.enqueued)
+    }
 }
 
 /// Why a page could not be had.
@@ -207,34 +216,40 @@ async fn walk<S: JobStarter>(
     sources: &Sources,
     selection: &Selection,
     counts: &mut Counts,
-    mut fan_out: Option<&mut FanOut<'_>>,
+    fan_out: Option<&mut FanOut<'_>>,
 ) -> Result<Vec<JobResult>, HandlerError> {
     let filters = selection.pushdown();
     let inventory = sources.inventory.as_ref();
     let deadline = context.deadline;
-    let mut walk = Walk::default();
+    let mut walk = Walk {
+        counts,
+        fan_out,
+        shown: Vec::new(),
+        here: Here::default(),
+        unsupported: HashSet::new(),
+    };
     if deadline.too_late_to_start() {
-        return Err(too_late(counts, enqueued(&fan_out)));
+        return Err(too_late(&walk));
     }
     let mut fetched = fetch(inventory, &filters, None, deadline).await;
     loop {
-        let page = fetched.map_err(|stop| listing_failed(stop, counts, enqueued(&fan_out)))?;
+        let page = fetched.map_err(|stop| listing_failed(stop, &walk))?;
         let Some(token) = page.next else {
-            take(context, selection, page.resources, counts, fan_out.as_deref_mut(), &mut walk).await?;
+            walk.take(context, selection, page.resources).await?;
             break;
         };
         if deadline.too_late_to_start() {
-            take(context, selection, page.resources, counts, fan_out.as_deref_mut(), &mut walk).await?;
-            return Err(too_late(counts, enqueued(&fan_out)));
+            walk.take(context, selection, page.resources).await?;
+            return Err(too_late(&walk));
         }
         let (next, taken) = tokio::join!(
             fetch(inventory, &filters, Some(&token), deadline),
-            take(context, selection, page.resources, counts, fan_out.as_deref_mut(), &mut walk)
+            walk.take(context, selection, page.resources)
         );
         taken?;
         fetched = next;
     }
-    if let Some(fan_out) = fan_out {
+    if let Some(fan_out) = walk.fan_out {
         fan_out.finish().await.map_err(|error| HandlerError {
             error_type: error.code,
             message: error.message,
@@ -246,10 +261,6 @@ async fn walk<S: JobStarter>(
         logging::request(result, position, context.at);
     }
     Ok(results)
-}
-
-fn enqueued(fan_out: &Option<&mut FanOut<'_>>) -> usize {
-    fan_out.as_ref().map_or(0, |f| f.enqueued)
 }
 
 /// One page of GetResources, within the invocation's deadline.
@@ -266,7 +277,8 @@ async fn fetch(
     }
 }
 
-fn too_late(counts: &Counts, enqueued: usize) -> HandlerError {
+fn too_late(walk: &Walk) -> HandlerError {
+    let (counts, enqueued) = (&walk.counts, walk.enqueued());
     HandlerError {
         error_type: Code::DeadlineExceeded.as_str().into(),
         message: format!(
@@ -276,7 +288,8 @@ fn too_late(counts: &Counts, enqueued: usize) -> HandlerError {
     }
 }
 
-fn listing_failed(stop: PageStop, counts: &Counts, enqueued: usize) -> HandlerError {
+fn listing_failed(stop: PageStop, walk: &Walk) -> HandlerError {
+    let (counts, enqueued) = (&walk.counts, walk.enqueued());
     match stop {
         PageStop::Failed(failure) => HandlerError {
             error_type: failure.code.as_str().to_owned(),
@@ -298,80 +311,80 @@ fn listing_failed(stop: PageStop, counts: &Counts, enqueued: usize) -> HandlerEr
 }
 
 /// Counts one page's resources and sends (or keeps) the selected ones' requests.
-async fn take<S>(
-    context: &Context<'_, S>,
-    selection: &Selection,
-    resources: Vec<Resource>,
-    counts: &mut Counts,
-    mut fan_out: Option<&mut FanOut<'_>>,
-    walk: &mut Walk,
-) -> Result<(), HandlerError> {
-    let settings = context.settings;
-    for resource in resources {
-        counts.found += 1;
-        match selection.verdict(&resource) {
-            Verdict::Passed => continue,
-            Verdict::Unsupported => {
-                if walk.unsupported.contains(&resource.arn) {
+impl Walk<'_, '_> {
+    async fn take<S>(
+        &mut self,
+        context: &Context<'_, S>,
+        selection: &Selection,
+        resources: Vec<Resource>,
+    ) -> Result<(), HandlerError> {
+        let settings = context.settings;
+        let walk = self;
+        for resource in resources {
+            walk.counts.found += 1;
+            match selection.verdict(&resource) {
+                Verdict::Passed => continue,
+                Verdict::Unsupported => {
+                    if walk.unsupported.contains(&resource.arn) {
+                        continue;
+                    }
+                    if walk.unsupported.len() == UNSUPPORTED_REMEMBERED {
+                        walk.unsupported.clear();
+                    }
+                    walk.unsupported.insert(resource.arn.clone());
+                    walk.counts.matched += 1;
+                    walk.counts.unsupported += 1;
+                    if walk.counts.unsupported <= UNSUPPORTED_LOGGED {
+                        info!(
+                            resource_arn = resource.arn.as_str(),
+                            source_id = selection.source().value.as_str(),
+                            request_id = context.at.request_id,
+                            message_id = context.at.message_id,
+                            "matched but not a type AWS Backup can back up: counted, not sent"
+                        );
+                    }
                     continue;
                 }
-                if walk.unsupported.len() == UNSUPPORTED_REMEMBERED {
-                    walk.unsupported.clear();
-                }
-                walk.unsupported.insert(resource.arn.clone());
-                counts.matched += 1;
-                counts.unsupported += 1;
-                if counts.unsupported <= UNSUPPORTED_LOGGED {
-                    info!(
-                        resource_arn = resource.arn.as_str(),
-                        source_id = selection.source().value.as_str(),
-                        request_id = context.at.request_id,
-                        message_id = context.at.message_id,
-                        "matched but not a type AWS Backup can back up: counted, not sent"
-                    );
-                }
+                Verdict::Selected(_) => {}
+            }
+            // A resource the API listed twice: its two requests would share a token.
+            let listed_twice = match walk.fan_out.as_deref() {
+                Some(fan_out) => fan_out.holds(&resource.arn),
+                None => walk.here.arns.contains(&resource.arn),
+            };
+            if listed_twice {
                 continue;
             }
-            Verdict::Selected(_) => {}
-        }
-        // A resource the API listed twice: its two requests would share a token.
-        let listed_twice = match fan_out.as_deref() {
-            Some(fan_out) => fan_out.holds(&resource.arn),
-            None => walk.here.arns.contains(&resource.arn),
-        };
-        if listed_twice {
-            continue;
-        }
-        counts.matched += 1;
-        let job = selection.job_for(&resource.arn, settings).map_err(|problems| {
-            let error = HandlerError {
-                error_type: "ValidationError".into(),
-                message: format!(
-                    "nothing more was started or enqueued: the request for {} is invalid: {}",
-                    resource.arn,
-                    crate::error::PlanError::Validation(problems)
-                ),
-            };
-            match fan_out.as_deref() {
-                Some(fan_out) if fan_out.enqueued > 0 => error,
-                _ => refused(context, error),
-            }
-        })?;
-        match fan_out.as_deref_mut() {
-            Some(fan_out) => {
-                if settings.dry_run && walk.shown.len() < DRY_RUN_SHOWN {
-                    walk.shown.push(would_start(job));
+            walk.counts.matched += 1;
+            let job = selection.job_for(&resource.arn, settings).map_err(|problems| {
+                let error = HandlerError {
+                    error_type: "ValidationError".into(),
+                    message: format!(
+                        "nothing more was started or enqueued: the request for {} is invalid: {}",
+                        resource.arn,
+                        crate::error::PlanError::Validation(problems)
+                    ),
+                };
+                match walk.fan_out.as_deref() {
+                    Some(fan_out) if fan_out.enqueued > 0 => error,
+                    _ => refused(context, error),
                 }
-                fan_out
-                    .push(selection.request_for(&resource.arn))
-                    .await
-                    .map_err(|error| HandlerError {
-                        error_type: error.code,
-                        message: error.message,
-                    })?;
-            }
-            None if walk.here.jobs.len() == MAX_JOBS => {
-                return Err(refused(
+            })?;
+            match walk.fan_out.as_deref_mut() {
+                Some(fan_out) => {
+                    if settings.dry_run && walk.shown.len() < DRY_RUN_SHOWN {
+                        walk.shown.push(would_start(job));
+                    }
+                    fan_out
+                        .push(selection.request_for(&resource.arn))
+                        .await
+                        .map_err(|error| HandlerError {
+                            error_type: error.code,
+                            message: error.message,
+                        })?;
+                }
+                None if walk.here.jobs.len() == MAX_JOBS => {
+                    return Err(refused(
                     context,
                     HandlerError {
                         error_type: "SelectionTooLarge".into(),
@@ -380,14 +393,15 @@ async fn take<S>(
                         ),
                     },
                 ));
-            }
-            None => {
-                walk.here.arns.insert(resource.arn);
-                walk.here.jobs.push(job);
+                }
+                None => {
+                    walk.here.arns.insert(resource.arn);
+                    walk.here.jobs.push(job);
+                }
             }
         }
+        Ok(())
     }
-    Ok(())
 }
 
 fn would_start(job: Job) -> JobResult {

@@ -515,7 +515,11 @@ async fn a_listing_error_after_a_batch_was_sent_counts_what_sqs_received() {
     let error = handle(&s.app, prod_tables(), &invocation).await.unwrap_err();
     assert_eq!(error.error_type, "ThrottledException");
     assert_eq!(enqueued(&s.queue).len(), 100);
-    assert!(error.message.contains("100 requests were enqueued"), "{}", error.message);
+    assert!(
+        error.message.contains("100 requests were enqueued"),
+        "{}",
+        error.message
+    );
     let metrics = invocation.tally.metrics();
     assert!(metrics.contains(&("ResourcesEnqueued", 100)), "{metrics:?}");
 }
@@ -543,7 +547,11 @@ async fn a_stalled_listing_stops_at_the_deadline_saying_what_was_enqueued() {
         .await
         .unwrap_err();
     assert_eq!(error.error_type, "DeadlineExceeded");
-    assert!(error.message.contains("100 requests were enqueued"), "{}", error.message);
+    assert!(
+        error.message.contains("100 requests were enqueued"),
+        "{}",
+        error.message
+    );
     let metrics = invocation.tally.metrics();
     assert!(metrics.contains(&("ResourcesEnqueued", 100)), "{metrics:?}");
 }
