@@ -207,7 +207,8 @@ impl<S: JobStarter> Run<S> {
         if let Some(selected) = event::selection(&event, &self.invocation.origin(None), &self.app.settings) {
             return self.selection(selected, None).await;
         }
-        let plan = event::plan(&event, &self.invocation.origin(None), &self.app.settings)
+        let plan = self
+            .plan(&event, None)
             .map_err(|error| self.rejected(UNKNOWN_KIND, None, error))?;
         let (plan, results) = self.send(plan, None).await;
         match answer::failed(&plan, &results) {
@@ -269,7 +270,7 @@ impl<S: JobStarter> Run<S> {
                 }
             }
             let planned = body.and_then(|body| {
-                catch_unwind(AssertUnwindSafe(|| event::plan(&body, &origin, &run.app.settings))).unwrap_or_else(|_| {
+                catch_unwind(AssertUnwindSafe(|| run.plan(&body, Some(&id)))).unwrap_or_else(|_| {
                     Err(PlanError::Internal(
                         "backup-trigger failed while reading this message; nothing was started".into(),
                     ))
@@ -286,6 +287,23 @@ impl<S: JobStarter> Run<S> {
                 }
             }
         })
+    }
+
+    /// Plans an event (or a message's body). A job state change whose copy cannot be
+    /// made still has its outcome recorded and counted before it is refused.
+    fn plan(&self, event: &Value, message_id: Option<&str>) -> Result<Plan, PlanError> {
+        let mut plan = event::plan(event, &self.invocation.origin(message_id), &self.app.settings)?;
+        match plan.refused.take() {
+            None => Ok(plan),
+            Some(error) => {
+                if let Some(outcome) = &plan.outcome {
+                    logging::outcome(outcome, &plan.source, self.invocation.origin(message_id));
+                }
+                // No job was sent: this counts the outcome only.
+                self.invocation.tally.ran(&plan, &[]);
+                Err(error)
+            }
+        }
     }
 
     /// Records the job outcome the plan carries, sends its jobs, logs each request

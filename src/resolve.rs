@@ -104,6 +104,7 @@ pub async fn run<S: JobStarter>(context: &Context<'_, S>, selection: &Selection)
         jobs: Vec::new(),
         skipped: None,
         outcome: None,
+        refused: None,
     };
     // Jobs started here count as a list's.
     context.tally.ran(&plan, &results);

@@ -993,8 +993,16 @@ fn alarms_fire_on_failed_jobs_messages_and_outcomes_and_notify_the_topic() {
 }
 
 /// The dashboard's body as CloudFormation renders it, with references shown as
-/// `<Name>` and `schedule` choosing the branch of HasSchedule.
+/// `<Name>` and `schedule` choosing the branch of the one condition it may use:
+/// the condition under which the schedules' dead-letter queue exists.
 fn render(v: &Value, schedule: bool) -> String {
+    let t = template();
+    let condition = resource(&t, "ScheduleDeadLetterQueue")["Condition"].clone();
+    render_with(v, schedule, &condition)
+}
+
+fn render_with(v: &Value, schedule: bool, condition: &Value) -> String {
+    let render = |v: &Value, schedule: bool| render_with(v, schedule, condition);
     match v {
         Value::String(s) => s.clone(),
         Value::Object(o) if o.contains_key("Ref") => format!("<{}>", o["Ref"].as_str().unwrap()),
@@ -1005,8 +1013,8 @@ fn render(v: &Value, schedule: bool) -> String {
         Value::Object(o) if o.contains_key("Fn::If") => {
             let args = o["Fn::If"].as_array().unwrap();
             assert_eq!(
-                args[0], "HasSchedule",
-                "dashboard: the only condition in its body is HasSchedule"
+                &args[0], condition,
+                "dashboard: the only condition in its body is the schedule dead-letter queue's"
             );
             render(&args[if schedule { 1 } else { 2 }], schedule)
         }

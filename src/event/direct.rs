@@ -36,6 +36,7 @@ pub fn plan(event: &Value, origin: &Origin, event_id: Option<&str>, settings: &S
             jobs,
             skipped: None,
             outcome: None,
+            refused: None,
         })
     } else {
         // "Jobs" is never present here (that makes a list); it is named so that a
@@ -53,6 +54,7 @@ pub fn plan(event: &Value, origin: &Origin, event_id: Option<&str>, settings: &S
             jobs: vec![job],
             skipped: None,
             outcome: None,
+            refused: None,
         })
     }
 }

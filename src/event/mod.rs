@@ -69,8 +69,14 @@ pub struct Plan {
     /// Why nothing is to be done, when the event asks for nothing (a backup job
     /// that did not complete).
     pub skipped: Option<String>,
-    /// How an AWS Backup job ended, when the event says so (CONTRACT.md section 9).
+    /// How an AWS Backup job ended, when the event says so (docs/reference.md,
+    /// "Job outcomes").
     pub outcome: Option<outcome::JobOutcome>,
+    /// Why the copy a completed backup asks for cannot be made (a setting is
+    /// missing, the event names no recovery point): the outcome is still recorded
+    /// and counted, then the event fails, so that it is retried and, failing again,
+    /// lands in the dead-letter queue.
+    pub refused: Option<crate::error::PlanError>,
 }
 
 /// An invocation's event: one event, or an SQS batch of them.

@@ -257,6 +257,7 @@ pub fn plan(
             jobs: Vec::new(),
             skipped: Some(why),
             outcome: None,
+            refused: None,
         }),
         Decision::Record {
             outcome,
@@ -272,19 +273,24 @@ pub fn plan(
                 outcome.state.as_str()
             )),
             outcome: Some(*outcome),
+            refused: None,
         }),
         Decision::Record {
             outcome,
             copy: Some(copy),
             ..
         } => {
-            let job = copy_job(&copy, &source, settings)?;
+            let (jobs, refused) = match copy_job(&copy, &source, settings) {
+                Ok(job) => (vec![job], None),
+                Err(error) => (Vec::new(), Some(error)),
+            };
             Ok(Plan {
                 shape,
                 source,
-                jobs: vec![job],
+                jobs,
                 skipped: None,
                 outcome: Some(*outcome),
+                refused,
             })
         }
     }

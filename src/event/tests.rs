@@ -113,6 +113,16 @@ fn sqs(records: Vec<Value>) -> Value {
     json!({ "Records": records })
 }
 
+/// The plan as the handler acts on it: a copy that cannot be made is the event's
+/// error (its outcome, recorded even so, is tested in outcome/tests.rs).
+fn plan(event: &Value, origin: &Origin, settings: &Settings) -> Result<Plan, PlanError> {
+    let mut plan = super::plan(event, origin, settings)?;
+    match plan.refused.take() {
+        Some(error) => Err(error),
+        None => Ok(plan),
+    }
+}
+
 fn planned_with(event: &Value, origin: &Origin, settings: &Settings) -> Plan {
     plan(event, origin, settings).unwrap_or_else(|e| panic!("{event} should be planned, but: {e}"))
 }

@@ -56,6 +56,7 @@ fn plan(shape: Shape, outcome: Option<JobOutcome>) -> Plan {
         jobs: Vec::new(),
         skipped: None,
         outcome,
+        refused: None,
     }
 }
 

@@ -203,6 +203,28 @@ async fn a_completed_backup_of_a_plan_or_without_destination_is_recorded_and_not
     assert_eq!(output.lines("outcome").len(), 1);
 }
 
+/// A completed on-demand backup whose copy cannot be made (here: no role for AWS
+/// Backup) is still an outcome: its line and metric are written, then the event
+/// fails, so that it is retried and ends in the dead-letter queue.
+#[tokio::test]
+async fn a_completed_backup_whose_copy_cannot_be_made_keeps_its_outcome_and_fails() {
+    let setup = Setup::start(&[("BACKUP_IAM_ROLE_ARN", "")]).await;
+    let answer = setup.lambda.invoke(&sample("backup-job-completed.json")).await;
+    let (error_type, message) = answer.error();
+    assert_eq!(error_type, "ConfigError");
+    assert!(message.contains("BACKUP_IAM_ROLE_ARN"), "{message}");
+    let (output, recorded) = setup.finish().await;
+    assert!(recorded.is_empty(), "no copy without a role");
+    let outcomes = output.lines("outcome");
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(outcomes[0]["state"], "COMPLETED");
+    let metrics = metrics_lines(&output.stdout);
+    assert_eq!(metrics.len(), 1);
+    assert_eq!(count(&metrics[0], "BackupJobsCompleted"), Some(1));
+    assert_eq!(count(&metrics[0], "EventsRejected"), Some(1));
+    assert_eq!(count(&metrics[0], "JobsStarted"), Some(0));
+}
+
 #[tokio::test]
 async fn a_non_final_state_is_skipped_without_an_outcome_line() {
     let setup = Setup::start(&[]).await;
