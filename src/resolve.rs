@@ -311,8 +311,8 @@ fn listing_failed(stop: PageStop, walk: &Walk) -> HandlerError {
     }
 }
 
-/// Counts one page's resources and sends (or keeps) the selected ones' requests.
 impl Walk<'_, '_> {
+    /// Counts one page's resources and sends (or keeps) the selected ones' requests.
     async fn take<S>(
         &mut self,
         context: &Context<'_, S>,
@@ -320,22 +320,21 @@ impl Walk<'_, '_> {
         resources: Vec<Resource>,
     ) -> Result<(), HandlerError> {
         let settings = context.settings;
-        let walk = self;
         for resource in resources {
-            walk.counts.found += 1;
+            self.counts.found += 1;
             match selection.verdict(&resource) {
                 Verdict::Passed => continue,
                 Verdict::Unsupported => {
-                    if walk.unsupported.contains(&resource.arn) {
+                    if self.unsupported.contains(&resource.arn) {
                         continue;
                     }
-                    if walk.unsupported.len() == UNSUPPORTED_REMEMBERED {
-                        walk.unsupported.clear();
+                    if self.unsupported.len() == UNSUPPORTED_REMEMBERED {
+                        self.unsupported.clear();
                     }
-                    walk.unsupported.insert(resource.arn.clone());
-                    walk.counts.matched += 1;
-                    walk.counts.unsupported += 1;
-                    if walk.counts.unsupported <= UNSUPPORTED_LOGGED {
+                    self.unsupported.insert(resource.arn.clone());
+                    self.counts.matched += 1;
+                    self.counts.unsupported += 1;
+                    if self.counts.unsupported <= UNSUPPORTED_LOGGED {
                         info!(
                             resource_arn = resource.arn.as_str(),
                             source_id = selection.source().value.as_str(),
@@ -349,14 +348,14 @@ impl Walk<'_, '_> {
                 Verdict::Selected(_) => {}
             }
             // A resource the API listed twice: its two requests would share a token.
-            let listed_twice = match walk.fan_out.as_deref() {
+            let listed_twice = match self.fan_out.as_deref() {
                 Some(fan_out) => fan_out.holds(&resource.arn),
-                None => walk.here.arns.contains(&resource.arn),
+                None => self.here.arns.contains(&resource.arn),
             };
             if listed_twice {
                 continue;
             }
-            walk.counts.matched += 1;
+            self.counts.matched += 1;
             let job = selection.job_for(&resource.arn, settings).map_err(|problems| {
                 let error = HandlerError {
                     error_type: "ValidationError".into(),
@@ -366,15 +365,15 @@ impl Walk<'_, '_> {
                         crate::error::PlanError::Validation(problems)
                     ),
                 };
-                match walk.fan_out.as_deref() {
+                match self.fan_out.as_deref() {
                     Some(fan_out) if fan_out.enqueued > 0 => error,
                     _ => refused(context, error),
                 }
             })?;
-            match walk.fan_out.as_deref_mut() {
+            match self.fan_out.as_deref_mut() {
                 Some(fan_out) => {
-                    if settings.dry_run && walk.shown.len() < DRY_RUN_SHOWN {
-                        walk.shown.push(would_start(job));
+                    if settings.dry_run && self.shown.len() < DRY_RUN_SHOWN {
+                        self.shown.push(would_start(job));
                     }
                     fan_out
                         .push(selection.request_for(&resource.arn))
@@ -384,7 +383,7 @@ impl Walk<'_, '_> {
                             message: error.message,
                         })?;
                 }
-                None if walk.here.jobs.len() == MAX_JOBS => {
+                None if self.here.jobs.len() == MAX_JOBS => {
                     return Err(refused(
                     context,
                     HandlerError {
@@ -396,8 +395,8 @@ impl Walk<'_, '_> {
                 ));
                 }
                 None => {
-                    walk.here.arns.insert(resource.arn);
-                    walk.here.jobs.push(job);
+                    self.here.arns.insert(resource.arn);
+                    self.here.jobs.push(job);
                 }
             }
         }
