@@ -1,4 +1,4 @@
-//! The fan-out benchmark (CONTRACT.md section 8): a selection matching
+//! The fan-out benchmark (docs/reference.md, "Selections"): a selection matching
 //! BENCH_RESOURCES resources (default 100,000) from a local Resource Groups Tagging
 //! API that answers each page of 100 after BENCH_PAGE_DELAY_MS (default 20 ms),
 //! resolved and sent to a local SQS. Targets: resolved and enqueued within 60 s,

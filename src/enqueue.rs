@@ -1,4 +1,4 @@
-//! The fan-out of a selection (CONTRACT.md section 8): selected requests, each with
+//! The fan-out of a selection (docs/reference.md, "Selections"): selected requests, each with
 //! its derived token, go to `REQUEST_QUEUE_URL` as list messages of at most 10
 //! requests, 10 messages a `SendMessageBatch`, and the queue's consumers start them.
 //! [`FanOut`] holds one message and one batch at a time; failed entries are sent

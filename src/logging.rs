@@ -1,4 +1,4 @@
-//! JSON log lines for CloudWatch Logs Insights (CONTRACT.md section 6): one per
+//! JSON log lines for CloudWatch Logs Insights (docs/reference.md, "Logs"): one per
 //! request, one per job outcome and one per event. Tag values and credentials never
 //! appear: requests are logged field by field, never whole, and the AWS SDK's own logs are capped at INFO
 //! (at DEBUG and TRACE the SDK logs signing details).
@@ -194,7 +194,7 @@ pub fn request(result: &JobResult, position: usize, at: Origin) {
     }
 }
 
-/// One line per job outcome (CONTRACT.md section 9): how an AWS Backup job ended,
+/// One line per job outcome (the README, "Job outcomes, metrics and alarms"): how an AWS Backup job ended,
 /// at INFO when it completed and at ERROR otherwise. `job_id` is the name the request
 /// line gives the job it started, so that the two join.
 pub fn outcome(outcome: &JobOutcome, source: &SourceId, at: Origin) {

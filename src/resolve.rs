@@ -1,4 +1,4 @@
-//! Resolving a selection (CONTRACT.md section 8): pages of resources in, selected
+//! Resolving a selection (docs/reference.md, "Selections"): pages of resources in, selected
 //! requests out, to the request queue ([`FanOut`]) or, without `REQUEST_QUEUE_URL`,
 //! started here like a list of at most 1,000. Streams: memory holds the page being
 //! sent and the next one, fetched meanwhile, and one batch of messages (or the
