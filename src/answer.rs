@@ -1,4 +1,4 @@
-//! What Lambda gets back (CONTRACT.md section 5): results, SQS partial-batch answers,
+//! What Lambda gets back (docs/reference.md, "Answers and errors"): results, SQS partial-batch answers,
 //! and errors whose `errorType` names the kind of failure. Every answer is a typed
 //! struct serialised by serde, so no key is spelt by hand and nothing can be dropped.
 
@@ -49,6 +49,34 @@ pub enum Answer {
     Jobs(Jobs),
     /// An SQS batch: exactly `{"batchItemFailures": [{"itemIdentifier": ...}]}`.
     Sqs(SqsBatchResponse),
+    /// A selection: `{"Selection": {...counts...}, "Jobs": [...]}`.
+    Selection(SelectionAnswer),
+}
+
+/// `{"Selection": {"Name", "Found", "Matched", "Unsupported", "Enqueued",
+/// "Messages"}, "Jobs": [...]}` (docs/reference.md, "Selections").
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SelectionAnswer {
+    pub selection: SelectionCounts,
+    pub jobs: Vec<JobAnswer>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SelectionCounts {
+    /// `SelectionName`, null when it has none.
+    pub name: Option<String>,
+    /// Resources the Tagging API listed (it depends on the filters passed).
+    pub found: usize,
+    /// Those the selection matches.
+    pub matched: usize,
+    /// Those of `matched` that AWS Backup cannot back up: never sent.
+    pub unsupported: usize,
+    /// Requests sent to the request queue (a dry run: that would be sent).
+    pub enqueued: usize,
+    /// Messages sent to the request queue (a dry run: that would be sent).
+    pub messages: usize,
 }
 
 /// `{"Jobs": [...], "Skipped": "why"}`.
@@ -227,7 +255,7 @@ pub fn failed(plan: &Plan, results: &[JobResult]) -> Option<HandlerError> {
 fn label(shape: Shape, position: usize) -> String {
     match shape {
         Shape::Bare | Shape::BackupStateChange | Shape::CopyStateChange => "the request".to_owned(),
-        Shape::List => format!("Jobs[{position}]"),
+        Shape::List | Shape::Selection => format!("Jobs[{position}]"),
         Shape::EventBridge => format!("detail request {position}"),
     }
 }

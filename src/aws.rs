@@ -44,9 +44,14 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// answer is reported to `limiter`, the process's pace, and the SDK's retries wait
 /// their turn there, as first attempts do in `send`.
 pub async fn client(settings: &Settings, limiter: Arc<Limiter>) -> Client {
-    let sdk_config = config_loader(settings).load().await;
+    backup_client(&config_loader(settings).load().await, limiter)
+}
+
+/// The AWS Backup client from a loaded configuration, reporting to `limiter` and
+/// with the SDK's retries waiting their turn there.
+pub fn backup_client(sdk_config: &aws_config::SdkConfig, limiter: Arc<Limiter>) -> Client {
     let http = sdk_config.http_client().unwrap_or_else(default_https_client);
-    let config = aws_sdk_backup::config::Builder::from(&sdk_config)
+    let config = aws_sdk_backup::config::Builder::from(sdk_config)
         .interceptor(RateFeedback {
             limiter: Arc::clone(&limiter),
         })

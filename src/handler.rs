@@ -11,10 +11,12 @@ use tokio::time::Instant;
 
 use crate::answer::{self, Answer, HandlerError};
 use crate::error::{PlanError, INTERNAL_ERROR};
-use crate::event::{self, sqs, Incoming, Origin, Plan};
+use crate::event::selection::Selection;
+use crate::event::{self, sqs, Incoming, Origin, Plan, Shape};
 use crate::logging::{self, EventSummary};
 use crate::metrics::{Emitter, Sink, Tally};
 use crate::rate::Limiter;
+use crate::resolve::{self, Sources};
 use crate::send::{self, Deadline, Failure, JobResult, JobStarter, Limits};
 use crate::settings::Settings;
 
@@ -24,6 +26,8 @@ pub struct App<S> {
     pub settings: Settings,
     pub starter: Arc<S>,
     limiter: Option<Arc<Limiter>>,
+    /// Where selections find resources and fan out to; None: selections fail.
+    sources: Option<Sources>,
     /// Writes each invocation's metrics line (to stdout unless told otherwise).
     metrics: Emitter,
 }
@@ -45,7 +49,14 @@ impl<S> App<S> {
             settings,
             starter: Arc::new(starter),
             limiter,
+            sources: None,
         }
+    }
+
+    /// Lets the function resolve selections (CONTRACT 8).
+    pub fn with_sources(mut self, sources: Sources) -> App<S> {
+        self.sources = Some(sources);
+        self
     }
 
     /// Writes the metrics lines to `sink` instead of stdout.
@@ -198,7 +209,11 @@ impl<S: JobStarter> Run<S> {
     }
 
     async fn single(&self, event: Value) -> Result<Answer, HandlerError> {
-        let plan = event::plan(&event, &self.invocation.origin(None), &self.app.settings)
+        if let Some(selected) = event::selection(&event, &self.invocation.origin(None), &self.app.settings) {
+            return self.selection(selected, None).await;
+        }
+        let plan = self
+            .plan(&event, None)
             .map_err(|error| self.rejected(UNKNOWN_KIND, None, error))?;
         // The plan holds all it needs: the event's JSON need not stay while calls run.
         drop(event);
@@ -256,8 +271,13 @@ impl<S: JobStarter> Run<S> {
         let (id, body) = (message.id.clone(), message.body.clone());
         tokio::spawn(async move {
             let origin = run.invocation.origin(Some(&id));
+            if let Ok(body) = &body {
+                if let Some(selected) = event::selection(body, &origin, &run.app.settings) {
+                    return run.selection(selected, Some(&id)).await.is_ok();
+                }
+            }
             let planned = body.and_then(|body| {
-                catch_unwind(AssertUnwindSafe(|| event::plan(&body, &origin, &run.app.settings))).unwrap_or_else(|_| {
+                catch_unwind(AssertUnwindSafe(|| run.plan(&body, Some(&id)))).unwrap_or_else(|_| {
                     Err(PlanError::Internal(
                         "backup-trigger failed while reading this message; nothing was started".into(),
                     ))
@@ -274,6 +294,23 @@ impl<S: JobStarter> Run<S> {
                 }
             }
         })
+    }
+
+    /// Plans an event (or a message's body). A job state change whose copy cannot be
+    /// made still has its outcome recorded and counted before it is refused.
+    fn plan(&self, event: &Value, message_id: Option<&str>) -> Result<Plan, PlanError> {
+        let mut plan = event::plan(event, &self.invocation.origin(message_id), &self.app.settings)?;
+        match plan.refused.take() {
+            None => Ok(plan),
+            Some(error) => {
+                if let Some(outcome) = &plan.outcome {
+                    logging::outcome(outcome, &plan.source, self.invocation.origin(message_id));
+                }
+                // No job was sent: this counts the outcome only.
+                self.invocation.tally.ran(&plan, &[]);
+                Err(error)
+            }
+        }
     }
 
     /// Records the job outcome the plan carries, sends its jobs, logs each request
@@ -295,6 +332,27 @@ impl<S: JobStarter> Run<S> {
             origin,
         );
         (plan, results)
+    }
+
+    /// Resolves a selection (or logs why it is invalid) and answers for it.
+    async fn selection(
+        &self,
+        selected: Result<Selection, PlanError>,
+        message_id: Option<&str>,
+    ) -> Result<Answer, HandlerError> {
+        let selection = selected.map_err(|error| self.rejected(Shape::Selection.as_str(), message_id, error))?;
+        let context = resolve::Context {
+            starter: &self.app.starter,
+            settings: &self.app.settings,
+            sources: self.app.sources.as_ref(),
+            limits: &self.limits,
+            deadline: self.invocation.deadline,
+            at: self.invocation.origin(message_id),
+            began: self.began,
+            cold_start: self.cold_start_of(message_id),
+            tally: &self.invocation.tally,
+        };
+        resolve::run(&context, &selection).await
     }
 
     /// Logs the event line of an event (or message) refused before any call, counts

@@ -10,16 +10,19 @@
 
 pub mod answer;
 pub mod aws;
+pub mod enqueue;
 pub mod error;
 pub mod event;
 #[cfg(test)]
 mod fixtures;
 pub mod handler;
+pub mod inventory;
 pub mod local;
 pub mod logging;
 pub mod metrics;
 pub mod rate;
 pub mod request;
+pub mod resolve;
 pub mod send;
 pub mod settings;
 pub mod suggest;

@@ -7,6 +7,10 @@
 //! `local/env.json` beside the event (as `events/local/env.json` is beside the
 //! samples). A variable already set in the environment wins over the file, so one
 //! value can be tried without editing it.
+//!
+//! A selection finds its resources in a file of what `aws resourcegroupstaggingapi
+//! get-resources` prints: `--resources FILE`, or in a dry run by default
+//! `local/resources.json` beside the event; otherwise in the account's Tagging API.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -19,16 +23,21 @@ use serde_json::Value;
 
 use crate::aws::{self, AwsBackup};
 use crate::handler::{self, App, Invocation};
+use crate::inventory::ResourceFile;
 use crate::metrics::Sink;
+use crate::resolve::Sources;
 use crate::send::{Deadline, DryRun, JobStarter};
 use crate::settings::Settings;
 
-pub const USAGE: &str = "usage: bootstrap invoke EVENT.json [--dry-run] [--env-vars ENV.json]\n\
+pub const USAGE: &str = "usage: bootstrap invoke EVENT.json [--dry-run] [--env-vars ENV.json] [--resources FILE]\n\
     Runs the handler once on EVENT.json (- for stdin) and prints the answer.\n\
     Settings come from the environment, as in Lambda, and from ENV.json (the format\n\
     of `sam local invoke --env-vars`; by default local/env.json beside the event,\n\
     when there is one); the environment wins. Without arguments, bootstrap runs as a\n\
-    Lambda function (AWS_LAMBDA_RUNTIME_API must be set).";
+    Lambda function (AWS_LAMBDA_RUNTIME_API must be set). A selection finds its\n\
+    resources in FILE (what `aws resourcegroupstaggingapi get-resources` prints; in a\n\
+    dry run by default local/resources.json beside the event, when there is one),\n\
+    else in the account's Resource Groups Tagging API.";
 
 /// The function's logical id in template.yaml: its section of an env-vars file.
 const FUNCTION_ID: &str = "BackupTriggerFunction";
@@ -42,18 +51,21 @@ struct Args {
     event: String,
     dry_run: bool,
     env_vars: Option<PathBuf>,
+    resources: Option<PathBuf>,
 }
 
 fn parse_args(args: &[String]) -> Result<Option<Args>, ()> {
     let mut event = None;
     let mut dry_run = false;
     let mut env_vars = None;
+    let mut resources = None;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--dry-run" => dry_run = true,
             "-h" | "--help" => return Ok(None),
             "--env-vars" => env_vars = Some(PathBuf::from(args.next().ok_or(())?)),
+            "--resources" => resources = Some(PathBuf::from(args.next().ok_or(())?)),
             other if event.is_none() => event = Some(other.to_owned()),
             _ => return Err(()),
         }
@@ -63,6 +75,7 @@ fn parse_args(args: &[String]) -> Result<Option<Args>, ()> {
         event,
         dry_run,
         env_vars,
+        resources,
     }))
 }
 
@@ -117,21 +130,39 @@ pub async fn invoke(args: &[String]) -> ExitCode {
     };
     settings.dry_run |= args.dry_run;
     let invocation = Invocation::new(local_request_id(settings.dry_run), Deadline::after(LOCAL_TIMEOUT));
+    let config = aws::config_loader(&settings).load().await;
+    let mut sources = Sources::aws(&config, &settings);
+    // A real run never reads the sample resources: it would back up what they name.
+    let resources = args
+        .resources
+        .clone()
+        .or_else(|| settings.dry_run.then(|| beside(&args.event, RESOURCES_FILE)).flatten());
+    if let Some(path) = resources {
+        match ResourceFile::open(&path) {
+            Ok(found) => {
+                tracing::info!(resources_file = %path.display(), "selections find their resources in this file");
+                sources.inventory = Arc::new(found);
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     // The metrics line goes with the log lines, to stderr: stdout holds the answer only.
     if settings.dry_run {
-        run(
-            App::new(settings, DryRun).with_metrics_sink(Sink::Stderr),
-            event,
-            &invocation,
-        )
-        .await
+        let app = App::new(settings, DryRun).with_metrics_sink(Sink::Stderr);
+        run(app.with_sources(sources), event, &invocation).await
     } else {
         let limiter = Arc::new(crate::rate::Limiter::new(settings.max_calls_per_second));
-        let client = aws::client(&settings, Arc::clone(&limiter)).await;
+        let client = aws::backup_client(&config, Arc::clone(&limiter));
         let app = App::sharing(settings, AwsBackup::new(client), limiter).with_metrics_sink(Sink::Stderr);
-        run(app, event, &invocation).await
+        run(app.with_sources(sources), event, &invocation).await
     }
 }
+
+/// The resources a dry run of a selection reads, beside the event.
+pub const RESOURCES_FILE: &str = "local/resources.json";
 
 /// `name` in the folder of the event file, when it exists there.
 fn beside(event: &str, name: &str) -> Option<PathBuf> {
@@ -234,8 +265,19 @@ mod tests {
                 event: "e.json".into(),
                 dry_run: true,
                 env_vars: Some("env.json".into()),
+                resources: None,
             }))
         );
+        assert_eq!(
+            args(&["e.json", "--resources", "r.json"]),
+            Ok(Some(Args {
+                event: "e.json".into(),
+                dry_run: false,
+                env_vars: None,
+                resources: Some("r.json".into()),
+            }))
+        );
+        assert_eq!(args(&["e.json", "--resources"]), Err(()), "--resources needs a file");
         assert_eq!(args(&["--help"]), Ok(None));
         assert_eq!(args(&[]), Err(()));
         assert_eq!(args(&["e.json", "--env-vars"]), Err(()), "--env-vars needs a file");

@@ -8,6 +8,7 @@ use backup_trigger::aws::{self, AwsBackup};
 use backup_trigger::error::ConfigError;
 use backup_trigger::handler::{self, App, Invocation};
 use backup_trigger::rate::Limiter;
+use backup_trigger::resolve::Sources;
 use backup_trigger::send::{DryRun, JobStarter};
 use backup_trigger::settings::Settings;
 use backup_trigger::{local, logging};
@@ -54,14 +55,17 @@ async fn serve() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // One configuration for every client; a dry run still reads the Tagging API.
+    let config = aws::config_loader(&settings).load().await;
+    let sources = Sources::aws(&config, &settings);
     let outcome = if settings.dry_run {
-        run(App::new(settings, DryRun)).await
+        run(App::new(settings, DryRun).with_sources(sources)).await
     } else {
         // One pace for the whole process: the handler waits its turn there, and the
         // client reports every answer to it.
         let limiter = Arc::new(Limiter::new(settings.max_calls_per_second));
-        let client = aws::client(&settings, Arc::clone(&limiter)).await;
-        run(App::sharing(settings, AwsBackup::new(client), limiter)).await
+        let client = aws::backup_client(&config, Arc::clone(&limiter));
+        run(App::sharing(settings, AwsBackup::new(client), limiter).with_sources(sources)).await
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

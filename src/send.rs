@@ -144,6 +144,11 @@ impl Deadline {
     pub fn too_late_to_start(&self) -> bool {
         Instant::now() >= self.start_cutoff
     }
+
+    /// When calls still running are abandoned, so that the answer reaches Lambda.
+    pub fn give_up_at(&self) -> Instant {
+        self.give_up_at
+    }
 }
 
 /// The limits one invocation's calls share.

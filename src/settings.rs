@@ -42,6 +42,9 @@ pub struct Settings {
     /// True when the user chose the SDK's retry behaviour with `AWS_MAX_ATTEMPTS` or
     /// `AWS_RETRY_MODE`; otherwise the function picks adaptive retries.
     pub retry_set_by_user: bool,
+    /// The standard SQS queue selections fan out to; None: selections start their
+    /// jobs themselves (CONTRACT 8).
+    pub request_queue_url: Option<String>,
     /// `METRICS_NAMESPACE`: the CloudWatch namespace of the metrics.
     pub metrics_namespace: String,
     /// The metrics' `FunctionName` dimension: `AWS_LAMBDA_FUNCTION_NAME`, set by Lambda.
@@ -61,6 +64,7 @@ impl Default for Settings {
             max_calls_per_second: None,
             dry_run: false,
             retry_set_by_user: false,
+            request_queue_url: None,
             metrics_namespace: crate::metrics::DEFAULT_NAMESPACE.to_owned(),
             function_name: crate::metrics::DEFAULT_FUNCTION_NAME.to_owned(),
             metrics_level: "INFO",
@@ -190,6 +194,7 @@ impl Settings {
             }
         }
         let retry_set_by_user = get("AWS_MAX_ATTEMPTS").is_some() || get("AWS_RETRY_MODE").is_some();
+        let request_queue_url = checked("REQUEST_QUEUE_URL", queue_url)?;
 
         let metrics_namespace = match checked("METRICS_NAMESPACE", metrics_namespace)? {
             Some(namespace) => namespace,
@@ -211,6 +216,7 @@ impl Settings {
             max_calls_per_second,
             dry_run,
             retry_set_by_user,
+            request_queue_url,
             metrics_namespace,
             function_name,
             metrics_level,
@@ -223,6 +229,24 @@ impl Settings {
             .as_ref()
             .is_none_or(|allowed| allowed.iter().any(|a| a == destination))
     }
+}
+
+/// A standard SQS queue's URL: `https://HOST/ACCOUNT/NAME` (http for a local
+/// endpoint). A FIFO queue is refused: fan-out messages need no order, and a FIFO
+/// queue's consumers would stop at the first failed message.
+fn queue_url(url: &str) -> Result<(), String> {
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    let Some((host, path)) = rest.and_then(|r| r.split_once('/')) else {
+        return Err("is not a queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)".into());
+    };
+    let name = path.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+    if host.is_empty() || name.is_empty() || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("is not a queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)".into());
+    }
+    if name.ends_with(".fifo") {
+        return Err("names a FIFO queue; selections fan out to a standard queue".into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -323,6 +347,32 @@ mod tests {
         }
         assert!(settings(&[("MAX_CONCURRENCY", "1")]).is_ok());
         assert!(settings(&[("MAX_CONCURRENCY", "100")]).is_ok());
+    }
+
+    #[test]
+    fn the_request_queue_is_a_standard_queue_url() {
+        let url = "https://sqs.eu-west-1.amazonaws.com/123456789012/backup-requests";
+        assert_eq!(
+            settings(&[("REQUEST_QUEUE_URL", url)])
+                .unwrap()
+                .request_queue_url
+                .as_deref(),
+            Some(url)
+        );
+        assert!(settings(&[("REQUEST_QUEUE_URL", "http://127.0.0.1:4566/000000000000/q")]).is_ok());
+        assert_eq!(settings(&[]).unwrap().request_queue_url, None);
+        for bad in [
+            "arn:aws:sqs:eu-west-1:123456789012:backup-requests",
+            "sqs.eu-west-1.amazonaws.com/123456789012/q",
+            "https://sqs.eu-west-1.amazonaws.com/",
+            "https:///123456789012/q",
+            "https://sqs.eu-west-1.amazonaws.com/123456789012/requests.fifo",
+        ] {
+            let error = settings(&[("REQUEST_QUEUE_URL", bad)]).unwrap_err();
+            assert_eq!(error.name, "REQUEST_QUEUE_URL", "{bad}");
+        }
+        let error = settings(&[("REQUEST_QUEUE_URL", "https://sqs.eu-west-1.amazonaws.com/1/q.fifo")]).unwrap_err();
+        assert!(error.to_string().contains("FIFO"), "{error}");
     }
 
     #[test]

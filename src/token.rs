@@ -1,4 +1,4 @@
-//! Idempotency tokens derived from where a request came from (CONTRACT.md section 4),
+//! Idempotency tokens derived from where a request came from (docs/reference.md, "Idempotency"),
 //! so that a redelivered or retried event can never start a second job.
 
 use uuid::Uuid;
@@ -42,6 +42,16 @@ impl SourceId {
         let name = format!("{}\n{position}", self.value);
         Uuid::new_v5(&NAMESPACE, name.as_bytes()).to_string()
     }
+
+    /// The token of a resource found by a selection: UUIDv5 of (source id, resource
+    /// ARN), the same in whatever order the resources are listed (section 4).
+    pub fn resource_token(&self, resource_arn: &str) -> String {
+        // An ARN starts with "arn:", a position is digits: no resource's name is a
+        // position's. An ARN has no newline, so the name splits back at its last
+        // newline into one (id, ARN) pair.
+        let name = format!("{}\n{resource_arn}", self.value);
+        Uuid::new_v5(&NAMESPACE, name.as_bytes()).to_string()
+    }
 }
 
 #[cfg(test)]
@@ -71,6 +81,24 @@ mod tests {
         assert_ne!(id("m").token(0), id("m").token(1));
         assert_ne!(id("m1").token(0), id("m2").token(0));
         assert_ne!(id("a\n1").token(2), id("a").token(12));
+    }
+
+    #[test]
+    fn resource_tokens_depend_on_the_source_and_the_arn_only() {
+        let arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/orders";
+        assert_eq!(id("k").resource_token(arn), id("k").resource_token(arn));
+        assert_ne!(id("k").resource_token(arn), id("j").resource_token(arn));
+        assert_ne!(id("k").resource_token(arn), id("k").resource_token(&format!("{arn}2")));
+        assert_ne!(id("k").resource_token(arn), id("k").token(0));
+        // Pinned: a change here would give a redelivered selection new tokens.
+        assert_eq!(
+            id("k").resource_token(arn),
+            Uuid::new_v5(&NAMESPACE, format!("k\n{arn}").as_bytes()).to_string()
+        );
+        assert_eq!(
+            Uuid::parse_str(&id("k").resource_token(arn)).unwrap().get_version_num(),
+            5
+        );
     }
 
     #[test]

@@ -23,6 +23,7 @@ const CONTRACT_SETTINGS: &[&str] = &[
     "MAX_CONCURRENCY",
     "METRICS_NAMESPACE",
     "DRY_RUN",
+    "REQUEST_QUEUE_URL",
 ];
 
 /// Other environment variables the function reads (CONTRACT.md sections 3 and 6).
@@ -35,8 +36,12 @@ const OTHER_KNOWN_ENV: &[&str] = &[
 ];
 
 /// Actions that may be allowed on `Resource: "*"` because AWS does not let their
-/// resource be named. None are needed today; add one only with the reason.
-const RESOURCE_STAR_ALLOWLIST: &[&str] = &[];
+/// resource be named. Add one only with the reason.
+const RESOURCE_STAR_ALLOWLIST: &[&str] = &[
+    // The Resource Groups Tagging API has no resource-level permissions: selections
+    // find resources with it (CONTRACT.md section 8).
+    "tag:GetResources",
+];
 
 /// AWS managed policies the stack may attach to the role it passes to AWS Backup.
 const BACKUP_SERVICE_ROLE_POLICIES: &[&str] = &[
@@ -141,7 +146,8 @@ fn every_setting_of_contract_section_7_is_set() {
         let value = env
             .get(*name)
             .unwrap_or_else(|| panic!("settings: environment variable {name} (CONTRACT.md section 7) is not set"));
-        if let Some(param) = ref_name(value) {
+        // A Ref names a parameter, or a resource of the template (the request queue).
+        if let Some(param) = ref_name(value).filter(|r| !resources(&t).contains_key(*r)) {
             parameter(&t, param);
         }
     }
@@ -184,7 +190,11 @@ fn default_parameters_give_settings_the_function_accepts() {
     let created_role = "arn:aws:iam::123456789012:role/backup-trigger-BackupRole-0123456789AB";
     let mut rendered = BTreeMap::new();
     for (name, value) in env {
-        let text = if let Some(param) = ref_name(value) {
+        let queue = ref_name(value).filter(|r| resources(&t).get(*r).is_some_and(|q| q["Type"] == "AWS::SQS::Queue"));
+        let text = if let Some(queue) = queue {
+            // Ref of a queue is its URL.
+            format!("https://sqs.eu-west-1.amazonaws.com/123456789012/backup-trigger-{queue}-0123456789AB")
+        } else if let Some(param) = ref_name(value) {
             let p = parameter(&t, param);
             match &p["Default"] {
                 Value::String(s) => s.clone(),
@@ -398,7 +408,11 @@ fn schedule_and_rule_targets_retry_then_dead_letter() {
 fn schedule_input_is_a_list_with_a_per_firing_idempotency_key() {
     let t = template();
     let targets = trigger_targets(&t);
-    let schedules: Vec<&Target> = targets.iter().filter(|x| x.kind == "schedule").collect();
+    // The schedule of ScheduledResourceArns; the selection's has a test of its own.
+    let schedules: Vec<&Target> = targets
+        .iter()
+        .filter(|x| x.kind == "schedule" && x.value["Input"].to_string().contains("ScheduledResourceArns"))
+        .collect();
     assert!(!schedules.is_empty(), "schedule: the template must define a schedule");
     let arns = [
         "arn:aws:ec2:eu-west-1:123456789012:volume/vol-0a1b2c3d4e5f67890",
@@ -453,9 +467,10 @@ fn schedule_input_is_a_list_with_a_per_firing_idempotency_key() {
         let condition = r["Condition"].as_str().unwrap_or_else(|| {
             panic!("schedule: {name} must have a Condition, so that no schedule exists without ScheduledResourceArns")
         });
+        let depends = t["Conditions"][condition].to_string();
         assert!(
-            t["Conditions"][condition].to_string().contains("ScheduledResourceArns"),
-            "schedule: condition {condition} of {name} must depend on ScheduledResourceArns"
+            depends.contains("ScheduledResourceArns") || depends.contains("ScheduledSelection"),
+            "schedule: condition {condition} of {name} must depend on ScheduledResourceArns or ScheduledSelection"
         );
     }
 }
@@ -978,8 +993,16 @@ fn alarms_fire_on_failed_jobs_messages_and_outcomes_and_notify_the_topic() {
 }
 
 /// The dashboard's body as CloudFormation renders it, with references shown as
-/// `<Name>` and `schedule` choosing the branch of HasSchedule.
+/// `<Name>` and `schedule` choosing the branch of the one condition it may use:
+/// the condition under which the schedules' dead-letter queue exists.
 fn render(v: &Value, schedule: bool) -> String {
+    let t = template();
+    let condition = resource(&t, "ScheduleDeadLetterQueue")["Condition"].clone();
+    render_with(v, schedule, &condition)
+}
+
+fn render_with(v: &Value, schedule: bool, condition: &Value) -> String {
+    let render = |v: &Value, schedule: bool| render_with(v, schedule, condition);
     match v {
         Value::String(s) => s.clone(),
         Value::Object(o) if o.contains_key("Ref") => format!("<{}>", o["Ref"].as_str().unwrap()),
@@ -990,8 +1013,8 @@ fn render(v: &Value, schedule: bool) -> String {
         Value::Object(o) if o.contains_key("Fn::If") => {
             let args = o["Fn::If"].as_array().unwrap();
             assert_eq!(
-                args[0], "HasSchedule",
-                "dashboard: the only condition in its body is HasSchedule"
+                &args[0], condition,
+                "dashboard: the only condition in its body is the schedule dead-letter queue's"
             );
             render(&args[if schedule { 1 } else { 2 }], schedule)
         }
@@ -1214,4 +1237,126 @@ fn the_request_queue_has_one_consumer_per_five_calls_a_second() {
             );
         }
     }
+}
+
+// ------------------------------------------------------------- selections
+
+/// A selection as `aws backup get-backup-selection` prints it, on one line.
+const PASTED_SELECTION: &str = r#"{"SelectionName": "tagged-nightly", "IamRoleArn": "arn:aws:iam::123456789012:role/service-role/AWSBackupDefaultServiceRole", "Resources": [], "ListOfTags": [{"ConditionType": "STRINGEQUALS", "ConditionKey": "backup", "ConditionValue": "nightly"}], "NotResources": [], "Conditions": {"StringEquals": [], "StringNotEquals": [], "StringLike": [], "StringNotLike": []}}"#;
+
+#[test]
+fn the_selection_schedule_sends_the_pasted_selection_with_a_per_firing_key() {
+    let t = template();
+    let pattern = sub_text(&parameter(&t, "ScheduledSelection")["AllowedPattern"])
+        .expect("selection: ScheduledSelection needs an AllowedPattern")
+        .to_owned();
+    assert!(
+        pattern.starts_with("^$|"),
+        "selection: ScheduledSelection must allow empty (no selection schedule)"
+    );
+    let schedules: Vec<(&str, &Value)> = resources_of_type(&t, "AWS::Scheduler::Schedule")
+        .into_iter()
+        .filter(|(_, r)| {
+            r["Properties"]["Target"]["Input"]
+                .to_string()
+                .contains("ScheduledSelection")
+        })
+        .collect();
+    assert_eq!(schedules.len(), 1, "selection: one schedule sends ScheduledSelection");
+    let (name, schedule) = schedules[0];
+    let condition = schedule["Condition"]
+        .as_str()
+        .expect("selection: the schedule needs a Condition");
+    assert!(
+        t["Conditions"][condition].to_string().contains("ScheduledSelection"),
+        "selection: {name} must exist only when ScheduledSelection is set"
+    );
+    let mut params = BTreeMap::new();
+    params.insert("ScheduledSelection", Value::String(PASTED_SELECTION.into()));
+    let rendered = evaluate(&schedule["Properties"]["Target"]["Input"], &params);
+    let input: Value = serde_json::from_str(rendered.as_str().expect("selection: Input renders to a string"))
+        .unwrap_or_else(|e| panic!("selection: {name} Input is not JSON: {e}"));
+    assert_eq!(
+        input["IdempotencyKey"], "<aws.scheduler.schedule-arn>/<aws.scheduler.scheduled-time>",
+        "idempotency: {name} Input must carry a per-firing IdempotencyKey"
+    );
+    assert_eq!(
+        input["Selection"],
+        serde_json::from_str::<Value>(PASTED_SELECTION).unwrap(),
+        "selection: {name} must send the selection as it was pasted"
+    );
+    // The function itself accepts what the schedule sends.
+    let settings = Settings {
+        backup_vault_name: Some("Default".into()),
+        ..Settings::default()
+    };
+    let origin = backup_trigger::event::Origin {
+        request_id: "r",
+        message_id: None,
+    };
+    let parsed = backup_trigger::event::selection(&input, &origin, &settings)
+        .expect("selection: the schedule's input must be read as a selection");
+    assert!(
+        parsed.is_ok(),
+        "selection: the function refuses the schedule's input: {parsed:?}"
+    );
+}
+
+#[test]
+fn selections_fan_out_to_the_functions_own_standard_queue() {
+    let t = template();
+    let env = function_env(&t);
+    let queue = ref_name(&env["REQUEST_QUEUE_URL"]).expect("selection: REQUEST_QUEUE_URL must be !Ref of a queue");
+    assert_eq!(
+        resources(&t)[queue]["Type"],
+        "AWS::SQS::Queue",
+        "selection: REQUEST_QUEUE_URL must be a queue of the template"
+    );
+    assert!(
+        resources(&t)[queue]["Properties"].get("FifoQueue").is_none(),
+        "selection: the request queue must be a standard queue (the function refuses a FIFO one)"
+    );
+    let consumed: Vec<&str> = function_props(&t)["Events"]
+        .as_object()
+        .expect("the function has events")
+        .values()
+        .filter(|e| e["Type"] == "SQS")
+        .filter_map(|e| queue_of_arn(&t, &e["Properties"]["Queue"]))
+        .collect();
+    assert!(
+        consumed.contains(&queue),
+        "selection: the function must consume the queue its selections fan out to"
+    );
+}
+
+#[test]
+fn the_function_finds_resources_by_tag_and_fans_out_to_its_queue_only() {
+    let t = template();
+    let queue = ref_name(&function_env(&t)["REQUEST_QUEUE_URL"]).expect("REQUEST_QUEUE_URL is !Ref of a queue");
+    let statements = function_statements(&t);
+    let finds = statements
+        .iter()
+        .filter(|s| s.allows() && s.actions().contains(&"tag:GetResources"))
+        .collect::<Vec<_>>();
+    assert_eq!(finds.len(), 1, "selection: one statement allows tag:GetResources");
+    assert_eq!(
+        finds[0].actions(),
+        ["tag:GetResources"],
+        "least privilege: the statement on Resource \"*\" allows tag:GetResources alone"
+    );
+    let sends_to: BTreeSet<&str> = statements
+        .iter()
+        .filter(|s| s.allows() && s.actions().contains(&"sqs:SendMessage"))
+        .flat_map(|s| s.resources())
+        .map(|r| queue_of_arn(&t, r).expect("sqs:SendMessage names a queue of the template"))
+        .collect();
+    assert!(
+        sends_to.contains(queue),
+        "selection: the function must be allowed sqs:SendMessage on {queue}"
+    );
+    assert_eq!(
+        sends_to,
+        BTreeSet::from([queue, "AsyncFailureQueue"]),
+        "least privilege: sqs:SendMessage on the request queue and the async failure queue only"
+    );
 }

@@ -19,6 +19,13 @@ pub fn plan(event: &Value, origin: &Origin, event_id: Option<&str>, settings: &S
             format!("must be a request or a list (a JSON object), not {}", kind_of(event)),
         ));
     };
+    if crate::event::selection::is_selection(map) {
+        // The handler resolves selections before planning; one that reaches here
+        // would otherwise be read as a request without a resource.
+        return Err(PlanError::Internal(
+            "a selection cannot be planned as a list; nothing was started".into(),
+        ));
+    }
     let key = idempotency_key(map)?;
     let source = source_id(key, origin, event_id);
     if map.contains_key("Jobs") {
@@ -29,23 +36,30 @@ pub fn plan(event: &Value, origin: &Origin, event_id: Option<&str>, settings: &S
             jobs,
             skipped: None,
             outcome: None,
+            refused: None,
         })
     } else {
         // "Jobs" is never present here (that makes a list); it is named so that a
         // misspelled "jobs" is hinted at.
-        let job =
-            validate(event, &["IdempotencyKey", "Jobs"], settings, &source.token(0)).map_err(PlanError::Validation)?;
+        let job = validate(
+            event,
+            &["IdempotencyKey", "Jobs", "Selection"],
+            settings,
+            &source.token(0),
+        )
+        .map_err(PlanError::Validation)?;
         Ok(Plan {
             shape: Shape::Bare,
             source,
             jobs: vec![job],
             skipped: None,
             outcome: None,
+            refused: None,
         })
     }
 }
 
-fn idempotency_key(map: &Map<String, Value>) -> Result<Option<&str>, PlanError> {
+pub(crate) fn idempotency_key(map: &Map<String, Value>) -> Result<Option<&str>, PlanError> {
     match map.get("IdempotencyKey") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(key)) => match rules::non_empty_bounded(key) {

@@ -8,6 +8,7 @@
 pub mod direct;
 pub mod eventbridge;
 pub mod outcome;
+pub mod selection;
 pub mod sqs;
 
 use serde_json::Value;
@@ -42,6 +43,7 @@ pub enum Shape {
     List,
     EventBridge,
     BackupStateChange,
+    Selection,
     CopyStateChange,
 }
 
@@ -52,6 +54,7 @@ impl Shape {
             Shape::List => "list",
             Shape::EventBridge => "eventbridge",
             Shape::BackupStateChange => "backup-state-change",
+            Shape::Selection => "selection",
             Shape::CopyStateChange => "copy-state-change",
         }
     }
@@ -66,8 +69,14 @@ pub struct Plan {
     /// Why nothing is to be done, when the event asks for nothing (a backup job
     /// that did not complete).
     pub skipped: Option<String>,
-    /// How an AWS Backup job ended, when the event says so (CONTRACT.md section 9).
+    /// How an AWS Backup job ended, when the event says so (docs/reference.md,
+    /// "Job outcomes").
     pub outcome: Option<outcome::JobOutcome>,
+    /// Why the copy a completed backup asks for cannot be made (a setting is
+    /// missing, the event names no recovery point): the outcome is still recorded
+    /// and counted, then the event fails, so that it is retried and, failing again,
+    /// lands in the dead-letter queue.
+    pub refused: Option<crate::error::PlanError>,
 }
 
 /// An invocation's event: one event, or an SQS batch of them.
@@ -119,7 +128,9 @@ pub fn plan(event: &Value, origin: &Origin, settings: &Settings) -> Result<Plan,
         return eventbridge::plan(event, origin, settings);
     }
     // An object with no field of ours, not even a misspelt one, is some other event.
-    let names: Vec<&str> = request_fields().chain(["Jobs", "IdempotencyKey"]).collect();
+    let names: Vec<&str> = request_fields()
+        .chain(["Jobs", "IdempotencyKey", "Selection"])
+        .collect();
     let near = |key: &String| {
         let key = key.to_ascii_lowercase();
         key.len() <= 100
@@ -138,6 +149,37 @@ pub fn plan(event: &Value, origin: &Origin, settings: &Settings) -> Result<Plan,
         ));
     }
     direct::plan(event, origin, None, settings)
+}
+
+/// The selection an event holds, bare or in an EventBridge rule's `detail` (an SQS
+/// body is either); None when the event holds none and is planned by [`plan`].
+pub fn selection(
+    event: &Value,
+    origin: &Origin,
+    settings: &Settings,
+) -> Option<Result<selection::Selection, PlanError>> {
+    let map = event.as_object()?;
+    if selection::is_selection(map) {
+        return Some(
+            direct::idempotency_key(map).and_then(|key| selection::parse(map, source_id(key, origin, None), settings)),
+        );
+    }
+    if !map.contains_key("detail-type") {
+        return None;
+    }
+    let detail = map.get("detail")?.as_object()?;
+    if !selection::is_selection(detail) {
+        return None;
+    }
+    let event_id = map.get("id").and_then(Value::as_str).filter(|id| !id.is_empty());
+    let parsed = direct::idempotency_key(detail)
+        .and_then(|key| selection::parse(detail, source_id(key, origin, event_id), settings));
+    Some(parsed.map_err(|error| match error {
+        PlanError::Validation(problems) => {
+            PlanError::Validation(problems.into_iter().map(|p| p.within("detail")).collect())
+        }
+        other => other,
+    }))
 }
 
 /// The source id of an event: the first found of its `IdempotencyKey`, the SQS

@@ -1,4 +1,4 @@
-//! The events of CONTRACT.md section 2 and the tokens of section 4, as a user meets
+//! The events and tokens of docs/reference.md, as a user meets
 //! them through `classify` and `plan`.
 
 use serde_json::{json, Value};
@@ -113,6 +113,16 @@ fn sqs(records: Vec<Value>) -> Value {
     json!({ "Records": records })
 }
 
+/// The plan as the handler acts on it: a copy that cannot be made is the event's
+/// error (its outcome, recorded even so, is tested in outcome/tests.rs).
+fn plan(event: &Value, origin: &Origin, settings: &Settings) -> Result<Plan, PlanError> {
+    let mut plan = super::plan(event, origin, settings)?;
+    match plan.refused.take() {
+        Some(error) => Err(error),
+        None => Ok(plan),
+    }
+}
+
 fn planned_with(event: &Value, origin: &Origin, settings: &Settings) -> Plan {
     plan(event, origin, settings).unwrap_or_else(|e| panic!("{event} should be planned, but: {e}"))
 }
@@ -142,7 +152,7 @@ fn tokens(plan: &Plan) -> Vec<String> {
     plan.jobs.iter().map(|j| j.idempotency_token().to_owned()).collect()
 }
 
-/// The token CONTRACT.md section 4 promises: UUIDv5 of (source id, position).
+/// The token docs/reference.md ("Idempotency") promises: UUIDv5 of (source id, position).
 fn token_of(kind: SourceKind, value: &str, position: usize) -> String {
     SourceId {
         kind,
@@ -1089,4 +1099,55 @@ fn debug_output_of_an_event_never_shows_its_body() {
     assert!(!format!("{incoming:?}").contains("s3cr3t-in-debug"));
     let single = classify(json!({ "RecoveryPointTags": { "k": "s3cr3t-in-debug" } })).unwrap();
     assert!(!format!("{single:?}").contains("s3cr3t-in-debug"));
+}
+
+#[test]
+fn a_selection_is_recognised_bare_in_a_detail_and_in_an_sqs_body() {
+    let inner = json!({ "Resources": ["arn:aws:dynamodb:*:*:table/*"] });
+    let arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/orders";
+    let bare = selection(&json!({ "Selection": inner }), &direct(), &settings())
+        .unwrap()
+        .unwrap();
+    assert_eq!(bare.source().kind, SourceKind::LambdaRequestId);
+    let keyed = json!({ "Selection": inner, "IdempotencyKey": "k" });
+    let keyed = selection(&keyed, &direct(), &settings()).unwrap().unwrap();
+    assert_eq!(keyed.source().value, "k");
+    let body = selection(&json!({ "Selection": inner }), &from_sqs(MESSAGE_ID), &settings())
+        .unwrap()
+        .unwrap();
+    assert_eq!(body.source().value, MESSAGE_ID);
+    let rule =
+        json!({ "detail-type": "Nightly", "source": "my.app", "id": EVENT_ID, "detail": { "Selection": inner } });
+    let in_detail = selection(&rule, &direct(), &settings()).unwrap().unwrap();
+    assert_eq!(in_detail.source().value, EVENT_ID);
+    assert_ne!(
+        in_detail.request_for(arn)["IdempotencyToken"],
+        bare.request_for(arn)["IdempotencyToken"]
+    );
+
+    // Problems in a detail are named from the event.
+    let bad =
+        json!({ "detail-type": "Nightly", "source": "my.app", "detail": { "Selection": {} , "IdempotencyToken": "t"} });
+    let error = selection(&bad, &direct(), &settings())
+        .unwrap()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("detail.\"IdempotencyToken\"") && error.contains("detail.Selection"),
+        "{error}"
+    );
+    // Everything else is planned as before.
+    assert!(selection(&backup(1), &direct(), &settings()).is_none());
+    assert!(selection(&json!({ "Jobs": [backup(1)] }), &direct(), &settings()).is_none());
+    assert!(selection(
+        &json!({ "detail-type": "x", "source": "y", "detail": backup(1) }),
+        &direct(),
+        &settings()
+    )
+    .is_none());
+    // A misspelt "Selection" is hinted at, not taken for some other event.
+    let error = plan(&json!({ "selection": inner }), &direct(), &settings())
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("did you mean \"Selection\""), "{error}");
 }

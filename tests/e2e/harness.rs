@@ -130,6 +130,19 @@ impl FakeLambda {
     /// Invokes the function with `event`, with `time_left` before the deadline, and
     /// waits for its answer. `request_id` defaults to a fresh one.
     pub async fn invoke_with(&self, event: &Value, request_id: Option<&str>, time_left: Duration) -> Answer {
+        self.invoke_guarded(event, request_id, time_left, Duration::from_secs(120))
+            .await
+    }
+
+    /// [`FakeLambda::invoke_with`], waiting at most `guard` for the answer (a guard
+    /// against a hung function, not a speed assertion).
+    pub async fn invoke_guarded(
+        &self,
+        event: &Value,
+        request_id: Option<&str>,
+        time_left: Duration,
+        guard: Duration,
+    ) -> Answer {
         let request_id = request_id.map(str::to_owned).unwrap_or_else(|| {
             let mut n = self.counter.lock().unwrap();
             *n += 1;
@@ -146,10 +159,9 @@ impl FakeLambda {
             trace_id,
         };
         self.sender.send(pending).expect("the fake Lambda is running");
-        // A guard against a hung function, not a speed assertion.
-        tokio::time::timeout(Duration::from_secs(120), rx)
+        tokio::time::timeout(guard, rx)
             .await
-            .expect("the function answered within 120 s")
+            .expect("the function answered within the guard's time")
             .expect("answer")
     }
 

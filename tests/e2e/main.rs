@@ -3,6 +3,8 @@
 
 mod harness;
 mod outcomes;
+mod selection;
+mod tagging;
 
 use std::path::Path;
 use std::time::Duration;
@@ -12,6 +14,8 @@ use serde_json::{json, Value};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/service-role/AWSBackupDefaultServiceRole";
 const COPY_DESTINATION: &str = "arn:aws:backup:eu-central-1:123456789012:backup-vault:DisasterRecovery";
+/// The sample resources beside the events, which selections find in dry runs.
+const RESOURCES: &str = "local/resources.json";
 /// A tag value that must never be printed.
 const TAG_SECRET: &str = "tag-value-that-must-never-be-logged";
 
@@ -113,8 +117,11 @@ async fn every_sample_event_runs_end_to_end() {
         ("eventbridge-rule.json", 2),
         ("list.json", 4),
         ("scheduled-backup.json", 1),
+        ("scheduled-selection.json", 2),
+        ("selection.json", 4),
         ("sqs-batch.json", 3),
         ("sqs-fifo.json", 3),
+        ("sqs-selection.json", 2),
     ];
     let mut files: Vec<String> = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("events"))
         .unwrap()
@@ -129,7 +136,9 @@ async fn every_sample_event_runs_end_to_end() {
         "every sample event has a case here"
     );
 
-    let setup = Setup::start(&[]).await;
+    // The selections find the sample resources through a local Tagging API.
+    let tagging = tagging::FakeTagging::from_listing(&sample(RESOURCES)).await;
+    let setup = Setup::start(&[("AWS_ENDPOINT_URL_RESOURCE_GROUPS_TAGGING_API", &tagging.endpoint)]).await;
     for (file, calls) in expected {
         setup.backup.clear();
         let answer = setup.lambda.invoke(&sample(file)).await;
@@ -204,6 +213,57 @@ async fn every_sample_event_runs_end_to_end() {
                     })
                     .collect();
                 assert_eq!(resources, sent, "a FIFO batch is sent in order");
+            }
+            "selection.json" | "scheduled-selection.json" => {
+                let r = answer.response();
+                let resources: Vec<&str> = recorded
+                    .iter()
+                    .map(|r| r.body["ResourceArn"].as_str().unwrap())
+                    .collect();
+                let (name, found, matched, expected): (_, _, _, &[&str]) = if *file == "selection.json" {
+                    (
+                        "nightly-prod",
+                        8,
+                        5,
+                        &[
+                            "arn:aws:dynamodb:eu-west-1:123456789012:table/orders",
+                            "arn:aws:rds:eu-west-1:123456789012:db:billing",
+                            "arn:aws:ec2:eu-west-1:123456789012:volume/vol-0a1b2c3d4e5f67890",
+                            "arn:aws:s3:::example-invoices",
+                        ],
+                    )
+                } else {
+                    (
+                        "tagged-nightly",
+                        3,
+                        3,
+                        &[
+                            "arn:aws:ec2:eu-west-1:123456789012:volume/vol-0a1b2c3d4e5f67890",
+                            "arn:aws:s3:::example-invoices",
+                        ],
+                    )
+                };
+                let mut sorted = resources.clone();
+                sorted.sort();
+                let mut wanted = expected.to_vec();
+                wanted.sort();
+                assert_eq!(sorted, wanted, "{file}");
+                assert_eq!(
+                    r["Selection"],
+                    json!({ "Name": name, "Found": found, "Matched": matched, "Unsupported": 1, "Enqueued": 0, "Messages": 0 })
+                );
+                let jobs = r["Jobs"].as_array().unwrap();
+                assert_eq!(jobs.len(), expected.len());
+                assert!(jobs.iter().all(|j| j["BackupJobId"].is_string()));
+            }
+            "sqs-selection.json" => {
+                assert_eq!(failed_ids(&answer), Vec::<String>::new());
+                let resources: Vec<&str> = recorded
+                    .iter()
+                    .map(|r| r.body["ResourceArn"].as_str().unwrap())
+                    .collect();
+                assert_eq!(resources.len(), 2);
+                assert!(resources.iter().all(|r| r.contains(":volume/")), "{resources:?}");
             }
             other => panic!("no case for {other}"),
         }
@@ -562,6 +622,11 @@ async fn bad_settings_stop_the_function_before_its_first_event() {
         ("MAX_CONCURRENCY", "0"),
         ("BACKUP_IAM_ROLE_ARN", "BackupRole"),
         ("DRY_RUN", "maybe"),
+        (
+            "REQUEST_QUEUE_URL",
+            "https://sqs.eu-west-1.amazonaws.com/123456789012/requests.fifo",
+        ),
+        ("REQUEST_QUEUE_URL", "arn:aws:sqs:eu-west-1:123456789012:requests"),
     ] {
         let lambda = FakeLambda::start().await;
         let backup = FakeBackup::start().await;

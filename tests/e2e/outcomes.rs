@@ -1,4 +1,4 @@
-//! Job outcomes and metrics (CONTRACT.md section 9) through the real binary: the
+//! Job outcomes and metrics (the README, "Job outcomes, metrics and alarms") through the real binary: the
 //! outcome lines of AWS Backup's job state changes, and the one metrics line of each
 //! invocation, checked against the embedded metric format and against what the fake
 //! AWS Backup recorded.
@@ -201,6 +201,28 @@ async fn a_completed_backup_of_a_plan_or_without_destination_is_recorded_and_not
     let (output, recorded) = setup.finish().await;
     assert!(recorded.is_empty(), "a plan copies with its own rules");
     assert_eq!(output.lines("outcome").len(), 1);
+}
+
+/// A completed on-demand backup whose copy cannot be made (here: no role for AWS
+/// Backup) is still an outcome: its line and metric are written, then the event
+/// fails, so that it is retried and ends in the dead-letter queue.
+#[tokio::test]
+async fn a_completed_backup_whose_copy_cannot_be_made_keeps_its_outcome_and_fails() {
+    let setup = Setup::start(&[("BACKUP_IAM_ROLE_ARN", "")]).await;
+    let answer = setup.lambda.invoke(&sample("backup-job-completed.json")).await;
+    let (error_type, message) = answer.error();
+    assert_eq!(error_type, "ConfigError");
+    assert!(message.contains("BACKUP_IAM_ROLE_ARN"), "{message}");
+    let (output, recorded) = setup.finish().await;
+    assert!(recorded.is_empty(), "no copy without a role");
+    let outcomes = output.lines("outcome");
+    assert_eq!(outcomes.len(), 1);
+    assert_eq!(outcomes[0]["state"], "COMPLETED");
+    let metrics = metrics_lines(&output.stdout);
+    assert_eq!(metrics.len(), 1);
+    assert_eq!(count(&metrics[0], "BackupJobsCompleted"), Some(1));
+    assert_eq!(count(&metrics[0], "EventsRejected"), Some(1));
+    assert_eq!(count(&metrics[0], "JobsStarted"), Some(0));
 }
 
 #[tokio::test]

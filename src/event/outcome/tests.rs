@@ -197,7 +197,7 @@ fn without_destination() -> Settings {
 // ---- Backup Job State Change ----
 
 #[test]
-fn every_backup_state_is_recorded_or_skipped_as_the_contract_says() {
+fn every_backup_state_is_recorded_or_skipped_as_documented() {
     for state in BACKUP_STATES {
         let decision = decided(JobKind::Backup, &of_a_plan(backup_event(state)), true);
         match (state, decision) {
@@ -422,26 +422,34 @@ fn a_skipped_backup_has_no_outcome() {
 }
 
 #[test]
-fn a_copy_that_cannot_be_made_refuses_the_event() {
+fn a_copy_that_cannot_be_made_refuses_the_event_but_keeps_its_outcome() {
     let without_role = Settings {
         backup_iam_role_arn: None,
         ..settings()
     };
-    let error = event::plan(&on_demand(backup_event("COMPLETED")), &origin(), &without_role).unwrap_err();
+    let plan = event::plan(&on_demand(backup_event("COMPLETED")), &origin(), &without_role).unwrap();
+    assert!(plan.jobs.is_empty());
+    let outcome = plan
+        .outcome
+        .expect("a COMPLETED backup is an outcome even when its copy cannot be made");
+    assert_eq!(outcome.state.as_str(), "COMPLETED");
+    let error = plan.refused.expect("the copy is refused");
     assert!(
         matches!(&error, PlanError::Config(t) if t.contains("BACKUP_IAM_ROLE_ARN")),
         "{error:?}"
     );
     let mut no_point = on_demand(backup_event("COMPLETED"));
     no_point["resources"] = json!([]);
-    let error = event::plan(&no_point, &origin(), &settings()).unwrap_err();
+    let plan = event::plan(&no_point, &origin(), &settings()).unwrap();
+    assert!(plan.outcome.is_some());
+    let error = plan.refused.expect("no recovery point: refused");
     assert!(error.to_string().contains("no recovery point to copy"), "{error}");
 }
 
 // ---- Copy Job State Change ----
 
 #[test]
-fn every_copy_state_is_recorded_or_skipped_as_the_contract_says() {
+fn every_copy_state_is_recorded_or_skipped_as_documented() {
     for state in COPY_STATES {
         match (state, decided(JobKind::Copy, &copy_event(state), true)) {
             ("CREATED" | "RUNNING" | "EXPIRED", Decision::Skip(why)) => {

@@ -1,0 +1,305 @@
+//! The fan-out of a selection (docs/reference.md, "Selections"): selected requests, each with
+//! its derived token, go to `REQUEST_QUEUE_URL` as list messages of at most 10
+//! requests, 10 messages a `SendMessageBatch`, and the queue's consumers start them.
+//! [`FanOut`] holds one message and one batch at a time; failed entries are sent
+//! again; a message that cannot be sent stops the fan-out, saying how many requests
+//! were enqueued before it. An ARN is never put twice into the open batch (the
+//! Tagging API can list a resource twice, and a consumer refuses a message whose
+//! requests share a token), and no call runs past the invocation's deadline.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use aws_sdk_sqs::Client;
+use serde_json::Value;
+
+use crate::inventory::BoxFuture;
+use crate::send::{Code, Deadline, Failure};
+
+/// Requests in one list message: a consumer's batch of 10 messages is then at most
+/// 100 calls, 20 s at AWS Backup's default 5 calls a second.
+pub const REQUESTS_PER_MESSAGE: usize = 10;
+/// Messages in one `SendMessageBatch`: SQS's maximum.
+pub const MESSAGES_PER_BATCH: usize = 10;
+/// The payload of one `SendMessageBatch` stays under SQS's long-standing limit of
+/// 256 KiB (every Region accepts it).
+pub const MAX_BATCH_BYTES: usize = 256 * 1024;
+/// Attempts for an entry SQS refused without blaming the sender, on top of the
+/// SDK's own retries of the whole call.
+pub const ENTRY_ATTEMPTS: u32 = 4;
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+
+/// One message of a batch: its id within the batch and its body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub id: String,
+    pub body: String,
+}
+
+/// An entry that SQS did not accept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryFailure {
+    pub id: String,
+    pub failure: Failure,
+    /// SQS says the message itself is at fault: sending it again cannot help.
+    pub sender_fault: bool,
+}
+
+/// Sends a batch of messages to the request queue.
+pub trait Enqueuer: Send + Sync + 'static {
+    /// Sends `entries` in one call; answers the entries that were not accepted, or
+    /// the error of the call as a whole.
+    fn send_batch<'a>(&'a self, entries: &'a [Entry]) -> BoxFuture<'a, Result<Vec<EntryFailure>, Failure>>;
+}
+
+/// The function's request queue, through `aws-sdk-sqs`.
+pub struct SqsQueue {
+    client: Client,
+    url: String,
+}
+
+impl SqsQueue {
+    pub fn new(client: Client, url: String) -> SqsQueue {
+        SqsQueue { client, url }
+    }
+}
+
+impl Enqueuer for SqsQueue {
+    fn send_batch<'a>(&'a self, entries: &'a [Entry]) -> BoxFuture<'a, Result<Vec<EntryFailure>, Failure>> {
+        Box::pin(async move {
+            let mut request = self.client.send_message_batch().queue_url(&self.url);
+            for entry in entries {
+                let built = SendMessageBatchRequestEntry::builder()
+                    .id(&entry.id)
+                    .message_body(&entry.body)
+                    .build()
+                    .map_err(|e| Failure {
+                        code: Code::Aws("EnqueueFailed".into()),
+                        message: format!("cannot build the message: {e}"),
+                        retryable: false,
+                    })?;
+                request = request.entries(built);
+            }
+            let output = request.send().await.map_err(|e| crate::aws::failure(&e))?;
+            Ok(output
+                .failed()
+                .iter()
+                .map(|f| EntryFailure {
+                    id: f.id().to_owned(),
+                    failure: Failure {
+                        code: Code::Aws(f.code().to_owned()),
+                        message: f.message().unwrap_or("no message").to_owned(),
+                        retryable: !f.sender_fault(),
+                    },
+                    sender_fault: f.sender_fault(),
+                })
+                .collect())
+        })
+    }
+}
+
+/// Why the fan-out stopped. Requests enqueued before it stay enqueued; sending the
+/// selection again is safe, because every resource keeps its token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnqueueError {
+    /// The SQS error code as AWS returned it, or `EnqueueFailed`.
+    pub code: String,
+    pub message: String,
+    /// Requests enqueued before the failure.
+    pub enqueued: usize,
+}
+
+/// Gathers requests into list messages and messages into batches, sending each
+/// batch when it is full. In a dry run nothing is sent, and the counts say what
+/// would have been.
+pub struct FanOut<'q> {
+    queue: Option<&'q dyn Enqueuer>,
+    /// The requests of the message being filled, as JSON text.
+    message: Vec<String>,
+    message_bytes: usize,
+    /// Closed messages waiting to be sent, with their number of requests.
+    batch: Vec<(Entry, usize)>,
+    batch_bytes: usize,
+    /// The ARNs of the requests in the open message and batch: a second copy of one
+    /// is left out. Cleared with each batch sent, so it holds at most a batch's.
+    arns: HashSet<String>,
+    /// No `SendMessageBatch` starts after its start cutoff, and none (with its
+    /// retries and back-off) runs past its give-up time. None: no deadline.
+    deadline: Option<Deadline>,
+    /// Requests in messages SQS accepted.
+    pub enqueued: usize,
+    /// Messages SQS accepted.
+    pub messages: usize,
+}
+
+impl<'q> FanOut<'q> {
+    /// A fan-out to `queue`; None for a dry run.
+    pub fn new(queue: Option<&'q dyn Enqueuer>) -> FanOut<'q> {
+        FanOut {
+            queue,
+            message: Vec::with_capacity(REQUESTS_PER_MESSAGE),
+            message_bytes: 0,
+            batch: Vec::with_capacity(MESSAGES_PER_BATCH),
+            batch_bytes: 0,
+            arns: HashSet::with_capacity(REQUESTS_PER_MESSAGE * MESSAGES_PER_BATCH),
+            deadline: None,
+            enqueued: 0,
+            messages: 0,
+        }
+    }
+
+    /// Sends no batch past `deadline`: the fan-out stops with `DeadlineExceeded`.
+    pub fn with_deadline(mut self, deadline: Deadline) -> FanOut<'q> {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Whether a request for `arn` waits in the open message or batch.
+    pub fn holds(&self, arn: &str) -> bool {
+        self.arns.contains(arn)
+    }
+
+    /// Adds one request; sends a batch when one is full. Answers false, adding
+    /// nothing, when a request for the same `ResourceArn` waits in the open batch.
+    pub async fn push(&mut self, request: Value) -> Result<bool, EnqueueError> {
+        if let Some(arn) = request.get("ResourceArn").and_then(Value::as_str) {
+            if !self.arns.insert(arn.to_owned()) {
+                return Ok(false);
+            }
+        }
+        let text = request.to_string();
+        // A message never outgrows a batch: "{\"Jobs\":[" + "]}" and the commas.
+        if !self.message.is_empty() && self.message_bytes + text.len() + 32 > MAX_BATCH_BYTES {
+            self.close_message().await?;
+        }
+        self.message_bytes += text.len() + 1;
+        self.message.push(text);
+        if self.message.len() == REQUESTS_PER_MESSAGE {
+            self.close_message().await?;
+        }
+        Ok(true)
+    }
+
+    /// Sends whatever is left.
+    pub async fn finish(&mut self) -> Result<(), EnqueueError> {
+        if !self.message.is_empty() {
+            self.close_message().await?;
+        }
+        if !self.batch.is_empty() {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn close_message(&mut self) -> Result<(), EnqueueError> {
+        let requests = std::mem::take(&mut self.message);
+        self.message_bytes = 0;
+        let count = requests.len();
+        let body = format!("{{\"Jobs\":[{}]}}", requests.join(","));
+        if !self.batch.is_empty() && self.batch_bytes + body.len() > MAX_BATCH_BYTES {
+            self.flush().await?;
+        }
+        self.batch_bytes += body.len();
+        let id = self.batch.len().to_string();
+        self.batch.push((Entry { id, body }, count));
+        if self.batch.len() == MESSAGES_PER_BATCH {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Sends the batch; entries SQS refused are sent again with back-off, up to
+    /// [`ENTRY_ATTEMPTS`] times in all, all within the deadline.
+    async fn flush(&mut self) -> Result<(), EnqueueError> {
+        let pending = std::mem::take(&mut self.batch);
+        self.batch_bytes = 0;
+        self.arns.clear();
+        let Some(queue) = self.queue else {
+            self.messages += pending.len();
+            self.enqueued += pending.iter().map(|(_, n)| n).sum::<usize>();
+            return Ok(());
+        };
+        let Some(deadline) = self.deadline else {
+            return self.send(queue, pending).await;
+        };
+        let unsent = pending.len();
+        if deadline.too_late_to_start() {
+            return Err(self.out_of_time(unsent, "too little time was left to send"));
+        }
+        match tokio::time::timeout_at(deadline.give_up_at(), self.send(queue, pending)).await {
+            Ok(sent) => sent,
+            Err(_) => Err(self.out_of_time(
+                unsent,
+                "SQS did not accept them before the invocation's deadline (they may have been enqueued; a consumer then starts them with the same tokens)",
+            )),
+        }
+    }
+
+    async fn send(&mut self, queue: &dyn Enqueuer, mut pending: Vec<(Entry, usize)>) -> Result<(), EnqueueError> {
+        let mut backoff = FIRST_BACKOFF;
+        for attempt in 1..=ENTRY_ATTEMPTS {
+            let entries: Vec<Entry> = pending.iter().map(|(e, _)| e.clone()).collect();
+            let failed = match queue.send_batch(&entries).await {
+                Ok(failed) => failed,
+                Err(failure) => return Err(self.stopped(&failure, pending.len())),
+            };
+            let (refused, accepted): (Vec<_>, Vec<_>) = pending
+                .into_iter()
+                .partition(|(e, _)| failed.iter().any(|f| f.id == e.id));
+            self.messages += accepted.len();
+            self.enqueued += accepted.iter().map(|(_, n)| n).sum::<usize>();
+            if refused.is_empty() {
+                return Ok(());
+            }
+            let hopeless = failed.iter().find(|f| f.sender_fault);
+            if let Some(fault) = hopeless.or((attempt == ENTRY_ATTEMPTS).then(|| &failed[0])) {
+                return Err(self.stopped(&fault.failure, refused.len()));
+            }
+            tracing::warn!(
+                refused = refused.len(),
+                attempt,
+                error_code = failed[0].failure.code.as_str(),
+                "SQS refused messages of a batch; sending them again"
+            );
+            tokio::time::sleep(backoff).await;
+            backoff *= 2;
+            pending = refused;
+        }
+        Ok(())
+    }
+
+    /// The deadline stopped the fan-out with `unsent` messages of a batch not known
+    /// to be enqueued.
+    fn out_of_time(&self, unsent: usize, why: &str) -> EnqueueError {
+        EnqueueError {
+            code: Code::DeadlineExceeded.as_str().to_owned(),
+            message: format!(
+                "the invocation's deadline stopped the fan-out: {unsent} message(s) of a batch not sent to REQUEST_QUEUE_URL: {why}; {} request(s) in {} message(s) were enqueued before; sending the selection again is safe: every resource keeps its token",
+                self.enqueued, self.messages
+            ),
+            enqueued: self.enqueued,
+        }
+    }
+
+    fn stopped(&self, failure: &Failure, unsent: usize) -> EnqueueError {
+        let code = match failure.code.as_str() {
+            "" => "EnqueueFailed".to_owned(),
+            code => code.to_owned(),
+        };
+        EnqueueError {
+            code,
+            message: format!(
+                "{unsent} message(s) could not be sent to REQUEST_QUEUE_URL ({}: {}); {} request(s) in {} message(s) were enqueued before; sending the selection again is safe: every resource keeps its token",
+                failure.code.as_str(),
+                failure.message,
+                self.enqueued,
+                self.messages
+            ),
+            enqueued: self.enqueued,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
