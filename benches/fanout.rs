@@ -1,4 +1,4 @@
-//! The fan-out benchmark (CONTRACT.md section 8): a selection matching
+//! The fan-out benchmark (docs/reference.md, "Selections"): a selection matching
 //! BENCH_RESOURCES resources (default 100,000) from a local Resource Groups Tagging
 //! API that answers each page of 100 after BENCH_PAGE_DELAY_MS (default 20 ms),
 //! resolved and sent to a local SQS. Targets: resolved and enqueued within 60 s,
@@ -184,7 +184,9 @@ async fn fan_out() -> Vec<String> {
     lambda.wait_for_poll().await;
 
     let began = Instant::now();
-    let answer = lambda.invoke_with(&selection(), None, Duration::from_secs(900)).await;
+    let answer = lambda
+        .invoke_guarded(&selection(), None, Duration::from_secs(900), Duration::from_secs(900))
+        .await;
     let seconds = began.elapsed().as_secs_f64();
     let peak_kib = function.pid().and_then(vm_hwm_kib).unwrap_or(0);
     let answer = answer.response().clone();

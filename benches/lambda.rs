@@ -3,7 +3,9 @@
 //! (builds the release profile first). Prints a Markdown table.
 //!
 //! Settings (environment): BENCH_COLD_STARTS (default 30), BENCH_REPEATS (default 30),
-//! BENCH_LIST_RUNS (default 3), BENCH_BINARY (the binary to measure).
+//! BENCH_LIST_RUNS (default 3), BENCH_BINARY (the binary to measure), BENCH_ONLY (a
+//! comma-separated choice of init, requests, sqs, throttled, adaptive, shared, memory,
+//! size; default all).
 
 #[path = "../tests/e2e/harness.rs"]
 mod harness;
@@ -30,6 +32,14 @@ fn binary() -> &'static Path {
         std::env::var_os("BENCH_BINARY").map_or_else(|| env!("CARGO_BIN_EXE_bootstrap").into(), Into::into)
     })
 }
+
+/// Whether the section `name` runs (BENCH_ONLY).
+fn runs(name: &str) -> bool {
+    std::env::var("BENCH_ONLY").map_or(true, |only| only.split(',').any(|s| s.trim() == name))
+}
+
+/// The per-instance cap template.yaml deploys with its default AccountCallsPerSecond.
+const TEMPLATE_MAX_CALLS_PER_SECOND: &str = "5";
 
 fn settings() -> Vec<(&'static str, &'static str)> {
     vec![("BACKUP_VAULT_NAME", "Default"), ("BACKUP_IAM_ROLE_ARN", ROLE)]
@@ -103,7 +113,7 @@ async fn main() {
 
     // 1. Init: process start to the first GET /next.
     let mut init = Vec::new();
-    for _ in 0..cold_starts {
+    for _ in 0..if runs("init") { cold_starts } else { 0 } {
         let lambda = FakeLambda::start().await;
         let backup = FakeBackup::start().await;
         let began = Instant::now();
@@ -116,13 +126,15 @@ async fn main() {
         }
         function.finish().await;
     }
-    rows.push(format!(
-        "| init (start to first /next) | {} |",
-        Stats::new(init).row("ms")
-    ));
+    if !init.is_empty() {
+        rows.push(format!(
+            "| init (start to first /next) | {} |",
+            Stats::new(init).row("ms")
+        ));
+    }
 
     // 2. One bare request at 20 ms endpoint latency (floor 20 ms), warm.
-    {
+    if runs("requests") {
         let lambda = FakeLambda::start().await;
         let backup = FakeBackup::start().await;
         backup.set_latency(Duration::from_millis(20));
@@ -163,7 +175,7 @@ async fn main() {
     }
 
     // 3b. The same batch with MAX_CONCURRENCY=10: all ten calls at once (floor 50 ms).
-    {
+    if runs("sqs") {
         let lambda = FakeLambda::start().await;
         let backup = FakeBackup::start().await;
         backup.set_latency(Duration::from_millis(50));
@@ -178,43 +190,145 @@ async fn main() {
         function.finish().await;
     }
 
-    // 4. A list of 100 against an endpoint that throttles above 5 calls a second:
-    // with the binary's defaults (adaptive retries only) and paced at 5 a second, as
-    // template.yaml deploys it.
-    for (label, env) in [
-        ("defaults", vec![]),
-        ("MAX_CALLS_PER_SECOND=5", vec![("MAX_CALLS_PER_SECOND", "5")]),
-    ] {
-        let mut durations = Vec::new();
-        let mut throttled = Vec::new();
-        for _ in 0..list_runs {
-            let lambda = FakeLambda::start().await;
-            let backup = FakeBackup::start().await;
-            backup.set_rate_limit(5);
-            let mut all = settings();
-            all.extend(env.iter().copied());
-            let function = Function::start_binary(binary(), &lambda, &backup, &all);
-            let jobs: Vec<Value> = (0..100).map(request).collect();
-            let began = Instant::now();
-            let answer = lambda.invoke(&json!({ "Jobs": jobs })).await;
-            let took = began.elapsed();
-            let started = answer.response()["Jobs"].as_array().map_or(0, Vec::len);
-            assert_eq!(started, 100, "no request may fail: {answer:?}");
-            durations.push(took.as_secs_f64());
-            throttled.push(backup.throttled());
-            if let Some(kib) = function.pid().and_then(vm_hwm_kib) {
-                let entry = peak.entry("4. list of 100").or_default();
-                *entry = (*entry).max(kib);
+    // 4. A list of 100 against an endpoint that throttles above 5 calls a second, as
+    // a token bucket (AWS's kind of quota) and as a rolling one-second window: with the
+    // binary's defaults (no MAX_CALLS_PER_SECOND: the rate is learned) and with the cap
+    // template.yaml sets.
+    // Section "adaptive": the same with the SDK's adaptive retry mode as well, the
+    // measurement behind the choice of standard mode (src/aws.rs).
+    let shapes = [("token bucket", false), ("rolling 1 s window", true)];
+    for (shape, window) in shapes {
+        for (section, label, env) in [
+            ("throttled", "no setting", vec![]),
+            (
+                "throttled",
+                "MAX_CALLS_PER_SECOND=5 (template)",
+                vec![("MAX_CALLS_PER_SECOND", TEMPLATE_MAX_CALLS_PER_SECOND)],
+            ),
+            (
+                "adaptive",
+                "no setting, AWS_RETRY_MODE=adaptive",
+                vec![("AWS_RETRY_MODE", "adaptive"), ("AWS_MAX_ATTEMPTS", "10")],
+            ),
+        ] {
+            if !runs(section) {
+                continue;
             }
-            function.finish().await;
+            let mut durations = Vec::new();
+            let mut throttled = Vec::new();
+            for _ in 0..list_runs {
+                let lambda = FakeLambda::start().await;
+                let backup = FakeBackup::start().await;
+                if window {
+                    backup.set_window_limit(5);
+                } else {
+                    backup.set_rate_limit(5);
+                }
+                let mut all = settings();
+                all.extend(env.iter().copied());
+                let function = Function::start_binary(binary(), &lambda, &backup, &all);
+                let jobs: Vec<Value> = (0..100).map(request).collect();
+                let began = Instant::now();
+                let answer = lambda.invoke(&json!({ "Jobs": jobs })).await;
+                let took = began.elapsed();
+                let started = answer.response()["Jobs"].as_array().map_or(0, Vec::len);
+                assert_eq!(started, 100, "no request may fail: {answer:?}");
+                durations.push(took.as_secs_f64());
+                throttled.push(backup.throttled());
+                function.finish().await;
+            }
+            rows.push(format!(
+                "| list of 100, {shape} of 5/s (floor 20 s), {label} | {} |",
+                Stats::new(durations).row("s")
+            ));
+            rows.push(format!(
+                "| throttled answers per list of 100, {shape}, {label} | {throttled:?} | | | {list_runs} |"
+            ));
         }
-        rows.push(format!(
-            "| list of 100, throttled above 5/s (floor 20 s), {label} | {} |",
-            Stats::new(durations).row("s")
-        ));
-        rows.push(format!(
-            "| throttled answers per list of 100, {label} | {throttled:?} | | | {list_runs} |"
-        ));
+    }
+
+    // 4b. Two processes (two function instances) each running a list of 100 at the
+    // same time against one quota of 5/s: together, the rate and the share of calls
+    // throttled.
+    for (shape, window) in shapes.into_iter().filter(|_| runs("shared")) {
+        for (label, env) in [
+            ("no setting", vec![]),
+            (
+                "MAX_CALLS_PER_SECOND=5 (template)",
+                vec![("MAX_CALLS_PER_SECOND", TEMPLATE_MAX_CALLS_PER_SECOND)],
+            ),
+        ] {
+            let mut rates = Vec::new();
+            let mut shares = Vec::new();
+            for _ in 0..list_runs {
+                let backup = FakeBackup::start().await;
+                if window {
+                    backup.set_window_limit(5);
+                } else {
+                    backup.set_rate_limit(5);
+                }
+                let mut all = settings();
+                all.extend(env.iter().copied());
+                let (one, two) = (FakeLambda::start().await, FakeLambda::start().await);
+                let first = Function::start_binary(binary(), &one, &backup, &all);
+                let second = Function::start_binary(binary(), &two, &backup, &all);
+                one.wait_for_poll().await;
+                two.wait_for_poll().await;
+                let list = |from: usize| json!({ "Jobs": (from..from + 100).map(request).collect::<Vec<_>>() });
+                let (list_one, list_two) = (list(0), list(100));
+                let began = Instant::now();
+                let (a, b) = tokio::join!(one.invoke(&list_one), two.invoke(&list_two));
+                let took = began.elapsed();
+                for answer in [&a, &b] {
+                    let started = answer.response()["Jobs"].as_array().map_or(0, Vec::len);
+                    assert_eq!(started, 100, "no request may fail: {answer:?}");
+                }
+                let throttled = backup.throttled() as f64;
+                rates.push(200.0 / took.as_secs_f64());
+                shares.push(100.0 * throttled / (200.0 + throttled));
+                first.finish().await;
+                second.finish().await;
+            }
+            rows.push(format!(
+                "| two processes, a list of 100 each, one {shape} of 5/s, {label}: calls a second together | {} |",
+                Stats::new(rates).row("/s")
+            ));
+            rows.push(format!(
+                "| the same: share of calls throttled | {} |",
+                Stats::new(shares).row("%")
+            ));
+        }
+    }
+
+    // 4c. Peak resident memory of a warm process after a list of 100, a list of 1,000,
+    // and 100 invocations of a list of 100 (no latency, no throttle).
+    if runs("memory") {
+        for (label, size, invocations) in [
+            ("after a list of 100", 100, 1),
+            ("after a list of 1,000", 1000, 1),
+            ("after 100 invocations of a list of 100", 100, 100),
+        ] {
+            let mut peaks = Vec::new();
+            for _ in 0..list_runs {
+                let lambda = FakeLambda::start().await;
+                let backup = FakeBackup::start().await;
+                let function = Function::start_binary(binary(), &lambda, &backup, &settings());
+                for round in 0..invocations {
+                    let jobs: Vec<Value> = (0..size).map(request).collect();
+                    let event = json!({ "IdempotencyKey": format!("round-{round}"), "Jobs": jobs });
+                    let answer = lambda.invoke(&event).await;
+                    assert_eq!(answer.response()["Jobs"].as_array().map_or(0, Vec::len), size);
+                }
+                if let Some(kib) = function.pid().and_then(vm_hwm_kib) {
+                    peaks.push(kib as f64 / 1024.0);
+                }
+                function.finish().await;
+            }
+            rows.push(format!(
+                "| peak RSS (VmHWM) {label} | {} |",
+                Stats::new(peaks).row("MiB")
+            ));
+        }
     }
 
     // 5. Memory and size.
@@ -224,17 +338,19 @@ async fn main() {
             *kib as f64 / 1024.0
         ));
     }
-    let size = std::fs::metadata(binary()).map(|m| m.len()).unwrap_or(0);
-    rows.push(format!(
-        "| binary ({}) | {:.2} MB | | | |",
-        binary().display(),
-        size as f64 / 1e6
-    ));
-    if let Some(zip) = zip_size(binary()) {
+    if runs("size") {
+        let size = std::fs::metadata(binary()).map(|m| m.len()).unwrap_or(0);
         rows.push(format!(
-            "| deployment zip (bootstrap, deflate) | {:.2} MB | | | |",
-            zip as f64 / 1e6
+            "| binary ({}) | {:.2} MB | | | |",
+            binary().display(),
+            size as f64 / 1e6
         ));
+        if let Some(zip) = zip_size(binary()) {
+            rows.push(format!(
+                "| deployment zip (bootstrap, deflate) | {:.2} MB | | | |",
+                zip as f64 / 1e6
+            ));
+        }
     }
 
     println!("| measure | median | spread | min – max | runs |");

@@ -1,4 +1,4 @@
-//! What Lambda gets back (CONTRACT.md section 5): results, SQS partial-batch answers,
+//! What Lambda gets back (docs/reference.md, "Answers and errors"): results, SQS partial-batch answers,
 //! and errors whose `errorType` names the kind of failure. Every answer is a typed
 //! struct serialised by serde, so no key is spelt by hand and nothing can be dropped.
 
@@ -54,7 +54,7 @@ pub enum Answer {
 }
 
 /// `{"Selection": {"Name", "Found", "Matched", "Unsupported", "Enqueued",
-/// "Messages"}, "Jobs": [...]}` (CONTRACT 8).
+/// "Messages"}, "Jobs": [...]}` (docs/reference.md, "Selections").
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct SelectionAnswer {

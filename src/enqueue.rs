@@ -1,10 +1,13 @@
-//! The fan-out of a selection (CONTRACT.md section 8): selected requests, each with
+//! The fan-out of a selection (docs/reference.md, "Selections"): selected requests, each with
 //! its derived token, go to `REQUEST_QUEUE_URL` as list messages of at most 10
 //! requests, 10 messages a `SendMessageBatch`, and the queue's consumers start them.
 //! [`FanOut`] holds one message and one batch at a time; failed entries are sent
 //! again; a message that cannot be sent stops the fan-out, saying how many requests
-//! were enqueued before it.
+//! were enqueued before it. An ARN is never put twice into the open batch (the
+//! Tagging API can list a resource twice, and a consumer refuses a message whose
+//! requests share a token), and no call runs past the invocation's deadline.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
@@ -12,7 +15,7 @@ use aws_sdk_sqs::Client;
 use serde_json::Value;
 
 use crate::inventory::BoxFuture;
-use crate::send::{Code, Failure};
+use crate::send::{Code, Deadline, Failure};
 
 /// Requests in one list message: a consumer's batch of 10 messages is then at most
 /// 100 calls, 20 s at AWS Backup's default 5 calls a second.
@@ -118,6 +121,12 @@ pub struct FanOut<'q> {
     /// Closed messages waiting to be sent, with their number of requests.
     batch: Vec<(Entry, usize)>,
     batch_bytes: usize,
+    /// The ARNs of the requests in the open message and batch: a second copy of one
+    /// is left out. Cleared with each batch sent, so it holds at most a batch's.
+    arns: HashSet<String>,
+    /// No `SendMessageBatch` starts after its start cutoff, and none (with its
+    /// retries and back-off) runs past its give-up time. None: no deadline.
+    deadline: Option<Deadline>,
     /// Requests in messages SQS accepted.
     pub enqueued: usize,
     /// Messages SQS accepted.
@@ -133,13 +142,32 @@ impl<'q> FanOut<'q> {
             message_bytes: 0,
             batch: Vec::with_capacity(MESSAGES_PER_BATCH),
             batch_bytes: 0,
+            arns: HashSet::with_capacity(REQUESTS_PER_MESSAGE * MESSAGES_PER_BATCH),
+            deadline: None,
             enqueued: 0,
             messages: 0,
         }
     }
 
-    /// Adds one request; sends a batch when one is full.
-    pub async fn push(&mut self, request: Value) -> Result<(), EnqueueError> {
+    /// Sends no batch past `deadline`: the fan-out stops with `DeadlineExceeded`.
+    pub fn with_deadline(mut self, deadline: Deadline) -> FanOut<'q> {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Whether a request for `arn` waits in the open message or batch.
+    pub fn holds(&self, arn: &str) -> bool {
+        self.arns.contains(arn)
+    }
+
+    /// Adds one request; sends a batch when one is full. Answers false, adding
+    /// nothing, when a request for the same `ResourceArn` waits in the open batch.
+    pub async fn push(&mut self, request: Value) -> Result<bool, EnqueueError> {
+        if let Some(arn) = request.get("ResourceArn").and_then(Value::as_str) {
+            if !self.arns.insert(arn.to_owned()) {
+                return Ok(false);
+            }
+        }
         let text = request.to_string();
         // A message never outgrows a batch: "{\"Jobs\":[" + "]}" and the commas.
         if !self.message.is_empty() && self.message_bytes + text.len() + 32 > MAX_BATCH_BYTES {
@@ -150,7 +178,7 @@ impl<'q> FanOut<'q> {
         if self.message.len() == REQUESTS_PER_MESSAGE {
             self.close_message().await?;
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Sends whatever is left.
@@ -182,15 +210,33 @@ impl<'q> FanOut<'q> {
     }
 
     /// Sends the batch; entries SQS refused are sent again with back-off, up to
-    /// [`ENTRY_ATTEMPTS`] times in all.
+    /// [`ENTRY_ATTEMPTS`] times in all, all within the deadline.
     async fn flush(&mut self) -> Result<(), EnqueueError> {
-        let mut pending = std::mem::take(&mut self.batch);
+        let pending = std::mem::take(&mut self.batch);
         self.batch_bytes = 0;
+        self.arns.clear();
         let Some(queue) = self.queue else {
             self.messages += pending.len();
             self.enqueued += pending.iter().map(|(_, n)| n).sum::<usize>();
             return Ok(());
         };
+        let Some(deadline) = self.deadline else {
+            return self.send(queue, pending).await;
+        };
+        let unsent = pending.len();
+        if deadline.too_late_to_start() {
+            return Err(self.out_of_time(unsent, "too little time was left to send"));
+        }
+        match tokio::time::timeout_at(deadline.give_up_at(), self.send(queue, pending)).await {
+            Ok(sent) => sent,
+            Err(_) => Err(self.out_of_time(
+                unsent,
+                "SQS did not accept them before the invocation's deadline (they may have been enqueued; a consumer then starts them with the same tokens)",
+            )),
+        }
+    }
+
+    async fn send(&mut self, queue: &dyn Enqueuer, mut pending: Vec<(Entry, usize)>) -> Result<(), EnqueueError> {
         let mut backoff = FIRST_BACKOFF;
         for attempt in 1..=ENTRY_ATTEMPTS {
             let entries: Vec<Entry> = pending.iter().map(|(e, _)| e.clone()).collect();
@@ -221,6 +267,19 @@ impl<'q> FanOut<'q> {
             pending = refused;
         }
         Ok(())
+    }
+
+    /// The deadline stopped the fan-out with `unsent` messages of a batch not known
+    /// to be enqueued.
+    fn out_of_time(&self, unsent: usize, why: &str) -> EnqueueError {
+        EnqueueError {
+            code: Code::DeadlineExceeded.as_str().to_owned(),
+            message: format!(
+                "the invocation's deadline stopped the fan-out: {unsent} message(s) of a batch not sent to REQUEST_QUEUE_URL: {why}; {} request(s) in {} message(s) were enqueued before; sending the selection again is safe: every resource keeps its token",
+                self.enqueued, self.messages
+            ),
+            enqueued: self.enqueued,
+        }
     }
 
     fn stopped(&self, failure: &Failure, unsent: usize) -> EnqueueError {

@@ -50,7 +50,7 @@ impl fmt::Display for Invalid {
 /// Why an event (or one SQS message) cannot be turned into jobs. Nothing was started.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
-    /// The event breaks the rules of the contract; the user must change the event.
+    /// The event breaks the rules of docs/reference.md; the user must change the event.
     #[error("{}", join(.0))]
     Validation(Vec<Invalid>),
     /// The event is fine but a setting it needs is missing; the operator must set it.

@@ -15,8 +15,9 @@ use crate::event::selection::Selection;
 use crate::event::{self, sqs, Incoming, Origin, Plan, Shape};
 use crate::logging::{self, EventSummary};
 use crate::metrics::{Emitter, Sink, Tally};
+use crate::rate::Limiter;
 use crate::resolve::{self, Sources};
-use crate::send::{self, Deadline, Failure, JobResult, JobStarter, Limits, Pacer};
+use crate::send::{self, Deadline, Failure, JobResult, JobStarter, Limits};
 use crate::settings::Settings;
 
 /// What the function holds between invocations: its settings, how it starts jobs,
@@ -24,7 +25,7 @@ use crate::settings::Settings;
 pub struct App<S> {
     pub settings: Settings,
     pub starter: Arc<S>,
-    pacer: Option<Arc<Pacer>>,
+    limiter: Option<Arc<Limiter>>,
     /// Where selections find resources and fan out to; None: selections fail.
     sources: Option<Sources>,
     /// Writes each invocation's metrics line (to stdout unless told otherwise).
@@ -32,18 +33,22 @@ pub struct App<S> {
 }
 
 impl<S> App<S> {
+    /// An app with a pace of its own (at most `MAX_CALLS_PER_SECOND`).
     pub fn new(settings: Settings, starter: S) -> App<S> {
+        let limiter = Arc::new(Limiter::new(settings.max_calls_per_second));
+        App::sharing(settings, starter, limiter)
+    }
+
+    /// An app that paces its calls with `limiter`, which the AWS client reports its
+    /// answers to.
+    pub fn sharing(settings: Settings, starter: S, limiter: Arc<Limiter>) -> App<S> {
         // A dry run calls nothing, so it has nothing to pace.
-        let pacer = if settings.dry_run {
-            None
-        } else {
-            Pacer::per_second(settings.max_calls_per_second).map(Arc::new)
-        };
+        let limiter = (!settings.dry_run).then_some(limiter);
         App {
             metrics: Emitter::new(&settings, Sink::Stdout),
             settings,
             starter: Arc::new(starter),
-            pacer,
+            limiter,
             sources: None,
         }
     }
@@ -60,11 +65,11 @@ impl<S> App<S> {
         self
     }
 
-    /// The limits of one invocation: `MAX_CONCURRENCY` calls at once, at the pace set.
+    /// The limits of one invocation: `MAX_CONCURRENCY` calls at once, at the process's pace.
     fn limits(&self) -> Limits {
         Limits {
             permits: Arc::new(Semaphore::new(self.settings.max_concurrency)),
-            pacer: self.pacer.clone(),
+            limiter: self.limiter.clone(),
         }
     }
 }
@@ -210,6 +215,8 @@ impl<S: JobStarter> Run<S> {
         let plan = self
             .plan(&event, None)
             .map_err(|error| self.rejected(UNKNOWN_KIND, None, error))?;
+        // The plan holds all it needs: the event's JSON need not stay while calls run.
+        drop(event);
         let (plan, results) = self.send(plan, None).await;
         match answer::failed(&plan, &results) {
             Some(error) => Err(error),

@@ -1,8 +1,9 @@
-//! Where a selection's resources come from (CONTRACT.md section 8): pages of
-//! (ARN, tags), one at a time, so that memory holds one page whatever the size of
-//! the account. [`TaggingApi`] reads the Resource Groups Tagging API's
-//! `GetResources`; [`ResourceFile`] reads what `aws resourcegroupstaggingapi
-//! get-resources` prints, for dry runs without an AWS account.
+//! Where a selection's resources come from (docs/reference.md, "Selections"): pages of
+//! (ARN, tags), one at a time, so that memory holds a page (two, while the next is
+//! fetched) whatever the size of the account. [`TaggingApi`] reads the Resource
+//! Groups Tagging API's `GetResources`; [`ResourceFile`] reads what `aws
+//! resourcegroupstaggingapi get-resources` prints, for dry runs without an AWS
+//! account.
 
 use std::future::Future;
 use std::path::Path;

@@ -3,9 +3,10 @@
 //! The pure core ([`event`], [`request`], [`token`]) turns an incoming event into a
 //! [`event::Plan`] of validated jobs without any I/O. [`send`] runs a plan with bounded
 //! concurrency and the invocation's deadline, through a [`send::JobStarter`]: the AWS
-//! SDK ([`aws`]) or a dry run. [`handler`] ties one invocation together, [`answer`]
-//! shapes what Lambda gets back, [`logging`] writes the JSON log lines and
-//! [`metrics`] the one metrics line of each invocation.
+//! SDK ([`aws`]) or a dry run; [`rate`] paces the calls of the whole process.
+//! [`handler`] ties one invocation together, [`answer`] shapes what Lambda gets back,
+//! [`logging`] writes the JSON log lines and [`metrics`] the one metrics line of each
+//! invocation.
 
 pub mod answer;
 pub mod aws;
@@ -19,6 +20,7 @@ pub mod inventory;
 pub mod local;
 pub mod logging;
 pub mod metrics;
+pub mod rate;
 pub mod request;
 pub mod resolve;
 pub mod send;

@@ -154,8 +154,9 @@ pub async fn invoke(args: &[String]) -> ExitCode {
         let app = App::new(settings, DryRun).with_metrics_sink(Sink::Stderr);
         run(app.with_sources(sources), event, &invocation).await
     } else {
-        let client = aws_sdk_backup::Client::new(&config);
-        let app = App::new(settings, AwsBackup::new(client)).with_metrics_sink(Sink::Stderr);
+        let limiter = Arc::new(crate::rate::Limiter::new(settings.max_calls_per_second));
+        let client = aws::backup_client(&config, Arc::clone(&limiter));
+        let app = App::sharing(settings, AwsBackup::new(client), limiter).with_metrics_sink(Sink::Stderr);
         run(app.with_sources(sources), event, &invocation).await
     }
 }

@@ -1,4 +1,4 @@
-//! JSON log lines for CloudWatch Logs Insights (CONTRACT.md section 6): one per
+//! JSON log lines for CloudWatch Logs Insights (docs/reference.md, "Logs"): one per
 //! request, one per job outcome and one per event. Tag values and credentials never
 //! appear: requests are logged field by field, never whole, and the AWS SDK's own logs are capped at INFO
 //! (at DEBUG and TRACE the SDK logs signing details).
@@ -31,6 +31,8 @@ const CAPPED: &[&str] = &[
     "aws_config",
     "aws_credential_types",
     "aws_sdk_backup",
+    "aws_sdk_sqs",
+    "aws_sdk_resourcegroupstagging",
     "hyper",
     "hyper_util",
     "h2",
@@ -192,7 +194,7 @@ pub fn request(result: &JobResult, position: usize, at: Origin) {
     }
 }
 
-/// One line per job outcome (CONTRACT.md section 9): how an AWS Backup job ended,
+/// One line per job outcome (the README, "Job outcomes, metrics and alarms"): how an AWS Backup job ended,
 /// at INFO when it completed and at ERROR otherwise. `job_id` is the name the request
 /// line gives the job it started, so that the two join.
 pub fn outcome(outcome: &JobOutcome, source: &SourceId, at: Origin) {
@@ -407,6 +409,8 @@ mod tests {
             "aws_smithy_runtime::client::orchestrator",
             "hyper_util::client",
             "lambda_runtime",
+            "aws_sdk_sqs::operation::send_message_batch",
+            "aws_sdk_resourcegroupstagging::operation::get_resources",
         ] {
             assert!(!caps.would_enable(target, &tracing::Level::DEBUG), "{target}");
             assert!(caps.would_enable(target, &tracing::Level::INFO), "{target}");

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use backup_trigger::aws::{self, AwsBackup};
 use backup_trigger::error::ConfigError;
 use backup_trigger::handler::{self, App, Invocation};
+use backup_trigger::rate::Limiter;
 use backup_trigger::resolve::Sources;
 use backup_trigger::send::{DryRun, JobStarter};
 use backup_trigger::settings::Settings;
@@ -60,8 +61,11 @@ async fn serve() -> ExitCode {
     let outcome = if settings.dry_run {
         run(App::new(settings, DryRun).with_sources(sources)).await
     } else {
-        let client = aws_sdk_backup::Client::new(&config);
-        run(App::new(settings, AwsBackup::new(client)).with_sources(sources)).await
+        // One pace for the whole process: the handler waits its turn there, and the
+        // client reports every answer to it.
+        let limiter = Arc::new(Limiter::new(settings.max_calls_per_second));
+        let client = aws::backup_client(&config, Arc::clone(&limiter));
+        run(App::sharing(settings, AwsBackup::new(client), limiter).with_sources(sources)).await
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,4 +1,4 @@
-//! What one invocation did, counted as CloudWatch metrics (CONTRACT.md section 9):
+//! What one invocation did, counted as CloudWatch metrics (the README, "Job outcomes, metrics and alarms"):
 //! a [`Tally`] filled where the facts are already known (the results of a plan, a
 //! refused event, the SQS answer, a job's outcome) and written once, at the end of the
 //! invocation, as one line of CloudWatch's embedded metric format (EMF). CloudWatch
@@ -78,7 +78,7 @@ impl Tally {
         add(&self.messages_failed, failed as u64);
     }
 
-    /// A selection was handled (CONTRACT.md section 8): the resources it matched, and
+    /// A selection was handled (docs/reference.md, "Selections"): the resources it matched, and
     /// those sent to the request queue (0 in a dry run, or when started here).
     pub fn selection(&self, matched: u64, enqueued: u64) {
         self.selection.store(true, Ordering::Relaxed);

@@ -1,24 +1,26 @@
-//! Resolving a selection (CONTRACT.md section 8): pages of resources in, selected
+//! Resolving a selection (docs/reference.md, "Selections"): pages of resources in, selected
 //! requests out, to the request queue ([`FanOut`]) or, without `REQUEST_QUEUE_URL`,
-//! started here like a list of at most 1,000. Streams: memory holds one page and
-//! one batch of messages (or the 1,000 jobs of a selection started here).
+//! started here like a list of at most 1,000. Streams: memory holds the page being
+//! sent and the next one, fetched meanwhile, and one batch of messages (or the
+//! 1,000 jobs of a selection started here).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::time::Instant;
+use tokio::time::{timeout_at, Instant};
 use tracing::{info, warn};
 
 use crate::answer::{self, Answer, HandlerError, JobAnswer, SelectionAnswer, SelectionCounts};
 use crate::enqueue::{Enqueuer, FanOut, SqsQueue};
 use crate::event::direct::MAX_JOBS;
-use crate::event::selection::{Selection, Verdict};
+use crate::event::selection::{Pushdown, Resource, Selection, Verdict};
 use crate::event::{Origin, Plan, Shape};
-use crate::inventory::{Inventory, TaggingApi};
+use crate::inventory::{Inventory, Page, TaggingApi};
 use crate::logging::{self, EventSummary};
 use crate::metrics::Tally;
 use crate::request::Job;
-use crate::send::{self, Deadline, JobResult, JobStarter, Limits, Outcome};
+use crate::send::{self, Code, Deadline, Failure, JobResult, JobStarter, Limits, Outcome};
 use crate::settings::Settings;
 
 /// A dry run answers with this many requests at most.
@@ -133,59 +135,206 @@ async fn resolve<S: JobStarter>(
 ) -> Result<Vec<JobResult>, HandlerError> {
     let settings = context.settings;
     let Some(sources) = context.sources else {
-        return Err(HandlerError {
-            error_type: "ConfigError".into(),
-            message: "nothing was started: this function has no inventory to resolve selections with".into(),
-        });
+        return Err(refused(
+            context,
+            HandlerError {
+                error_type: "ConfigError".into(),
+                message: "nothing was started: this function has no inventory to resolve selections with".into(),
+            },
+        ));
     };
     let mut fan_out = match (&settings.request_queue_url, &sources.queue, settings.dry_run) {
         (None, _, _) => None,
         (Some(_), _, true) => Some(FanOut::new(None)),
-        (Some(_), Some(queue), false) => Some(FanOut::new(Some(queue.as_ref()))),
+        (Some(_), Some(queue), false) => Some(FanOut::new(Some(queue.as_ref())).with_deadline(context.deadline)),
         (Some(_), None, false) => {
-            return Err(HandlerError {
-                error_type: "ConfigError".into(),
-                message: "nothing was started: REQUEST_QUEUE_URL is set but this function has no queue client".into(),
-            })
+            return Err(refused(
+                context,
+                HandlerError {
+                    error_type: "ConfigError".into(),
+                    message: "nothing was started: REQUEST_QUEUE_URL is set but this function has no queue client"
+                        .into(),
+                },
+            ))
         }
     };
+    let walked = walk(context, sources, selection, counts, fan_out.as_mut()).await;
+    // Whatever stopped the walk, the counts say what SQS accepted.
+    if let Some(fan_out) = &fan_out {
+        counts.enqueued = fan_out.enqueued;
+        counts.messages = fan_out.messages;
+    }
+    walked
+}
+
+/// An event refused before any call to AWS Backup: counted in `EventsRejected`.
+fn refused<S>(context: &Context<'_, S>, error: HandlerError) -> HandlerError {
+    context.tally.rejected();
+    error
+}
+
+/// The jobs of a selection started here, and their ARNs: a resource listed twice
+/// is started once.
+#[derive(Default)]
+struct Here {
+    jobs: Vec<Job>,
+    arns: HashSet<String>,
+}
+
+/// ARNs of unsupported resources recently counted, so that a resource listed twice
+/// on neighbouring pages is counted once; forgotten past this many.
+const UNSUPPORTED_REMEMBERED: usize = 1_000;
+
+/// What the walk keeps between pages.
+struct Walk<'w, 'q> {
+    counts: &'w mut Counts,
+    /// None: the jobs start here.
+    fan_out: Option<&'w mut FanOut<'q>>,
+    /// Fan-out: the requests shown by a dry run. Here: unused.
+    shown: Vec<JobResult>,
+    here: Here,
+    unsupported: HashSet<String>,
+}
+
+impl Walk<'_, '_> {
+    /// Requests SQS accepted so far.
+    fn enqueued(&self) -> usize {
+        self.fan_out.as_ref().map_or(0, |f| f.enqueued)
+    }
+}
+
+/// Why a page could not be had.
+enum PageStop {
+    Failed(Failure),
+    /// GetResources did not answer before the invocation's deadline.
+    Late,
+}
+
+/// Reads every page, fetching the next one while the current one's requests are
+/// sent, so that memory holds at most two pages and one batch.
+async fn walk<S: JobStarter>(
+    context: &Context<'_, S>,
+    sources: &Sources,
+    selection: &Selection,
+    counts: &mut Counts,
+    fan_out: Option<&mut FanOut<'_>>,
+) -> Result<Vec<JobResult>, HandlerError> {
     let filters = selection.pushdown();
-    let mut token: Option<String> = None;
-    // Fan-out: the requests shown by a dry run. Here: the jobs to start.
-    let mut shown: Vec<JobResult> = Vec::new();
-    let mut jobs: Vec<Job> = Vec::new();
+    let inventory = sources.inventory.as_ref();
+    let deadline = context.deadline;
+    let mut walk = Walk {
+        counts,
+        fan_out,
+        shown: Vec::new(),
+        here: Here::default(),
+        unsupported: HashSet::new(),
+    };
+    if deadline.too_late_to_start() {
+        return Err(too_late(&walk));
+    }
+    let mut fetched = fetch(inventory, &filters, None, deadline).await;
     loop {
-        if context.deadline.too_late_to_start() {
-            return Err(HandlerError {
-                error_type: "DeadlineExceeded".into(),
-                message: format!(
-                    "too little time was left to list more resources: {} found, {} requests enqueued, nothing started here; sending the selection again is safe, every resource keeps its token",
-                    counts.found, counts.enqueued
-                ),
-            });
+        let page = fetched.map_err(|stop| listing_failed(stop, &walk))?;
+        let Some(token) = page.next else {
+            walk.take(context, selection, page.resources).await?;
+            break;
+        };
+        if deadline.too_late_to_start() {
+            walk.take(context, selection, page.resources).await?;
+            return Err(too_late(&walk));
         }
-        let page = sources
-            .inventory
-            .page(&filters, token.as_deref())
-            .await
-            .map_err(|failure| HandlerError {
-                error_type: failure.code.as_str().to_owned(),
-                message: format!(
-                    "listing resources (Resource Groups Tagging API GetResources) failed after {} found: {}: {}; {} requests were enqueued and nothing was started here; sending the selection again is safe, every resource keeps its token",
-                    counts.found,
-                    failure.code.as_str(),
-                    failure.message,
-                    counts.enqueued
-                ),
-            })?;
-        for resource in page.resources {
-            counts.found += 1;
+        let (next, taken) = tokio::join!(
+            fetch(inventory, &filters, Some(&token), deadline),
+            walk.take(context, selection, page.resources)
+        );
+        taken?;
+        fetched = next;
+    }
+    if let Some(fan_out) = walk.fan_out {
+        fan_out.finish().await.map_err(|error| HandlerError {
+            error_type: error.code,
+            message: error.message,
+        })?;
+        return Ok(walk.shown);
+    }
+    let results = send::send_all(context.starter, walk.here.jobs, context.limits, deadline).await;
+    for (position, result) in results.iter().enumerate() {
+        logging::request(result, position, context.at);
+    }
+    Ok(results)
+}
+
+/// One page of GetResources, within the invocation's deadline.
+async fn fetch(
+    inventory: &dyn Inventory,
+    filters: &Pushdown,
+    token: Option<&str>,
+    deadline: Deadline,
+) -> Result<Page, PageStop> {
+    match timeout_at(deadline.give_up_at(), inventory.page(filters, token)).await {
+        Ok(Ok(page)) => Ok(page),
+        Ok(Err(failure)) => Err(PageStop::Failed(failure)),
+        Err(_) => Err(PageStop::Late),
+    }
+}
+
+fn too_late(walk: &Walk) -> HandlerError {
+    let (counts, enqueued) = (&walk.counts, walk.enqueued());
+    HandlerError {
+        error_type: Code::DeadlineExceeded.as_str().into(),
+        message: format!(
+            "too little time was left to list more resources: {} found, {enqueued} requests enqueued, nothing started here; sending the selection again is safe, every resource keeps its token",
+            counts.found
+        ),
+    }
+}
+
+fn listing_failed(stop: PageStop, walk: &Walk) -> HandlerError {
+    let (counts, enqueued) = (&walk.counts, walk.enqueued());
+    match stop {
+        PageStop::Failed(failure) => HandlerError {
+            error_type: failure.code.as_str().to_owned(),
+            message: format!(
+                "listing resources (Resource Groups Tagging API GetResources) failed after {} found: {}: {}; {enqueued} requests were enqueued and nothing was started here; sending the selection again is safe, every resource keeps its token",
+                counts.found,
+                failure.code.as_str(),
+                failure.message,
+            ),
+        },
+        PageStop::Late => HandlerError {
+            error_type: Code::DeadlineExceeded.as_str().into(),
+            message: format!(
+                "listing resources (Resource Groups Tagging API GetResources) did not answer before the invocation's deadline, after {} found; {enqueued} requests were enqueued and nothing was started here; sending the selection again is safe, every resource keeps its token",
+                counts.found
+            ),
+        },
+    }
+}
+
+impl Walk<'_, '_> {
+    /// Counts one page's resources and sends (or keeps) the selected ones' requests.
+    async fn take<S>(
+        &mut self,
+        context: &Context<'_, S>,
+        selection: &Selection,
+        resources: Vec<Resource>,
+    ) -> Result<(), HandlerError> {
+        let settings = context.settings;
+        for resource in resources {
+            self.counts.found += 1;
             match selection.verdict(&resource) {
                 Verdict::Passed => continue,
                 Verdict::Unsupported => {
-                    counts.matched += 1;
-                    counts.unsupported += 1;
-                    if counts.unsupported <= UNSUPPORTED_LOGGED {
+                    if self.unsupported.contains(&resource.arn) {
+                        continue;
+                    }
+                    if self.unsupported.len() == UNSUPPORTED_REMEMBERED {
+                        self.unsupported.clear();
+                    }
+                    self.unsupported.insert(resource.arn.clone());
+                    self.counts.matched += 1;
+                    self.counts.unsupported += 1;
+                    if self.counts.unsupported <= UNSUPPORTED_LOGGED {
                         info!(
                             resource_arn = resource.arn.as_str(),
                             source_id = selection.source().value.as_str(),
@@ -196,63 +345,63 @@ async fn resolve<S: JobStarter>(
                     }
                     continue;
                 }
-                Verdict::Selected(_) => counts.matched += 1,
+                Verdict::Selected(_) => {}
             }
-            let job = selection
-                .job_for(&resource.arn, settings)
-                .map_err(|problems| HandlerError {
+            // A resource the API listed twice: its two requests would share a token.
+            let listed_twice = match self.fan_out.as_deref() {
+                Some(fan_out) => fan_out.holds(&resource.arn),
+                None => self.here.arns.contains(&resource.arn),
+            };
+            if listed_twice {
+                continue;
+            }
+            self.counts.matched += 1;
+            let job = selection.job_for(&resource.arn, settings).map_err(|problems| {
+                let error = HandlerError {
                     error_type: "ValidationError".into(),
                     message: format!(
                         "nothing more was started or enqueued: the request for {} is invalid: {}",
                         resource.arn,
                         crate::error::PlanError::Validation(problems)
                     ),
-                })?;
-            match &mut fan_out {
+                };
+                match self.fan_out.as_deref() {
+                    Some(fan_out) if fan_out.enqueued > 0 => error,
+                    _ => refused(context, error),
+                }
+            })?;
+            match self.fan_out.as_deref_mut() {
                 Some(fan_out) => {
-                    if settings.dry_run && shown.len() < DRY_RUN_SHOWN {
-                        shown.push(would_start(job));
+                    if settings.dry_run && self.shown.len() < DRY_RUN_SHOWN {
+                        self.shown.push(would_start(job));
                     }
-                    if let Err(error) = fan_out.push(selection.request_for(&resource.arn)).await {
-                        counts.enqueued = fan_out.enqueued;
-                        counts.messages = fan_out.messages;
-                        return Err(HandlerError {
+                    fan_out
+                        .push(selection.request_for(&resource.arn))
+                        .await
+                        .map_err(|error| HandlerError {
                             error_type: error.code,
                             message: error.message,
-                        });
-                    }
+                        })?;
                 }
-                None if jobs.len() == MAX_JOBS => {
-                    return Err(HandlerError {
+                None if self.here.jobs.len() == MAX_JOBS => {
+                    return Err(refused(
+                    context,
+                    HandlerError {
                         error_type: "SelectionTooLarge".into(),
                         message: format!(
                             "nothing was started: the selection matches more than {MAX_JOBS} resources, the most one invocation starts itself. Set REQUEST_QUEUE_URL to the function's request queue so that selections fan out through it (the template does), or narrow the selection"
                         ),
-                    });
+                    },
+                ));
                 }
-                None => jobs.push(job),
+                None => {
+                    self.here.arns.insert(resource.arn);
+                    self.here.jobs.push(job);
+                }
             }
         }
-        match page.next {
-            Some(next) => token = Some(next),
-            None => break,
-        }
+        Ok(())
     }
-    if let Some(fan_out) = &mut fan_out {
-        let finished = fan_out.finish().await;
-        counts.enqueued = fan_out.enqueued;
-        counts.messages = fan_out.messages;
-        finished.map_err(|error| HandlerError {
-            error_type: error.code,
-            message: error.message,
-        })?;
-        return Ok(shown);
-    }
-    let results = send::send_all(context.starter, jobs, context.limits, context.deadline).await;
-    for (position, result) in results.iter().enumerate() {
-        logging::request(result, position, context.at);
-    }
-    Ok(results)
 }
 
 fn would_start(job: Job) -> JobResult {

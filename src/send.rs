@@ -1,13 +1,16 @@
 //! Runs a plan's jobs: at most `MAX_CONCURRENCY` calls at once, none started too
 //! close to the invocation's deadline, and a panic in one job failing that job only.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
 use tokio::time::{timeout_at, Instant};
 
+use crate::rate::Limiter;
 use crate::request::Job;
 
 /// What AWS Backup answered for a started job.
@@ -141,6 +144,11 @@ impl Deadline {
     pub fn too_late_to_start(&self) -> bool {
         Instant::now() >= self.start_cutoff
     }
+
+    /// When calls still running are abandoned, so that the answer reaches Lambda.
+    pub fn give_up_at(&self) -> Instant {
+        self.give_up_at
+    }
 }
 
 /// The limits one invocation's calls share.
@@ -148,47 +156,17 @@ impl Deadline {
 pub struct Limits {
     /// `MAX_CONCURRENCY` permits: calls in flight at once.
     pub permits: Arc<Semaphore>,
-    /// `MAX_CALLS_PER_SECOND`, when set.
-    pub pacer: Option<Arc<Pacer>>,
+    /// The process-wide pace of calls; none for a dry run.
+    pub limiter: Option<Arc<Limiter>>,
 }
 
 impl Limits {
-    /// At most `concurrency` calls at once, at no set pace.
+    /// At most `concurrency` calls at once, at no pace.
     pub fn concurrency(concurrency: usize) -> Limits {
         Limits {
             permits: Arc::new(Semaphore::new(concurrency)),
-            pacer: None,
+            limiter: None,
         }
-    }
-}
-
-/// Spaces call starts evenly, `rate` a second, across every invocation of the
-/// process: a list larger than AWS Backup's rate then runs at that rate instead of
-/// being throttled and slowed further by the SDK's back-off.
-#[derive(Debug)]
-pub struct Pacer {
-    interval: Duration,
-    next: std::sync::Mutex<Instant>,
-}
-
-impl Pacer {
-    /// A pacer for `rate` calls a second; none for 0.
-    pub fn per_second(rate: u32) -> Option<Pacer> {
-        (rate > 0).then(|| Pacer {
-            interval: Duration::from_secs(1) / rate,
-            next: std::sync::Mutex::new(Instant::now()),
-        })
-    }
-
-    /// Books the next start, or none when it would fall after `cutoff`.
-    fn book(&self, cutoff: Instant) -> Option<Instant> {
-        let mut next = self.next.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let slot = (*next).max(Instant::now());
-        if slot >= cutoff {
-            return None;
-        }
-        *next = slot + self.interval;
-        Some(slot)
     }
 }
 
@@ -206,50 +184,107 @@ impl Failure {
 const DEADLINE_REASON: &str = "too little time was left before the invocation's deadline";
 
 /// Starts every job within `limits` and returns their results in order.
+///
+/// A job's task is spawned only once it holds a permit, and finished tasks are
+/// collected as they end, so at most `MAX_CONCURRENCY` calls' worth of state is alive
+/// at once whatever the length of the list (a task with its SDK future is several
+/// kilobytes; a result is small).
 pub async fn send_all<S: JobStarter>(
     starter: &Arc<S>,
     jobs: Vec<Job>,
     limits: &Limits,
     deadline: Deadline,
 ) -> Vec<JobResult> {
-    let jobs: Vec<Arc<Job>> = jobs.into_iter().map(Arc::new).collect();
-    let handles: Vec<_> = jobs
-        .iter()
-        .map(|job| tokio::spawn(send_one(Arc::clone(starter), Arc::clone(job), limits.clone(), deadline)))
-        .collect();
-    let mut results = Vec::with_capacity(jobs.len());
-    for (job, handle) in jobs.into_iter().zip(handles) {
-        let result = handle.await.unwrap_or_else(|error| JobResult {
-            job,
-            outcome: Outcome::Failed(Failure {
+    // Not `collect()`: collecting in place would keep the plan's buffer (a Job is 30
+    // times the size of an Arc) alive for the whole list.
+    let mut shared: Vec<Arc<Job>> = Vec::with_capacity(jobs.len());
+    shared.extend(jobs.into_iter().map(Arc::new));
+    let jobs = shared;
+    let mut results: Vec<Option<JobResult>> = Vec::with_capacity(jobs.len());
+    results.resize_with(jobs.len(), || None);
+    let mut running = JoinSet::new();
+    let mut positions: HashMap<tokio::task::Id, usize> = HashMap::new();
+    let mut next = 0;
+    while next < jobs.len() {
+        let permit = tokio::select! {
+            biased;
+            Some(done) = running.join_next_with_id(), if !running.is_empty() => {
+                collect(done, &mut positions, &mut results, &jobs);
+                continue;
+            }
+            permit = timeout_at(deadline.start_cutoff, Arc::clone(&limits.permits).acquire_owned()) => permit,
+        };
+        let Ok(Ok(permit)) = permit else {
+            // No permit before the cutoff: this job and every later one stay unstarted.
+            break;
+        };
+        let job = Arc::clone(&jobs[next]);
+        let task = running.spawn(send_one(Arc::clone(starter), job, limits.clone(), deadline, permit));
+        positions.insert(task.id(), next);
+        next += 1;
+    }
+    while let Some(done) = running.join_next_with_id().await {
+        collect(done, &mut positions, &mut results, &jobs);
+    }
+    results
+        .into_iter()
+        .zip(jobs)
+        .map(|(result, job)| {
+            result.unwrap_or_else(|| JobResult {
+                job,
+                outcome: Outcome::Failed(Failure::not_started(DEADLINE_REASON)),
+                duration: Duration::ZERO,
+            })
+        })
+        .collect()
+}
+
+/// Puts a finished task's result at its job's position; a task that panicked fails its job.
+fn collect(
+    done: Result<(tokio::task::Id, JobResult), tokio::task::JoinError>,
+    positions: &mut HashMap<tokio::task::Id, usize>,
+    results: &mut [Option<JobResult>],
+    jobs: &[Arc<Job>],
+) {
+    let (id, result) = match done {
+        Ok((id, result)) => (id, Some(result)),
+        Err(error) => (error.id(), {
+            let failure = Failure {
                 code: Code::Internal,
                 message: format!(
                     "backup-trigger failed while starting this job ({}); the job may not have started",
                     if error.is_panic() { "panic" } else { "cancelled" }
                 ),
                 retryable: true,
-            }),
-            duration: Duration::ZERO,
-        });
-        results.push(result);
+            };
+            positions.get(&error.id()).map(|&position| JobResult {
+                job: Arc::clone(&jobs[position]),
+                outcome: Outcome::Failed(failure),
+                duration: Duration::ZERO,
+            })
+        }),
+    };
+    if let (Some(position), Some(result)) = (positions.remove(&id), result) {
+        results[position] = Some(result);
     }
-    results
 }
 
-async fn send_one<S: JobStarter>(starter: Arc<S>, job: Arc<Job>, limits: Limits, deadline: Deadline) -> JobResult {
+async fn send_one<S: JobStarter>(
+    starter: Arc<S>,
+    job: Arc<Job>,
+    limits: Limits,
+    deadline: Deadline,
+    _permit: OwnedSemaphorePermit,
+) -> JobResult {
     let not_started = |job| JobResult {
         job,
         outcome: Outcome::Failed(Failure::not_started(DEADLINE_REASON)),
         duration: Duration::ZERO,
     };
-    let Ok(Ok(_permit)) = timeout_at(deadline.start_cutoff, limits.permits.acquire_owned()).await else {
-        return not_started(job);
-    };
-    if let Some(pacer) = &limits.pacer {
-        let Some(slot) = pacer.book(deadline.start_cutoff) else {
+    if let Some(limiter) = &limits.limiter {
+        if !limiter.wait_turn(deadline.start_cutoff).await {
             return not_started(job);
-        };
-        tokio::time::sleep_until(slot).await;
+        }
     }
     if deadline.too_late_to_start() {
         return not_started(job);

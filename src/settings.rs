@@ -1,14 +1,13 @@
 //! The function's settings (CONTRACT.md section 7), read and checked once at start.
 
 use crate::error::ConfigError;
+use crate::rate::CallsPerSecond;
 use crate::request::rules;
 
 /// Calls in flight at once when `MAX_CONCURRENCY` is not set.
 pub const DEFAULT_MAX_CONCURRENCY: usize = 8;
 /// Upper bound for `MAX_CONCURRENCY`: far above what AWS Backup's rate allows.
 pub const MAX_MAX_CONCURRENCY: usize = 100;
-/// Upper bound for `MAX_CALLS_PER_SECOND`.
-pub const MAX_CALLS_PER_SECOND: u32 = 1000;
 
 /// The longest value of a CloudWatch metric dimension (the embedded metric format's limit).
 const MAX_DIMENSION_VALUE: usize = 1024;
@@ -36,8 +35,9 @@ pub struct Settings {
     /// When set, the only vaults a copy may go to.
     pub allowed_destination_vault_arns: Option<Vec<String>>,
     pub max_concurrency: usize,
-    /// Call starts a second, per process; 0 for no pacing.
-    pub max_calls_per_second: u32,
+    /// The most call starts a second of this process; `None`: no cap, the rate is
+    /// learned from AWS's answers alone.
+    pub max_calls_per_second: Option<CallsPerSecond>,
     pub dry_run: bool,
     /// True when the user chose the SDK's retry behaviour with `AWS_MAX_ATTEMPTS` or
     /// `AWS_RETRY_MODE`; otherwise the function picks adaptive retries.
@@ -61,7 +61,7 @@ impl Default for Settings {
             copy_destination_vault_arn: None,
             allowed_destination_vault_arns: None,
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
-            max_calls_per_second: 0,
+            max_calls_per_second: None,
             dry_run: false,
             retry_set_by_user: false,
             request_queue_url: None,
@@ -155,19 +155,11 @@ impl Settings {
         };
 
         let max_calls_per_second = match get("MAX_CALLS_PER_SECOND") {
-            None => 0,
-            Some(text) => match text.parse::<u32>() {
-                Ok(n) if n <= MAX_CALLS_PER_SECOND => n,
-                _ => {
-                    return Err(ConfigError {
-                        name: "MAX_CALLS_PER_SECOND",
-                        problem: format!(
-                            "{} must be a whole number from 0 (no pacing) to {MAX_CALLS_PER_SECOND}",
-                            crate::error::quote_str(&text)
-                        ),
-                    })
-                }
-            },
+            None => None,
+            Some(text) => CallsPerSecond::parse(&text).map_err(|problem| ConfigError {
+                name: "MAX_CALLS_PER_SECOND",
+                problem: format!("{} {problem}", crate::error::quote_str(&text)),
+            })?,
         };
 
         let dry_run = match get("DRY_RUN").map(|v| v.to_ascii_lowercase()) {
@@ -309,7 +301,7 @@ mod tests {
             Some(vec![VAULT_A.to_owned(), VAULT_B.to_owned()])
         );
         assert_eq!(s.max_concurrency, 3);
-        assert_eq!(s.max_calls_per_second, 5);
+        assert_eq!(s.max_calls_per_second, CallsPerSecond::new(5.0));
         assert!(s.dry_run);
         assert!(s.destination_allowed(VAULT_B));
         assert!(!s.destination_allowed("arn:aws:backup:eu-west-1:999999999999:backup-vault:Evil"));
@@ -330,6 +322,13 @@ mod tests {
             ("MAX_CONCURRENCY", "eight"),
             ("MAX_CALLS_PER_SECOND", "-1"),
             ("MAX_CALLS_PER_SECOND", "1001"),
+            ("MAX_CALLS_PER_SECOND", "2,5"),
+            ("MAX_CALLS_PER_SECOND", "five"),
+            ("MAX_CALLS_PER_SECOND", "NaN"),
+            ("MAX_CALLS_PER_SECOND", "inf"),
+            ("MAX_CALLS_PER_SECOND", "1e2"),
+            ("MAX_CALLS_PER_SECOND", "0.001"),
+            ("MAX_CALLS_PER_SECOND", "."),
             ("DRY_RUN", "yes"),
             ("AWS_MAX_ATTEMPTS", "0"),
             ("AWS_RETRY_MODE", "legacy"),
@@ -412,5 +411,21 @@ mod tests {
         assert!(!settings(&[]).unwrap().retry_set_by_user);
         assert!(settings(&[("AWS_MAX_ATTEMPTS", "3")]).unwrap().retry_set_by_user);
         assert!(settings(&[("AWS_RETRY_MODE", "standard")]).unwrap().retry_set_by_user);
+    }
+
+    #[test]
+    fn max_calls_per_second_is_a_decimal_and_zero_means_no_cap() {
+        let rate = |text: &str| settings(&[("MAX_CALLS_PER_SECOND", text)]).map(|s| s.max_calls_per_second);
+        assert_eq!(rate("2.5").unwrap(), CallsPerSecond::new(2.5));
+        assert_eq!(rate("5").unwrap(), CallsPerSecond::new(5.0));
+        assert_eq!(rate(" 0.5 ").unwrap(), CallsPerSecond::new(0.5));
+        assert_eq!(rate("1000").unwrap(), CallsPerSecond::new(1000.0));
+        assert_eq!(rate("0").unwrap(), None);
+        assert_eq!(rate("0.0").unwrap(), None);
+        let err = rate("2,5").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "setting MAX_CALLS_PER_SECOND is invalid: \"2,5\" must be a decimal number of calls a second from 0.01 to 1000 (such as 2.5), or 0 for no cap"
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! Idempotency tokens derived from where a request came from (CONTRACT.md section 4),
+//! Idempotency tokens derived from where a request came from (docs/reference.md, "Idempotency"),
 //! so that a redelivered or retried event can never start a second job.
 
 use uuid::Uuid;

@@ -240,7 +240,7 @@ fn sqs_event_reports_partial_failures_with_bounded_concurrency() {
             serde_json::json!(["ReportBatchItemFailures"]),
             "SQS: event {name} must set FunctionResponseTypes [ReportBatchItemFailures], or one failed message fails the batch"
         );
-        let concurrency = int(&e["ScalingConfig"]["MaximumConcurrency"]).unwrap_or_else(|| {
+        let concurrency = deployed_default(&t, &e["ScalingConfig"]["MaximumConcurrency"]).unwrap_or_else(|| {
             panic!("SQS: event {name} must set ScalingConfig.MaximumConcurrency (AWS Backup allows ~5 calls/s)")
         });
         assert!(
@@ -1138,6 +1138,105 @@ fn the_dashboard_is_an_output() {
             .any(|o| sub_text(&o["Value"]).is_some_and(|s| s.contains(&format!("${{{name}}}")))),
         "outputs: a link to the dashboard {name} must be an output"
     );
+}
+
+// ------------------------------------------------------------ the account's rate
+
+/// The parameter from which every rate setting of the stack follows.
+const ACCOUNT_RATE: &str = "AccountCallsPerSecond";
+/// Calls a second of the account's rate per request-queue consumer.
+const CALLS_PER_SECOND_PER_CONSUMER: i64 = 5;
+
+/// A number as deployed with the default parameter values: a literal, or a
+/// `!FindInMap [Map, !Ref Parameter, Key]` read at the parameter's default.
+fn deployed_default(t: &Value, v: &Value) -> Option<i64> {
+    if let Some(n) = int(v) {
+        return Some(n);
+    }
+    let args = v.get("Fn::FindInMap")?.as_array()?;
+    let (map, key, field) = (args.first()?.as_str()?, args.get(1)?, args.get(2)?.as_str()?);
+    let default = &parameter(t, ref_name(key)?)["Default"];
+    let key = default
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| default.to_string());
+    int(&t["Mappings"][map][key][field])
+}
+
+fn account_rate_values(t: &Value) -> Vec<i64> {
+    let p = parameter(t, ACCOUNT_RATE);
+    assert_eq!(p["Type"], "Number", "account rate: {ACCOUNT_RATE} must be a Number");
+    list(&p["AllowedValues"])
+        .iter()
+        .map(|v| int(v).unwrap_or_else(|| panic!("account rate: allowed value {v} is not a number")))
+        .collect()
+}
+
+#[test]
+fn one_account_rate_parameter_sets_every_rate_of_the_stack() {
+    let t = template();
+    let values = account_rate_values(&t);
+    assert!(
+        values.contains(&5),
+        "account rate: {ACCOUNT_RATE} must allow 5, AWS Backup's default"
+    );
+    assert_eq!(
+        int(&parameter(&t, ACCOUNT_RATE)["Default"]),
+        Some(5),
+        "account rate: {ACCOUNT_RATE} must default to 5, AWS Backup's default"
+    );
+    // No second rate parameter to keep in step with it.
+    let parameters = t["Parameters"].as_object().expect("parameters");
+    for name in parameters.keys() {
+        assert!(
+            name == ACCOUNT_RATE || !name.contains("PerSecond"),
+            "account rate: parameter {name} would be a second rate setting; derive it from {ACCOUNT_RATE}"
+        );
+    }
+    // Each instance is capped at the account's rate.
+    let env = function_env(&t);
+    assert_eq!(
+        ref_name(&env["MAX_CALLS_PER_SECOND"]),
+        Some(ACCOUNT_RATE),
+        "account rate: MAX_CALLS_PER_SECOND must be !Ref {ACCOUNT_RATE}"
+    );
+    for rate in &values {
+        let settings = Settings::from_lookup(|name| (name == "MAX_CALLS_PER_SECOND").then(|| rate.to_string()))
+            .unwrap_or_else(|e| panic!("account rate: the function refuses MAX_CALLS_PER_SECOND={rate}: {e}"));
+        assert_eq!(settings.max_calls_per_second.map(|r| r.get()), Some(*rate as f64));
+    }
+}
+
+#[test]
+fn the_request_queue_has_one_consumer_per_five_calls_a_second() {
+    let t = template();
+    let values = account_rate_values(&t);
+    let events = function_props(&t)["Events"].as_object().expect("events");
+    for (name, e) in events.iter().filter(|(_, e)| e["Type"] == "SQS") {
+        let concurrency = &e["Properties"]["ScalingConfig"]["MaximumConcurrency"];
+        let args = concurrency["Fn::FindInMap"].as_array().unwrap_or_else(|| {
+            panic!("account rate: event {name} MaximumConcurrency must be !FindInMap on {ACCOUNT_RATE}")
+        });
+        assert_eq!(
+            ref_name(&args[1]),
+            Some(ACCOUNT_RATE),
+            "account rate: event {name} must look up {ACCOUNT_RATE}"
+        );
+        let (map, field) = (args[0].as_str().expect("map name"), args[2].as_str().expect("field"));
+        for rate in &values {
+            let consumers = int(&t["Mappings"][map][rate.to_string()][field])
+                .unwrap_or_else(|| panic!("account rate: Mappings.{map} has no {field} for {rate}"));
+            assert_eq!(
+                consumers,
+                (rate / CALLS_PER_SECOND_PER_CONSUMER).max(2),
+                "account rate: at {rate} calls a second the queue gets max(2, rate / {CALLS_PER_SECOND_PER_CONSUMER}) consumers"
+            );
+            assert!(
+                (2..=1000).contains(&consumers),
+                "account rate: Lambda accepts a MaximumConcurrency of 2 to 1000, not {consumers}"
+            );
+        }
+    }
 }
 
 // ------------------------------------------------------------- selections

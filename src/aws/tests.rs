@@ -299,10 +299,10 @@ async fn copy_errors_keep_their_aws_code() {
 }
 
 #[tokio::test]
-async fn the_default_retry_policy_is_adaptive_with_ten_attempts() {
+async fn the_default_retry_policy_is_standard_with_ten_attempts() {
     let client = test_client(&Settings::default()).await;
     let retry = client.config().retry_config().expect("a retry config");
-    assert_eq!(retry.mode(), aws_config::retry::RetryMode::Adaptive);
+    assert_eq!(retry.mode(), aws_config::retry::RetryMode::Standard);
     assert_eq!(retry.max_attempts(), DEFAULT_MAX_ATTEMPTS);
     let timeouts = client.config().timeout_config().expect("a timeout config");
     assert_eq!(timeouts.operation_attempt_timeout(), Some(ATTEMPT_TIMEOUT));
@@ -319,8 +319,46 @@ async fn a_users_retry_settings_are_left_to_the_sdk() {
     let retry = client.config().retry_config().expect("a retry config");
     assert_ne!(
         (retry.mode(), retry.max_attempts()),
-        (aws_config::retry::RetryMode::Adaptive, DEFAULT_MAX_ATTEMPTS)
+        (aws_config::retry::RetryMode::Standard, DEFAULT_MAX_ATTEMPTS)
     );
+}
+
+#[tokio::test]
+async fn every_attempt_s_answer_reaches_the_limiter() {
+    // Throttled twice (ThrottlingException, then LimitExceededException), then started.
+    let rule = mock!(Client::start_backup_job)
+        .sequence()
+        .http_response(|| aws_error(400, "ThrottlingException"))
+        .http_response(|| aws_error(400, "LimitExceededException"))
+        .output(backup_output)
+        .build();
+    let limiter = Arc::new(Limiter::new(None));
+    let client = mock_client!(aws_sdk_backup, RuleMode::MatchAny, [&rule], |b| {
+        fast_retries(b).interceptor(RateFeedback {
+            limiter: Arc::clone(&limiter),
+        })
+    });
+    assert_eq!(limiter.rate(), None, "no pace before a throttling answer");
+    let outcome = AwsBackup::new(client).start(&backup_job()).await;
+    assert!(matches!(outcome, Outcome::Started(_)), "{outcome:?}");
+    assert_eq!(rule.num_calls(), 3);
+    assert_eq!(limiter.throttled_answers(), 2, "both throttled attempts were reported");
+    assert!(limiter.rate().is_some(), "the pace is learned from them");
+}
+
+#[tokio::test]
+async fn a_client_error_is_no_throttling_answer() {
+    let rule = mock!(Client::start_backup_job).then_http_response(|| aws_error(400, "InvalidParameterValueException"));
+    let limiter = Arc::new(Limiter::new(None));
+    let client = mock_client!(aws_sdk_backup, RuleMode::MatchAny, [&rule], |b| {
+        fast_retries(b).interceptor(RateFeedback {
+            limiter: Arc::clone(&limiter),
+        })
+    });
+    let outcome = AwsBackup::new(client).start(&backup_job()).await;
+    assert!(outcome.is_failure());
+    assert_eq!(limiter.throttled_answers(), 0);
+    assert_eq!(limiter.rate(), None);
 }
 
 /// The production client, with a region given so that no region lookup is made.

@@ -302,3 +302,42 @@ async fn a_partial_batch_failure_through_the_sdk_is_retried_until_accepted() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_request_for_an_arn_already_in_the_open_batch_is_left_out() {
+    let queue = Recorder::default();
+    let mut fan = FanOut::new(Some(&queue));
+    for n in [0, 1, 2, 1, 3] {
+        fan.push(request(n)).await.unwrap();
+    }
+    assert!(fan.holds("arn:aws:s3:::bucket-1") && !fan.holds("arn:aws:s3:::bucket-4"));
+    fan.finish().await.unwrap();
+    assert_eq!((fan.enqueued, fan.messages), (4, 1));
+    let batches = queue.batches.lock().unwrap();
+    assert_eq!(jobs_in(&batches[0][0]), [0, 1, 2, 3].map(request));
+    // Once its batch is sent, an ARN is forgotten: memory holds one batch's.
+    assert!(!fan.holds("arn:aws:s3:::bucket-1"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_batch_is_sent_too_close_to_the_deadline() {
+    let queue = Recorder::default();
+    let deadline = Deadline::after(Deadline::START_RESERVE + Duration::from_secs(1));
+    let mut fan = FanOut::new(Some(&queue)).with_deadline(deadline);
+    for n in 0..100 {
+        fan.push(request(n)).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for n in 100..199 {
+        fan.push(request(n)).await.unwrap();
+    }
+    let error = fan.push(request(199)).await.unwrap_err();
+    assert_eq!(error.code, "DeadlineExceeded");
+    assert_eq!(error.enqueued, 100);
+    assert!(
+        error.message.contains("100 request(s) in 10 message(s) were enqueued"),
+        "{}",
+        error.message
+    );
+    assert_eq!(queue.batches.lock().unwrap().len(), 1);
+}

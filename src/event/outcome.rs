@@ -1,5 +1,5 @@
 //! How AWS Backup says a job ended: its `Backup Job State Change` and `Copy Job
-//! State Change` events (CONTRACT.md sections 2.3 and 9). Each one is read into
+//! State Change` events (docs/reference.md, "Events"; the README, "Job outcomes, metrics and alarms"). Each one is read into
 //! "skip" (not a final state), or "record this outcome", and a completed on-demand
 //! backup also asks for the copy of its recovery point.
 //!
@@ -71,7 +71,7 @@ impl FinalState {
         }
     }
 
-    /// The final states of a job of `kind`, as CONTRACT.md section 9 lists them; every
+    /// The final states of a job of `kind`, as the README, "Job outcomes, metrics and alarms" lists them; every
     /// other state (`CREATED`, `PENDING`, `RUNNING`, `ABORTING`, and anything AWS adds)
     /// is not final. A copy job has no `EXPIRED`.
     pub fn of(kind: JobKind, state: &str) -> Option<FinalState> {
@@ -136,7 +136,8 @@ pub struct CopySource {
     pub vault_name: Option<String>,
 }
 
-/// Reads a job state change: the pure decision of CONTRACT.md sections 2.3 and 9.
+/// Reads a job state change: the pure decision of the README's "Job outcomes, metrics and
+/// alarms".
 /// `copy_destination_set` is whether `COPY_DESTINATION_VAULT_ARN` is set.
 pub fn decide(
     kind: JobKind,

@@ -1,4 +1,4 @@
-//! Selections (CONTRACT.md section 8): resources named by ARN pattern and tags, the
+//! Selections (docs/reference.md, "Selections"): resources named by ARN pattern and tags, the
 //! way an AWS Backup plan's resource assignment names them, instead of listed.
 //!
 //! Pure: [`parse`] is the only way to make a [`Selection`]; [`matches`] decides

@@ -1,4 +1,4 @@
-//! The events of CONTRACT.md section 2 and the tokens of section 4, as a user meets
+//! The events and tokens of docs/reference.md, as a user meets
 //! them through `classify` and `plan`.
 
 use serde_json::{json, Value};
@@ -152,7 +152,7 @@ fn tokens(plan: &Plan) -> Vec<String> {
     plan.jobs.iter().map(|j| j.idempotency_token().to_owned()).collect()
 }
 
-/// The token CONTRACT.md section 4 promises: UUIDv5 of (source id, position).
+/// The token docs/reference.md ("Idempotency") promises: UUIDv5 of (source id, position).
 fn token_of(kind: SourceKind, value: &str, position: usize) -> String {
     SourceId {
         kind,

@@ -256,7 +256,7 @@ async fn max_concurrency_holds_across_the_messages_of_a_batch() {
 #[tokio::test(start_paused = true)]
 async fn a_fifo_message_left_unstarted_at_the_deadline_fails_every_later_one() {
     let settings = Settings {
-        max_calls_per_second: 1,
+        max_calls_per_second: crate::rate::CallsPerSecond::new(1.0),
         ..crate::fixtures::settings()
     };
     let app = Arc::new(App::new(settings, Counting::default()).with_metrics_sink(Sink::Memory(Arc::default())));
@@ -280,7 +280,7 @@ async fn a_skipped_state_change_answers_with_no_jobs_and_the_reason() {
 #[tokio::test(start_paused = true)]
 async fn a_dry_run_is_not_paced() {
     let settings = Settings {
-        max_calls_per_second: 1,
+        max_calls_per_second: crate::rate::CallsPerSecond::new(1.0),
         dry_run: true,
         ..crate::fixtures::settings()
     };

@@ -1,4 +1,4 @@
-//! The tally's counting rules (CONTRACT.md section 9) and the line's shape, checked
+//! The tally's counting rules (the README, "Job outcomes, metrics and alarms") and the line's shape, checked
 //! against the embedded metric format specification.
 
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! The request rules of CONTRACT.md section 1, as a user meets them through
+//! The request rules of docs/reference.md, "Events", as a user meets them through
 //! `validate`: what is accepted, what is refused, and what the error says.
 
 use serde_json::{json, Value};

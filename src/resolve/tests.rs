@@ -21,6 +21,8 @@ struct Pages {
     per_page: usize,
     asked: Mutex<Vec<(Pushdown, Option<String>)>>,
     fail_at_page: Option<usize>,
+    /// This page never comes: GetResources hangs.
+    stall_at_page: Option<usize>,
 }
 
 impl Pages {
@@ -30,6 +32,7 @@ impl Pages {
             per_page,
             asked: Mutex::default(),
             fail_at_page: None,
+            stall_at_page: None,
         }
     }
 }
@@ -42,6 +45,9 @@ impl Inventory for Pages {
                 .unwrap()
                 .push((filters.clone(), token.map(str::to_owned)));
             let start: usize = token.map(|t| t.parse().unwrap()).unwrap_or(0);
+            if self.stall_at_page == Some(start / self.per_page) {
+                std::future::pending::<()>().await;
+            }
             if self.fail_at_page == Some(start / self.per_page) {
                 return Err(Failure {
                     code: Code::Aws("ThrottledException".into()),
@@ -62,6 +68,8 @@ impl Inventory for Pages {
 struct Queue {
     batches: Mutex<Vec<Vec<Entry>>>,
     refuse_all: bool,
+    /// From this batch on (1 is the first), SendMessageBatch hangs.
+    stall_from: Option<usize>,
 }
 
 impl Enqueuer for Queue {
@@ -72,6 +80,9 @@ impl Enqueuer for Queue {
                 batches.push(entries.to_vec());
                 batches.len()
             };
+            if self.stall_from.is_some_and(|from| n >= from) {
+                std::future::pending::<()>().await;
+            }
             if self.refuse_all && n > 1 {
                 return Err(Failure {
                     code: Code::Aws("AccessDenied".into()),
@@ -412,4 +423,289 @@ async fn the_metrics_count_what_was_matched_and_enqueued() {
     let metrics = invocation.tally.metrics();
     assert!(metrics.contains(&("JobsStarted", 24)), "{metrics:?}");
     assert!(metrics.contains(&("ResourcesEnqueued", 0)), "{metrics:?}");
+}
+
+fn invocation_within(seconds: u64) -> Invocation {
+    Invocation::new("req-1", Deadline::after(Duration::from_secs(seconds)))
+}
+
+/// Fails, instead of hanging, when a call runs past the invocation's deadline.
+async fn within_an_hour<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(3600), future)
+        .await
+        .expect("the handler answered before the invocation's deadline")
+}
+
+/// The tokens of each message sent, message by message.
+fn tokens_by_message(queue: &Queue) -> Vec<Vec<String>> {
+    queue
+        .batches
+        .lock()
+        .unwrap()
+        .iter()
+        .flatten()
+        .map(|e| {
+            serde_json::from_str::<Value>(&e.body).unwrap()["Jobs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["IdempotencyToken"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+fn prod(n: usize) -> Resource {
+    table(n, "prod")
+}
+
+#[tokio::test]
+async fn a_resource_listed_twice_across_pages_is_enqueued_once() {
+    // Pages of 4: t3 ends the first page and comes again on the second.
+    let mut resources: Vec<Resource> = (0..4).map(prod).collect();
+    resources.extend([prod(3), prod(4), prod(5)]);
+    let s = setup(Pages::new(resources, 4), Queue::default(), Some(QUEUE_URL), false);
+    let answer = call(&s.app, prod_tables()).await.unwrap();
+    assert_eq!(answer["Selection"]["Found"], 7);
+    assert_eq!(answer["Selection"]["Matched"], 6);
+    assert_eq!(answer["Selection"]["Enqueued"], 6);
+    for message in tokens_by_message(&s.queue) {
+        let mut unique = message.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), message.len(), "a message repeats a token: {message:?}");
+    }
+    let arns: Vec<Value> = enqueued(&s.queue).iter().map(|r| r["ResourceArn"].clone()).collect();
+    assert_eq!(arns.len(), 6);
+}
+
+#[tokio::test]
+async fn a_resource_listed_twice_is_started_once_here() {
+    let mut resources: Vec<Resource> = (0..4).map(prod).collect();
+    resources.extend([prod(3), prod(0), prod(4)]);
+    let s = setup(Pages::new(resources, 4), Queue::default(), None, false);
+    let answer = call(&s.app, prod_tables()).await.unwrap();
+    assert_eq!(answer["Selection"]["Found"], 7);
+    assert_eq!(answer["Selection"]["Matched"], 5);
+    assert_eq!(answer["Jobs"].as_array().unwrap().len(), 5);
+    let started = s.app.starter.started.lock().unwrap();
+    let mut arns: Vec<&str> = started.iter().map(|(arn, _)| arn.as_str()).collect();
+    arns.sort();
+    arns.dedup();
+    assert_eq!(arns.len(), 5);
+    assert_eq!(started.len(), 5);
+}
+
+#[tokio::test]
+async fn an_unsupported_resource_listed_twice_is_counted_once() {
+    let resources = vec![prod(0), topic(), topic(), prod(1)];
+    let s = setup(Pages::new(resources, 2), Queue::default(), Some(QUEUE_URL), false);
+    let answer = call(&s.app, prod_tables()).await.unwrap();
+    assert_eq!(answer["Selection"]["Matched"], 3);
+    assert_eq!(answer["Selection"]["Unsupported"], 1);
+}
+
+#[tokio::test]
+async fn a_listing_error_after_a_batch_was_sent_counts_what_sqs_received() {
+    // 80 selected a page: the second page fills the first batch of 100.
+    let mut pages = Pages::new(inventory(400), 100);
+    pages.fail_at_page = Some(2);
+    let s = setup(pages, Queue::default(), Some(QUEUE_URL), false);
+    let invocation = invocation();
+    let error = handle(&s.app, prod_tables(), &invocation).await.unwrap_err();
+    assert_eq!(error.error_type, "ThrottledException");
+    assert_eq!(enqueued(&s.queue).len(), 100);
+    assert!(
+        error.message.contains("100 requests were enqueued"),
+        "{}",
+        error.message
+    );
+    let metrics = invocation.tally.metrics();
+    assert!(metrics.contains(&("ResourcesEnqueued", 100)), "{metrics:?}");
+}
+
+#[tokio::test]
+async fn an_enqueue_failure_counts_what_sqs_received_in_the_metrics() {
+    let queue = Queue {
+        refuse_all: true,
+        ..Queue::default()
+    };
+    let s = setup(Pages::new(inventory(300), 100), queue, Some(QUEUE_URL), false);
+    let invocation = invocation();
+    handle(&s.app, prod_tables(), &invocation).await.unwrap_err();
+    let metrics = invocation.tally.metrics();
+    assert!(metrics.contains(&("ResourcesEnqueued", 100)), "{metrics:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stalled_listing_stops_at_the_deadline_saying_what_was_enqueued() {
+    let mut pages = Pages::new(inventory(400), 100);
+    pages.stall_at_page = Some(2);
+    let s = setup(pages, Queue::default(), Some(QUEUE_URL), false);
+    let invocation = invocation_within(30);
+    let error = within_an_hour(handle(&s.app, prod_tables(), &invocation))
+        .await
+        .unwrap_err();
+    assert_eq!(error.error_type, "DeadlineExceeded");
+    assert!(
+        error.message.contains("100 requests were enqueued"),
+        "{}",
+        error.message
+    );
+    let metrics = invocation.tally.metrics();
+    assert!(metrics.contains(&("ResourcesEnqueued", 100)), "{metrics:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stalled_send_message_batch_stops_at_the_deadline_saying_what_was_enqueued() {
+    let queue = Queue {
+        stall_from: Some(2),
+        ..Queue::default()
+    };
+    let s = setup(Pages::new(inventory(400), 100), queue, Some(QUEUE_URL), false);
+    let invocation = invocation_within(30);
+    let error = within_an_hour(handle(&s.app, prod_tables(), &invocation))
+        .await
+        .unwrap_err();
+    assert_eq!(error.error_type, "DeadlineExceeded");
+    assert!(
+        error.message.contains("100 request(s) in 10 message(s) were enqueued"),
+        "{}",
+        error.message
+    );
+    let metrics = invocation.tally.metrics();
+    assert!(metrics.contains(&("ResourcesEnqueued", 100)), "{metrics:?}");
+}
+
+#[tokio::test]
+async fn a_selection_that_starts_nothing_for_want_of_a_setting_or_room_is_rejected() {
+    let settings = Settings {
+        backup_vault_name: Some("Default".into()),
+        backup_iam_role_arn: Some(ROLE.into()),
+        ..Settings::default()
+    };
+    let app = Arc::new(App::new(settings.clone(), Starter::default()));
+    let invocation = invocation();
+    let error = handle(&app, prod_tables(), &invocation).await.unwrap_err();
+    assert_eq!(error.error_type, "ConfigError");
+    assert!(invocation.tally.metrics().contains(&("EventsRejected", 1)));
+
+    let with_url = Settings {
+        request_queue_url: Some(QUEUE_URL.into()),
+        ..settings
+    };
+    let no_client = Sources {
+        inventory: Arc::new(Pages::new(inventory(3), 100)),
+        queue: None,
+    };
+    let app = Arc::new(App::new(with_url, Starter::default()).with_sources(no_client));
+    let invocation = self::invocation();
+    let error = handle(&app, prod_tables(), &invocation).await.unwrap_err();
+    assert_eq!(error.error_type, "ConfigError");
+    assert!(invocation.tally.metrics().contains(&("EventsRejected", 1)));
+
+    let s = setup(Pages::new(inventory(1252), 100), Queue::default(), None, false);
+    let invocation = self::invocation();
+    let error = handle(&s.app, prod_tables(), &invocation).await.unwrap_err();
+    assert_eq!(error.error_type, "SelectionTooLarge");
+    let metrics = invocation.tally.metrics();
+    assert!(metrics.contains(&("EventsRejected", 1)), "{metrics:?}");
+    assert!(metrics.contains(&("JobsFailed", 0)), "{metrics:?}");
+}
+
+#[tokio::test]
+async fn a_failed_selection_in_a_fifo_batch_fails_every_later_message_unstarted() {
+    let mut pages = Pages::new(inventory(3), 100);
+    pages.fail_at_page = Some(0);
+    let s = setup(pages, Queue::default(), Some(QUEUE_URL), false);
+    let record = |id: &str, body: Value| {
+        json!({ "messageId": id, "body": body.to_string(), "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:requests.fifo" })
+    };
+    let event = json!({ "Records": [
+        record("m-1", json!({ "ResourceArn": "arn:aws:ec2:eu-west-1:123456789012:volume/vol-0" })),
+        record("m-2", prod_tables()),
+        record("m-3", json!({ "ResourceArn": "arn:aws:ec2:eu-west-1:123456789012:volume/vol-1" }))
+    ] });
+    let answer = call(&s.app, event).await.unwrap();
+    assert_eq!(
+        answer,
+        json!({ "batchItemFailures": [{ "itemIdentifier": "m-2" }, { "itemIdentifier": "m-3" }] })
+    );
+    let started = s.app.starter.started.lock().unwrap();
+    assert_eq!(started.len(), 1, "only the message before the selection started");
+    assert!(started[0].0.ends_with("vol-0"));
+}
+
+#[tokio::test]
+async fn a_selection_in_an_eventbridge_detail_takes_its_tokens_from_the_event_id() {
+    let s = setup(Pages::new(inventory(10), 100), Queue::default(), Some(QUEUE_URL), false);
+    let mut detail = prod_tables();
+    detail.as_object_mut().unwrap().remove("IdempotencyKey");
+    let event = json!({ "version": "0", "id": "evt-7", "detail-type": "Nightly selection",
+                        "source": "my.scheduler", "detail": detail });
+    let answer = call(&s.app, event).await.unwrap();
+    assert_eq!(answer["Selection"]["Enqueued"], 8);
+    let source = crate::token::SourceId {
+        kind: crate::token::SourceKind::EventBridgeId,
+        value: "evt-7".into(),
+    };
+    let requests = enqueued(&s.queue);
+    assert_eq!(requests.len(), 8);
+    for request in &requests {
+        let arn = request["ResourceArn"].as_str().unwrap();
+        assert_eq!(request["IdempotencyToken"], source.resource_token(arn));
+    }
+
+    // An IdempotencyKey in the detail comes first.
+    let s = setup(Pages::new(inventory(10), 100), Queue::default(), Some(QUEUE_URL), false);
+    let event = json!({ "version": "0", "id": "evt-7", "detail-type": "Nightly selection",
+                        "source": "my.scheduler", "detail": prod_tables() });
+    call(&s.app, event).await.unwrap();
+    for request in &enqueued(&s.queue) {
+        let arn = request["ResourceArn"].as_str().unwrap();
+        assert_eq!(request["IdempotencyToken"], key().resource_token(arn));
+    }
+}
+
+/// A queue that notes, at each batch, how many pages had been asked for.
+struct Watching {
+    pages: Arc<Pages>,
+    asked_at_send: Mutex<Vec<usize>>,
+}
+
+impl Enqueuer for Watching {
+    fn send_batch<'a>(&'a self, _entries: &'a [Entry]) -> BoxFuture<'a, Result<Vec<EntryFailure>, Failure>> {
+        Box::pin(async move {
+            let asked = self.pages.asked.lock().unwrap().len();
+            self.asked_at_send.lock().unwrap().push(asked);
+            Ok(Vec::new())
+        })
+    }
+}
+
+#[tokio::test]
+async fn the_next_page_is_asked_for_while_a_page_s_batches_are_sent() {
+    let pages = Arc::new(Pages::new(inventory(400), 100));
+    let queue = Arc::new(Watching {
+        pages: Arc::clone(&pages),
+        asked_at_send: Mutex::default(),
+    });
+    let settings = Settings {
+        backup_vault_name: Some("Default".into()),
+        backup_iam_role_arn: Some(ROLE.into()),
+        request_queue_url: Some(QUEUE_URL.into()),
+        ..Settings::default()
+    };
+    let sources = Sources {
+        inventory: Arc::clone(&pages) as Arc<dyn Inventory>,
+        queue: Some(Arc::clone(&queue) as Arc<dyn Enqueuer>),
+    };
+    let app = Arc::new(App::new(settings, Starter::default()).with_sources(sources));
+    let answer = call(&app, prod_tables()).await.unwrap();
+    assert_eq!(answer["Selection"]["Enqueued"], 320);
+    // 80 selected a page of 100 (5 pages: the topic is the 401st): the batches fill
+    // on pages 1, 2 and 3, and the rest goes last. Each page's next was asked for
+    // before its batch was sent (one after the other: 2, 3, 4, 5).
+    assert_eq!(*queue.asked_at_send.lock().unwrap(), vec![3, 4, 5, 5]);
 }

@@ -4,6 +4,7 @@ use std::sync::Mutex;
 use serde_json::json;
 
 use super::*;
+use crate::rate::CallsPerSecond;
 use crate::request::validate;
 use crate::settings::Settings;
 
@@ -206,15 +207,18 @@ fn lambda_deadlines_in_epoch_millis() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_pacer_spaces_call_starts_evenly() {
-    let fake = Arc::new(Fake::default());
-    let limits = Limits {
+fn paced(per_second: f64) -> Limits {
+    Limits {
         permits: Arc::new(Semaphore::new(8)),
-        pacer: Pacer::per_second(5).map(Arc::new),
-    };
+        limiter: Some(Arc::new(Limiter::new(CallsPerSecond::new(per_second)))),
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_capped_limiter_spaces_call_starts_evenly() {
+    let fake = Arc::new(Fake::default());
     let began = Instant::now();
-    let results = send_all(&fake, jobs(11), &limits, far()).await;
+    let results = send_all(&fake, jobs(11), &paced(5.0), far()).await;
     assert!(results.iter().all(|r| matches!(r.outcome, Outcome::Started(_))));
     // Virtual time: 11 starts at 5 a second take 2 s (the first starts at once).
     assert_eq!(began.elapsed(), Duration::from_secs(2));
@@ -223,12 +227,14 @@ async fn a_pacer_spaces_call_starts_evenly() {
 #[tokio::test(start_paused = true)]
 async fn a_paced_start_after_the_cutoff_is_not_made() {
     let fake = Arc::new(Fake::default());
-    let limits = Limits {
-        permits: Arc::new(Semaphore::new(8)),
-        pacer: Pacer::per_second(1).map(Arc::new),
-    };
     // 4.5 s to the deadline: starts allowed until 2.5 s, so at 0, 1 and 2 s only.
-    let results = send_all(&fake, jobs(5), &limits, Deadline::after(Duration::from_millis(4500))).await;
+    let results = send_all(
+        &fake,
+        jobs(5),
+        &paced(1.0),
+        Deadline::after(Duration::from_millis(4500)),
+    )
+    .await;
     let started = results
         .iter()
         .filter(|r| matches!(r.outcome, Outcome::Started(_)))
@@ -237,7 +243,49 @@ async fn a_paced_start_after_the_cutoff_is_not_made() {
     assert_eq!(fake.calls.load(Ordering::SeqCst), 3);
 }
 
-#[test]
-fn no_pacer_for_zero() {
-    assert!(Pacer::per_second(0).is_none());
+#[tokio::test(start_paused = true)]
+async fn an_unthrottled_limiter_does_not_pace() {
+    let fake = Arc::new(Fake {
+        delay: Duration::from_millis(100),
+        ..Fake::default()
+    });
+    let limits = Limits {
+        permits: Arc::new(Semaphore::new(8)),
+        limiter: Some(Arc::new(Limiter::new(None))),
+    };
+    let began = Instant::now();
+    let results = send_all(&fake, jobs(16), &limits, far()).await;
+    assert!(results.iter().all(|r| matches!(r.outcome, Outcome::Started(_))));
+    // Two rounds of 8 calls of 100 ms: nothing held back for want of a setting.
+    assert_eq!(began.elapsed(), Duration::from_millis(200));
+}
+
+/// Records how many tasks are alive at once (a task is alive from its spawn until
+/// its result is collected).
+#[tokio::test(start_paused = true)]
+async fn a_long_list_keeps_at_most_max_concurrency_tasks_alive() {
+    let fake = Arc::new(Fake {
+        delay: Duration::from_millis(10),
+        ..Fake::default()
+    });
+    let handle = tokio::runtime::Handle::current();
+    let most_alive = Arc::new(AtomicUsize::new(0));
+    let watch = {
+        let most_alive = Arc::clone(&most_alive);
+        tokio::spawn(async move {
+            loop {
+                // This watcher is one task itself.
+                let alive = handle.metrics().num_alive_tasks().saturating_sub(1);
+                most_alive.fetch_max(alive, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+    };
+    let results = send_all(&fake, jobs(500), &Limits::concurrency(4), far()).await;
+    watch.abort();
+    assert_eq!(results.len(), 500);
+    assert_eq!(fake.calls.load(Ordering::SeqCst), 500);
+    let most = most_alive.load(Ordering::SeqCst);
+    assert!(most <= 4, "{most} tasks alive at once for 4 permits");
+    assert!(most >= 1);
 }

@@ -130,6 +130,19 @@ impl FakeLambda {
     /// Invokes the function with `event`, with `time_left` before the deadline, and
     /// waits for its answer. `request_id` defaults to a fresh one.
     pub async fn invoke_with(&self, event: &Value, request_id: Option<&str>, time_left: Duration) -> Answer {
+        self.invoke_guarded(event, request_id, time_left, Duration::from_secs(120))
+            .await
+    }
+
+    /// [`FakeLambda::invoke_with`], waiting at most `guard` for the answer (a guard
+    /// against a hung function, not a speed assertion).
+    pub async fn invoke_guarded(
+        &self,
+        event: &Value,
+        request_id: Option<&str>,
+        time_left: Duration,
+        guard: Duration,
+    ) -> Answer {
         let request_id = request_id.map(str::to_owned).unwrap_or_else(|| {
             let mut n = self.counter.lock().unwrap();
             *n += 1;
@@ -146,10 +159,9 @@ impl FakeLambda {
             trace_id,
         };
         self.sender.send(pending).expect("the fake Lambda is running");
-        // A guard against a hung function, not a speed assertion.
-        tokio::time::timeout(Duration::from_secs(120), rx)
+        tokio::time::timeout(guard, rx)
             .await
-            .expect("the function answered within 120 s")
+            .expect("the function answered within the guard's time")
             .expect("answer")
     }
 
@@ -276,17 +288,59 @@ struct BackupState {
     /// Paths of requests whose resource ARN ends with a key get that reply, always.
     by_resource: Mutex<Vec<(String, Reply)>>,
     latency: Mutex<Duration>,
-    /// A token bucket: calls beyond it get ThrottlingException.
+    /// A quota: calls beyond it get ThrottlingException.
     rate_limit: Mutex<Option<RateLimit>>,
 }
 
-/// AWS's API rate limits are token buckets: `per_second` tokens a second, and a
-/// burst of as many.
+/// A quota of `per_second` calls a second; calls beyond it get ThrottlingException.
 struct RateLimit {
     per_second: u32,
-    tokens: f64,
-    refilled: std::time::Instant,
+    shape: QuotaShape,
     throttled: u64,
+}
+
+enum QuotaShape {
+    /// AWS's API rate limits are token buckets: `per_second` tokens a second, and a
+    /// burst of as many.
+    Bucket { tokens: f64, refilled: std::time::Instant },
+    /// At most `per_second` calls in any rolling second.
+    Window { accepted: VecDeque<std::time::Instant> },
+}
+
+impl RateLimit {
+    /// Whether a call arriving now is within the quota (and counts it if so).
+    fn admit(&mut self) -> bool {
+        let now = std::time::Instant::now();
+        let rate = f64::from(self.per_second);
+        let admitted = match &mut self.shape {
+            QuotaShape::Bucket { tokens, refilled } => {
+                *tokens = (*tokens + now.duration_since(*refilled).as_secs_f64() * rate).min(rate);
+                *refilled = now;
+                let admitted = *tokens >= 1.0;
+                if admitted {
+                    *tokens -= 1.0;
+                }
+                admitted
+            }
+            QuotaShape::Window { accepted } => {
+                while accepted
+                    .front()
+                    .is_some_and(|&t| now.duration_since(t) >= Duration::from_secs(1))
+                {
+                    accepted.pop_front();
+                }
+                let admitted = accepted.len() < self.per_second as usize;
+                if admitted {
+                    accepted.push_back(now);
+                }
+                admitted
+            }
+        };
+        if !admitted {
+            self.throttled += 1;
+        }
+        admitted
+    }
 }
 
 pub struct FakeBackup {
@@ -331,8 +385,22 @@ impl FakeBackup {
     pub fn set_rate_limit(&self, per_second: u32) {
         *self.state.rate_limit.lock().unwrap() = Some(RateLimit {
             per_second,
-            tokens: f64::from(per_second),
-            refilled: std::time::Instant::now(),
+            shape: QuotaShape::Bucket {
+                tokens: f64::from(per_second),
+                refilled: std::time::Instant::now(),
+            },
+            throttled: 0,
+        });
+    }
+
+    /// Accepts at most `per_second` calls in any rolling second; the rest get
+    /// ThrottlingException.
+    pub fn set_window_limit(&self, per_second: u32) {
+        *self.state.rate_limit.lock().unwrap() = Some(RateLimit {
+            per_second,
+            shape: QuotaShape::Window {
+                accepted: VecDeque::new(),
+            },
             throttled: 0,
         });
     }
@@ -396,15 +464,9 @@ async fn backup_call(
         tokio::time::sleep(latency).await;
     }
     if let Some(limit) = state.rate_limit.lock().unwrap().as_mut() {
-        let now = std::time::Instant::now();
-        let rate = f64::from(limit.per_second);
-        limit.tokens = (limit.tokens + now.duration_since(limit.refilled).as_secs_f64() * rate).min(rate);
-        limit.refilled = now;
-        if limit.tokens < 1.0 {
-            limit.throttled += 1;
+        if !limit.admit() {
             return aws_error(400, "ThrottlingException");
         }
-        limit.tokens -= 1.0;
     }
     match reply {
         Reply::Ok => success(uri.path(), &parsed),

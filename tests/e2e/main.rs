@@ -878,6 +878,62 @@ async fn max_calls_per_second_paces_a_list() {
     assert_eq!(recorded.len() as u64, 30 + throttled);
 }
 
+#[tokio::test]
+async fn a_decimal_max_calls_per_second_caps_the_pace() {
+    let setup = Setup::start(&[("MAX_CALLS_PER_SECOND", "12.5")]).await;
+    setup.backup.set_window_limit(13);
+    let jobs: Vec<Value> = (0..30).map(|i| backup_request(&format!("vol-{i}"))).collect();
+    let answer = setup.lambda.invoke(&json!({ "Jobs": jobs })).await;
+    assert_eq!(answer.response()["Jobs"].as_array().unwrap().len(), 30);
+    let throttled = setup.backup.throttled();
+    setup.finish().await;
+    // 12.5 a second never puts more than 13 calls in a rolling second.
+    assert_eq!(throttled, 0);
+}
+
+/// With no MAX_CALLS_PER_SECOND, a list larger than the quota is throttled, learns
+/// the rate, and every request still starts; each throttled call is sent again by
+/// the SDK with the same body, token included.
+#[tokio::test]
+async fn with_no_setting_a_throttled_list_starts_every_job_and_keeps_its_tokens() {
+    for window in [false, true] {
+        let setup = Setup::start(&[]).await;
+        if window {
+            setup.backup.set_window_limit(10);
+        } else {
+            setup.backup.set_rate_limit(10);
+        }
+        let jobs: Vec<Value> = (0..40).map(|i| backup_request(&format!("vol-{i}"))).collect();
+        let answer = setup.lambda.invoke(&json!({ "Jobs": jobs })).await;
+        let started = answer.response()["Jobs"].as_array().unwrap().clone();
+        assert_eq!(started.len(), 40, "no request refused for want of a setting");
+        let throttled = setup.backup.throttled();
+        let (_, recorded) = setup.finish().await;
+        assert!(throttled > 0, "the first burst is throttled");
+        assert_eq!(recorded.len() as u64, 40 + throttled);
+        let mut bodies: std::collections::HashMap<String, Vec<&str>> = Default::default();
+        for r in &recorded {
+            bodies
+                .entry(r.body["ResourceArn"].as_str().unwrap().to_owned())
+                .or_default()
+                .push(&r.raw_body);
+        }
+        assert_eq!(bodies.len(), 40);
+        assert!(bodies.values().any(|b| b.len() > 1), "some call was sent again");
+        for (resource, sent) in &bodies {
+            assert!(
+                sent.windows(2).all(|w| w[0] == w[1]),
+                "{resource} was sent with another body"
+            );
+        }
+        for result in &started {
+            let resource = result["ResourceArn"].as_str().unwrap();
+            let sent: Value = serde_json::from_str(bodies[resource][0]).unwrap();
+            assert_eq!(result["IdempotencyToken"], sent["IdempotencyToken"]);
+        }
+    }
+}
+
 // ------------------------------------------------------------- local dry run
 
 /// The README's first command, `bootstrap invoke events/FILE --dry-run`, on every

@@ -197,7 +197,7 @@ fn without_destination() -> Settings {
 // ---- Backup Job State Change ----
 
 #[test]
-fn every_backup_state_is_recorded_or_skipped_as_the_contract_says() {
+fn every_backup_state_is_recorded_or_skipped_as_documented() {
     for state in BACKUP_STATES {
         let decision = decided(JobKind::Backup, &of_a_plan(backup_event(state)), true);
         match (state, decision) {
@@ -449,7 +449,7 @@ fn a_copy_that_cannot_be_made_refuses_the_event_but_keeps_its_outcome() {
 // ---- Copy Job State Change ----
 
 #[test]
-fn every_copy_state_is_recorded_or_skipped_as_the_contract_says() {
+fn every_copy_state_is_recorded_or_skipped_as_documented() {
     for state in COPY_STATES {
         match (state, decided(JobKind::Copy, &copy_event(state), true)) {
             ("CREATED" | "RUNNING" | "EXPIRED", Decision::Skip(why)) => {

@@ -1,4 +1,4 @@
-//! The rules of CONTRACT.md section 8, each from both sides.
+//! The rules of docs/reference.md, "Selections", each from both sides.
 
 use proptest::prelude::*;
 use serde_json::{json, Value};
@@ -52,8 +52,8 @@ fn tag_condition(key: &str, value: &str) -> Value {
     json!({ "ConditionKey": key, "ConditionValue": value })
 }
 
-/// The example of the contract, pasted whole.
-fn contract_example() -> Value {
+/// The example selection of docs/reference.md, pasted whole.
+fn reference_example() -> Value {
     json!({"Selection": {
        "SelectionName": "nightly-prod",
        "Resources": ["arn:aws:dynamodb:*:*:table/*", "arn:aws:rds:*:*:db:*"],
@@ -171,7 +171,7 @@ fn conditions_alone_select_nothing_without_resources_or_tags_to_choose_from() {
 
 #[test]
 fn not_resources_excludes_what_would_match() {
-    let s = parse_event(contract_example()).unwrap();
+    let s = parse_event(reference_example()).unwrap();
     let tags = [("stage", "prod")];
     assert!(matches(&s, &resource(TABLE, &tags)));
     assert!(!matches(&s, &resource(SCRATCH, &tags)));
@@ -227,8 +227,8 @@ fn each_operator_on_a_present_tag() {
 // ---------------------------------------------------------------- validation
 
 #[test]
-fn the_contract_example_is_valid_and_keeps_its_fields() {
-    let s = parse_event(contract_example()).unwrap();
+fn the_reference_example_is_valid_and_keeps_its_fields() {
+    let s = parse_event(reference_example()).unwrap();
     assert_eq!(s.name(), Some("nightly-prod"));
     assert_eq!(s.source(), &source());
     let request = s.request_for(TABLE);
