@@ -221,7 +221,10 @@ fn check_failures(text: &str, answer: Option<&Value>, well_formed: bool) {
         .iter()
         .map(|record| {
             let id = record["messageId"].as_str().expect("an answered batch has message ids");
-            (id, record["body"].as_str().map_or(Some(false), |body| body_plans(body, id)))
+            (
+                id,
+                record["body"].as_str().map_or(Some(false), |body| body_plans(body, id)),
+            )
         })
         .collect();
     if predicted.iter().any(|(_, p)| p.is_none()) {

@@ -20,8 +20,8 @@ use backup_trigger::event::{self, Incoming, Origin};
 use backup_trigger::handler::{self, App, Invocation};
 use backup_trigger::inventory::ResourceFile;
 use backup_trigger::metrics::Sink;
-use backup_trigger::resolve::Sources;
 use backup_trigger::request::{rules, Job};
+use backup_trigger::resolve::Sources;
 use backup_trigger::send::{Deadline, DryRun};
 use backup_trigger::settings::Settings;
 use serde_json::{Map, Value};
@@ -223,7 +223,10 @@ pub fn check_plan(event: Value) {
         }
         Planned::Selection(shown) => {
             assert!(shown.len() < MAX_ERROR, "a selection's Debug of {} bytes", shown.len());
-            assert!(!(hidden && shown.contains(SECRET)), "a tag value in a selection's Debug: {shown}");
+            assert!(
+                !(hidden && shown.contains(SECRET)),
+                "a tag value in a selection's Debug: {shown}"
+            );
         }
         Planned::Error(text) => {
             assert!(text.len() < MAX_ERROR, "an error of {} bytes", text.len());
@@ -287,7 +290,10 @@ pub fn body_plans(body: &str, message_id: &str) -> Option<bool> {
     if let Some(selection) = event::selection(&event, &origin, &settings()) {
         return selection.is_err().then_some(false);
     }
-    Some(matches!(plan_one(&event, Some(message_id), &settings()), Planned::Plan(_)))
+    Some(matches!(
+        plan_one(&event, Some(message_id), &settings()),
+        Planned::Plan(_)
+    ))
 }
 
 /// What the property tests check of an accepted job: every field obeys its rule, and
