@@ -53,7 +53,7 @@ impl<S> App<S> {
         }
     }
 
-    /// Lets the function resolve selections (CONTRACT 8).
+    /// Lets the function resolve selections (docs/reference.md, "Selections").
     pub fn with_sources(mut self, sources: Sources) -> App<S> {
         self.sources = Some(sources);
         self

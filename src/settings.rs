@@ -1,4 +1,4 @@
-//! The function's settings (CONTRACT.md section 7), read and checked once at start.
+//! The function's settings (docs/reference.md, "Settings"), read and checked once at start.
 
 use crate::error::ConfigError;
 use crate::rate::CallsPerSecond;
@@ -43,7 +43,7 @@ pub struct Settings {
     /// `AWS_RETRY_MODE`; otherwise the function picks adaptive retries.
     pub retry_set_by_user: bool,
     /// The standard SQS queue selections fan out to; None: selections start their
-    /// jobs themselves (CONTRACT 8).
+    /// jobs themselves (docs/reference.md, "Selections").
     pub request_queue_url: Option<String>,
     /// `METRICS_NAMESPACE`: the CloudWatch namespace of the metrics.
     pub metrics_namespace: String,

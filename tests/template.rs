@@ -1,6 +1,6 @@
 //! Checks of `template.yaml` that cfn-lint does not make: the values Lambda and SAM
 //! accept but cfn-lint does not know (runtime, architecture, response types), the
-//! settings of CONTRACT.md section 7, the paths by which nothing is lost (dead-letter
+//! settings of docs/reference.md ("Settings"), the paths by which nothing is lost (dead-letter
 //! queues, retries, alarms), the schedule's input, the job state rule's pattern, the
 //! metric alarms and the dashboard, and least privilege. Each failure message starts with the rule that broke.
 //!
@@ -14,8 +14,8 @@ use std::path::Path;
 use backup_trigger::settings::Settings;
 use serde_json::{Map, Value};
 
-/// CONTRACT.md section 7.
-const CONTRACT_SETTINGS: &[&str] = &[
+/// The settings of docs/reference.md, "Settings".
+const FUNCTION_SETTINGS: &[&str] = &[
     "BACKUP_VAULT_NAME",
     "BACKUP_IAM_ROLE_ARN",
     "COPY_DESTINATION_VAULT_ARN",
@@ -26,7 +26,7 @@ const CONTRACT_SETTINGS: &[&str] = &[
     "REQUEST_QUEUE_URL",
 ];
 
-/// Other environment variables the function reads (CONTRACT.md sections 3 and 6).
+/// Other environment variables the function reads (docs/reference.md, "Settings" and "Logs").
 const OTHER_KNOWN_ENV: &[&str] = &[
     "MAX_CALLS_PER_SECOND",
     "AWS_MAX_ATTEMPTS",
@@ -39,7 +39,7 @@ const OTHER_KNOWN_ENV: &[&str] = &[
 /// resource be named. Add one only with the reason.
 const RESOURCE_STAR_ALLOWLIST: &[&str] = &[
     // The Resource Groups Tagging API has no resource-level permissions: selections
-    // find resources with it (CONTRACT.md section 8).
+    // find resources with it (docs/reference.md, "Selections").
     "tag:GetResources",
 ];
 
@@ -139,13 +139,13 @@ fn function_runs_the_rust_binary_on_arm64() {
 }
 
 #[test]
-fn every_setting_of_contract_section_7_is_set() {
+fn every_setting_of_the_reference_is_set() {
     let t = template();
     let env = function_env(&t);
-    for name in CONTRACT_SETTINGS {
-        let value = env
-            .get(*name)
-            .unwrap_or_else(|| panic!("settings: environment variable {name} (CONTRACT.md section 7) is not set"));
+    for name in FUNCTION_SETTINGS {
+        let value = env.get(*name).unwrap_or_else(|| {
+            panic!("settings: environment variable {name} (docs/reference.md, Settings) is not set")
+        });
         // A Ref names a parameter, or a resource of the template (the request queue).
         if let Some(param) = ref_name(value).filter(|r| !resources(&t).contains_key(*r)) {
             parameter(&t, param);
@@ -153,7 +153,7 @@ fn every_setting_of_contract_section_7_is_set() {
     }
     for name in env.keys() {
         assert!(
-            CONTRACT_SETTINGS.contains(&name.as_str()) || OTHER_KNOWN_ENV.contains(&name.as_str()),
+            FUNCTION_SETTINGS.contains(&name.as_str()) || OTHER_KNOWN_ENV.contains(&name.as_str()),
             "settings: the function reads no environment variable {name} (typo?)"
         );
     }
@@ -931,7 +931,7 @@ fn template_is_next_to_the_manifest() {
 
 // ------------------------------------------------- metrics, alarms, dashboard
 
-/// The metrics of CONTRACT.md section 9 that fire an alarm when above 0.
+/// The metrics (README, "Job outcomes, metrics and alarms") that fire an alarm when above 0.
 const ALARMED_METRICS: &[&str] = &["JobsFailed", "MessagesFailed", "BackupJobsFailed", "CopyJobsFailed"];
 
 /// The parameter that names the metrics' namespace, as the function reads it.

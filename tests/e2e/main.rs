@@ -791,7 +791,7 @@ async fn no_log_level_lets_a_tag_value_or_credential_through() {
 }
 
 #[tokio::test]
-async fn log_lines_carry_the_fields_of_the_contract() {
+async fn log_lines_carry_the_documented_fields() {
     let setup = Setup::start(&[]).await;
     setup.lambda.invoke(&sample("list.json")).await.response();
     setup.lambda.invoke(&sample("sqs-batch.json")).await.response();
