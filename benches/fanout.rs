@@ -46,17 +46,6 @@ fn binary() -> PathBuf {
     std::env::var_os("BENCH_BINARY").map_or_else(|| env!("CARGO_BIN_EXE_bootstrap").into(), Into::into)
 }
 
-fn vm_hwm_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
 /// What the local SQS received.
 #[derive(Default)]
 struct Received {
@@ -188,7 +177,7 @@ async fn fan_out() -> Vec<String> {
         .invoke_guarded(&selection(), None, Duration::from_secs(900), Duration::from_secs(900))
         .await;
     let seconds = began.elapsed().as_secs_f64();
-    let peak_kib = function.pid().and_then(vm_hwm_kib).unwrap_or(0);
+    let peak_kib = function.pid().and_then(harness::vm_hwm_kib).unwrap_or(0);
     let answer = answer.response().clone();
     function.finish().await;
 

@@ -75,17 +75,6 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-fn vm_hwm_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
 fn request(i: usize) -> Value {
     json!({ "ResourceArn": format!("arn:aws:ec2:eu-west-1:123456789012:volume/vol-{i:04}") })
 }
@@ -120,7 +109,7 @@ async fn main() {
         let function = Function::start_binary(binary(), &lambda, &backup, &settings());
         lambda.wait_for_poll().await;
         init.push(ms(began.elapsed()));
-        if let Some(kib) = function.pid().and_then(vm_hwm_kib) {
+        if let Some(kib) = function.pid().and_then(harness::vm_hwm_kib) {
             let entry = peak.entry("1. init").or_default();
             *entry = (*entry).max(kib);
         }
@@ -167,7 +156,7 @@ async fn main() {
             "| SQS batch of 10, 50 ms latency, MAX_CONCURRENCY=8 (floor 100 ms) | {} |",
             sqs_batches(&lambda, repeats).await.row("ms")
         ));
-        if let Some(kib) = function.pid().and_then(vm_hwm_kib) {
+        if let Some(kib) = function.pid().and_then(harness::vm_hwm_kib) {
             let entry = peak.entry("2-3. requests and SQS batches").or_default();
             *entry = (*entry).max(kib);
         }
@@ -319,7 +308,7 @@ async fn main() {
                     let answer = lambda.invoke(&event).await;
                     assert_eq!(answer.response()["Jobs"].as_array().map_or(0, Vec::len), size);
                 }
-                if let Some(kib) = function.pid().and_then(vm_hwm_kib) {
+                if let Some(kib) = function.pid().and_then(harness::vm_hwm_kib) {
                     peaks.push(kib as f64 / 1024.0);
                 }
                 function.finish().await;

@@ -643,3 +643,15 @@ fn read_lines<R: tokio::io::AsyncRead + Unpin + Send + 'static>(reader: R) -> Jo
         all
     })
 }
+
+/// The peak resident memory (`VmHWM`) of process `pid`, in KiB, for the benchmarks.
+pub fn vm_hwm_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
