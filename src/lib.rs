@@ -1,29 +1,18 @@
 //! backup-trigger: an AWS Lambda function that turns backup requests into AWS Backup jobs.
 //!
-//! The pure core ([`event`], [`request`], [`token`]) turns an incoming event into a
-//! [`event::Plan`] of validated jobs without any I/O. [`send`] runs a plan with bounded
-//! concurrency and the invocation's deadline, through a [`send::JobStarter`]: the AWS
-//! SDK ([`aws`]) or a dry run; [`rate`] paces the calls of the whole process.
-//! [`handler`] ties one invocation together, [`answer`] shapes what Lambda gets back,
-//! [`logging`] writes the JSON log lines and [`metrics`] the one metrics line of each
-//! invocation.
+//! The layers, each importing only those below it (docs/architecture.md):
+//! [`handler`] runs one invocation: it reads each event into a [`command::Command`],
+//! runs it, and finishes the [`report::Report`] every command returns into log
+//! lines, the metrics line and the answer. Commands do their I/O through the
+//! adapters of [`io`] and decide with the pure [`core`]. [`main`](../bootstrap/index.html),
+//! [`local`], [`app`], [`settings`] and [`logging`] wire it all together.
 
-pub mod answer;
-pub mod aws;
-pub mod enqueue;
-pub mod error;
-pub mod event;
-#[cfg(test)]
-mod fixtures;
+pub mod app;
+pub mod command;
+pub mod core;
 pub mod handler;
-pub mod inventory;
+pub mod io;
 pub mod local;
 pub mod logging;
-pub mod metrics;
-pub mod rate;
-pub mod request;
-pub mod resolve;
-pub mod send;
+pub mod report;
 pub mod settings;
-pub mod suggest;
-pub mod token;

@@ -11,6 +11,11 @@
 //! A selection finds its resources in a file of what `aws resourcegroupstaggingapi
 //! get-resources` prints: `--resources FILE`, or in a dry run by default
 //! `local/resources.json` beside the event; otherwise in the account's Tagging API.
+//! An audit reads what `aws backup list-protected-resources` and `aws backup
+//! list-backup-jobs` print in the same way (`--protected-resources FILE`,
+//! `--backup-jobs FILE`; by default `local/protected-resources.json` and
+//! `local/backup-jobs.json` in a dry run), at the time given by `--now` (RFC 3339),
+//! or the current time.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -18,26 +23,33 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lambda_runtime::Diagnostic;
 use serde_json::Value;
 
-use crate::aws::{self, AwsBackup};
-use crate::handler::{self, App, Invocation};
-use crate::inventory::ResourceFile;
-use crate::metrics::Sink;
-use crate::resolve::Sources;
-use crate::send::{Deadline, DryRun, JobStarter};
+use crate::app::{aws_io, App, Clock};
+use crate::core::time::Timestamp;
+use crate::handler::{self, Invocation};
+use crate::io::inventory::ResourceFile;
+use crate::io::listings::ListingFiles;
+use crate::io::sdk;
+use crate::io::send::Deadline;
+use crate::report::answer::diagnostic;
+use crate::report::metrics::Sink;
 use crate::settings::Settings;
 
 pub const USAGE: &str = "usage: bootstrap invoke EVENT.json [--dry-run] [--env-vars ENV.json] [--resources FILE]\n\
+    \x20      [--protected-resources FILE] [--backup-jobs FILE] [--now TIME]\n\
     Runs the handler once on EVENT.json (- for stdin) and prints the answer.\n\
     Settings come from the environment, as in Lambda, and from ENV.json (the format\n\
     of `sam local invoke --env-vars`; by default local/env.json beside the event,\n\
     when there is one); the environment wins. Without arguments, bootstrap runs as a\n\
-    Lambda function (AWS_LAMBDA_RUNTIME_API must be set). A selection finds its\n\
-    resources in FILE (what `aws resourcegroupstaggingapi get-resources` prints; in a\n\
-    dry run by default local/resources.json beside the event, when there is one),\n\
-    else in the account's Resource Groups Tagging API.";
+    Lambda function (AWS_LAMBDA_RUNTIME_API must be set).\n\
+    A selection finds its resources in --resources FILE (what `aws\n\
+    resourcegroupstaggingapi get-resources` prints), an audit its listings in\n\
+    --protected-resources and --backup-jobs (what `aws backup list-protected-resources`\n\
+    and `aws backup list-backup-jobs` print). In a dry run they default to\n\
+    local/resources.json, local/protected-resources.json and local/backup-jobs.json\n\
+    beside the event, when there are; otherwise the account's APIs are read. An audit\n\
+    runs at --now (RFC 3339, such as 2026-11-22T09:00:00Z), else at the current time.";
 
 /// The function's logical id in template.yaml: its section of an env-vars file.
 const FUNCTION_ID: &str = "BackupTriggerFunction";
@@ -46,37 +58,40 @@ const FUNCTION_ID: &str = "BackupTriggerFunction";
 const LOCAL_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
 /// What `bootstrap invoke` was asked to do.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq, Eq)]
 struct Args {
     event: String,
     dry_run: bool,
     env_vars: Option<PathBuf>,
     resources: Option<PathBuf>,
+    protected_resources: Option<PathBuf>,
+    backup_jobs: Option<PathBuf>,
+    now: Option<Timestamp>,
 }
 
 fn parse_args(args: &[String]) -> Result<Option<Args>, ()> {
+    let mut parsed = Args::default();
     let mut event = None;
-    let mut dry_run = false;
-    let mut env_vars = None;
-    let mut resources = None;
     let mut args = args.iter();
     while let Some(arg) = args.next() {
+        let mut path = || args.next().map(PathBuf::from).ok_or(());
         match arg.as_str() {
-            "--dry-run" => dry_run = true,
+            "--dry-run" => parsed.dry_run = true,
             "-h" | "--help" => return Ok(None),
-            "--env-vars" => env_vars = Some(PathBuf::from(args.next().ok_or(())?)),
-            "--resources" => resources = Some(PathBuf::from(args.next().ok_or(())?)),
+            "--env-vars" => parsed.env_vars = Some(path()?),
+            "--resources" => parsed.resources = Some(path()?),
+            "--protected-resources" => parsed.protected_resources = Some(path()?),
+            "--backup-jobs" => parsed.backup_jobs = Some(path()?),
+            "--now" => {
+                let time = args.next().ok_or(())?;
+                parsed.now = Some(Timestamp::parse_rfc3339(time).ok_or(())?);
+            }
             other if event.is_none() => event = Some(other.to_owned()),
             _ => return Err(()),
         }
     }
-    let event = event.ok_or(())?;
-    Ok(Some(Args {
-        event,
-        dry_run,
-        env_vars,
-        resources,
-    }))
+    parsed.event = event.ok_or(())?;
+    Ok(Some(parsed))
 }
 
 pub async fn invoke(args: &[String]) -> ExitCode {
@@ -130,18 +145,33 @@ pub async fn invoke(args: &[String]) -> ExitCode {
     };
     settings.dry_run |= args.dry_run;
     let invocation = Invocation::new(local_request_id(settings.dry_run), Deadline::after(LOCAL_TIMEOUT));
-    let config = aws::config_loader(&settings).load().await;
-    let mut sources = Sources::aws(&config, &settings);
-    // A real run never reads the sample resources: it would back up what they name.
-    let resources = args
-        .resources
-        .clone()
-        .or_else(|| settings.dry_run.then(|| beside(&args.event, RESOURCES_FILE)).flatten());
-    if let Some(path) = resources {
+    let clock = args.now.map_or(Clock::System, Clock::Fixed);
+    let config = sdk::config_loader(settings.retry_set_by_user).load().await;
+    let mut io = aws_io(&config, &settings);
+    // A real run never reads the sample files: it would back up what they name.
+    let beside_dry = |given: &Option<PathBuf>, name: &str| {
+        given
+            .clone()
+            .or_else(|| settings.dry_run.then(|| beside(&args.event, name)).flatten())
+    };
+    if let Some(path) = beside_dry(&args.resources, RESOURCES_FILE) {
         match ResourceFile::open(&path) {
             Ok(found) => {
                 tracing::info!(resources_file = %path.display(), "selections find their resources in this file");
-                sources.inventory = Arc::new(found);
+                io.inventory = Arc::new(found);
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if let Some(path) = beside_dry(&args.protected_resources, PROTECTED_FILE) {
+        let jobs = beside_dry(&args.backup_jobs, JOBS_FILE);
+        match ListingFiles::open(&path, jobs.as_deref(), clock.now()) {
+            Ok(listings) => {
+                tracing::info!(protected_resources_file = %path.display(), backup_jobs_file = ?jobs.as_deref().map(Path::display), "audits read their listings from these files");
+                io.listings = Arc::new(listings);
             }
             Err(e) => {
                 eprintln!("{e}");
@@ -150,19 +180,16 @@ pub async fn invoke(args: &[String]) -> ExitCode {
         }
     }
     // The metrics line goes with the log lines, to stderr: stdout holds the answer only.
-    if settings.dry_run {
-        let app = App::new(settings, DryRun).with_metrics_sink(Sink::Stderr);
-        run(app.with_sources(sources), event, &invocation).await
-    } else {
-        let limiter = Arc::new(crate::rate::Limiter::new(settings.max_calls_per_second));
-        let client = aws::backup_client(&config, Arc::clone(&limiter));
-        let app = App::sharing(settings, AwsBackup::new(client), limiter).with_metrics_sink(Sink::Stderr);
-        run(app.with_sources(sources), event, &invocation).await
-    }
+    let app = App::new(&settings, io).with_metrics_sink(Sink::Stderr).with_clock(clock);
+    run(app, event, &invocation).await
 }
 
 /// The resources a dry run of a selection reads, beside the event.
 pub const RESOURCES_FILE: &str = "local/resources.json";
+/// The protected resources a dry run of an audit reads, beside the event.
+pub const PROTECTED_FILE: &str = "local/protected-resources.json";
+/// The backup jobs a dry run of an audit reads, beside the event.
+pub const JOBS_FILE: &str = "local/backup-jobs.json";
 
 /// `name` in the folder of the event file, when it exists there.
 fn beside(event: &str, name: &str) -> Option<PathBuf> {
@@ -221,7 +248,7 @@ fn local_request_id(dry_run: bool) -> String {
     format!("local-invoke-{}-{nanos}", std::process::id())
 }
 
-async fn run<S: JobStarter>(app: App<S>, event: String, invocation: &Invocation) -> ExitCode {
+async fn run(app: App, event: String, invocation: &Invocation) -> ExitCode {
     let answer = handler::handle_text(&Arc::new(app), &event, invocation).await;
     let code = if answer.is_ok() {
         ExitCode::SUCCESS
@@ -232,7 +259,7 @@ async fn run<S: JobStarter>(app: App<S>, event: String, invocation: &Invocation)
     let mut stdout = std::io::stdout().lock();
     let printed = match answer {
         Ok(answer) => serde_json::to_writer_pretty(&mut stdout, &answer),
-        Err(error) => serde_json::to_writer_pretty(&mut stdout, &Diagnostic::from(error)),
+        Err(error) => serde_json::to_writer_pretty(&mut stdout, &diagnostic(&error)),
     };
     match printed.and_then(|()| writeln!(stdout).map_err(serde_json::Error::io)) {
         Ok(()) => code,
@@ -265,18 +292,31 @@ mod tests {
                 event: "e.json".into(),
                 dry_run: true,
                 env_vars: Some("env.json".into()),
-                resources: None,
+                ..Args::default()
             }))
         );
         assert_eq!(
-            args(&["e.json", "--resources", "r.json"]),
+            args(&[
+                "e.json",
+                "--resources",
+                "r.json",
+                "--protected-resources",
+                "p.json",
+                "--backup-jobs",
+                "j.json",
+                "--now",
+                "2026-11-22T09:00:00Z"
+            ]),
             Ok(Some(Args {
                 event: "e.json".into(),
-                dry_run: false,
-                env_vars: None,
                 resources: Some("r.json".into()),
+                protected_resources: Some("p.json".into()),
+                backup_jobs: Some("j.json".into()),
+                now: Timestamp::parse_rfc3339("2026-11-22T09:00:00Z"),
+                ..Args::default()
             }))
         );
+        assert_eq!(args(&["e.json", "--now", "yesterday"]), Err(()), "--now takes RFC 3339");
         assert_eq!(args(&["e.json", "--resources"]), Err(()), "--resources needs a file");
         assert_eq!(args(&["--help"]), Ok(None));
         assert_eq!(args(&[]), Err(()));

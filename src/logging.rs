@@ -1,23 +1,19 @@
-//! JSON log lines for CloudWatch Logs Insights (docs/reference.md, "Logs"): one per
-//! request, one per job outcome and one per event. Tag values and credentials never
-//! appear: requests are logged field by field, never whole, and the AWS SDK's own logs are capped at INFO
-//! (at DEBUG and TRACE the SDK logs signing details).
+//! Where the log lines go and which get through (docs/reference.md, "Logs"): JSON
+//! lines unless `AWS_LAMBDA_LOG_FORMAT` says Text, at the level of
+//! `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`, with the AWS SDK's own logs capped at INFO
+//! whatever is asked (at DEBUG and TRACE the SDK logs signing details and bodies);
+//! and a panic hook that logs where, never what. The lines themselves are written
+//! by `report::log`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
-use tracing::{error, info, warn};
+use tracing::error;
 use tracing_subscriber::filter::{EnvFilter, FilterExt, LevelFilter, Targets};
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
-use crate::event::outcome::JobOutcome;
-use crate::event::{Origin, Plan};
-use crate::request::Job;
-use crate::send::{Code, JobResult, Outcome};
-use crate::token::SourceId;
 
 /// Crates whose logs are never let through below INFO, whatever the level asked:
 /// at DEBUG and TRACE they log request signing, headers and payload details.
@@ -108,7 +104,7 @@ pub fn install_panic_hook() {
             .unwrap_or_default();
         error!(
             location,
-            error_type = crate::error::INTERNAL_ERROR,
+            error_type = crate::core::error::INTERNAL_ERROR,
             "panic in backup-trigger"
         );
     }));
@@ -119,270 +115,6 @@ static COLD: AtomicBool = AtomicBool::new(true);
 /// True for the first invocation of this process, false after.
 pub fn take_cold_start() -> bool {
     COLD.swap(false, Ordering::Relaxed)
-}
-
-/// One line per request: what was asked, what AWS answered, how long it took.
-pub fn request(result: &JobResult, position: usize, at: Origin) {
-    let job: &Job = &result.job;
-    let (resource_arn, recovery_point_arn, destination) = match job {
-        Job::StartBackupJob(b) => (
-            Some(b.resource_arn()),
-            match &result.outcome {
-                Outcome::Started(s) => s.recovery_point_arn.as_deref(),
-                _ => None,
-            },
-            None,
-        ),
-        Job::StartCopyJob(c) => (
-            None,
-            Some(c.recovery_point_arn()),
-            Some(c.destination_backup_vault_arn()),
-        ),
-    };
-    let (outcome, job_id, is_parent, failure) = match &result.outcome {
-        Outcome::Started(s) => ("started", Some(s.job_id.as_str()), Some(s.is_parent), None),
-        Outcome::WouldStart => ("dry_run", None, None, None),
-        Outcome::Failed(f) => (
-            if f.code == Code::NotStarted {
-                "not_started"
-            } else {
-                "failed"
-            },
-            None,
-            None,
-            Some(f),
-        ),
-    };
-    let duration_ms = millis(result.duration);
-    let action = job.action().as_str();
-    let token = job.idempotency_token();
-    let vault = job.vault();
-    match failure {
-        None => info!(
-            action,
-            resource_arn,
-            recovery_point_arn,
-            vault,
-            destination_vault_arn = destination,
-            idempotency_token = token,
-            job_id,
-            is_parent,
-            request_id = at.request_id,
-            message_id = at.message_id,
-            position,
-            outcome,
-            duration_ms,
-            "request"
-        ),
-        Some(f) => error!(
-            action,
-            resource_arn,
-            recovery_point_arn,
-            vault,
-            destination_vault_arn = destination,
-            idempotency_token = token,
-            request_id = at.request_id,
-            message_id = at.message_id,
-            position,
-            outcome,
-            error_code = f.code.as_str(),
-            error_message = f.message.as_str(),
-            retryable = f.retryable,
-            duration_ms,
-            "request"
-        ),
-    }
-}
-
-/// One line per job outcome (the README, "Job outcomes, metrics and alarms"): how an AWS Backup job ended,
-/// at INFO when it completed and at ERROR otherwise. `job_id` is the name the request
-/// line gives the job it started, so that the two join.
-pub fn outcome(outcome: &JobOutcome, source: &SourceId, at: Origin) {
-    let kind = outcome.kind.as_str();
-    let state = outcome.state.as_str();
-    let job_id = outcome.job_id.as_deref();
-    let status_message = outcome.status_message.as_deref();
-    let resource_arn = outcome.resource_arn.as_deref();
-    let resource_type = outcome.resource_type.as_deref();
-    let vault = outcome.vault.as_deref();
-    let source_vault_arn = outcome.source_vault_arn.as_deref();
-    let recovery_point_arn = outcome.recovery_point_arn.as_deref();
-    let source_recovery_point_arn = outcome.source_recovery_point_arn.as_deref();
-    let backup_size_bytes = outcome.backup_size_bytes;
-    let completion_date = outcome.completion_date.as_deref();
-    let source_id = source.value.as_str();
-    if outcome.state.succeeded() {
-        info!(
-            kind,
-            job_id,
-            state,
-            status_message,
-            resource_arn,
-            resource_type,
-            vault,
-            source_vault_arn,
-            recovery_point_arn,
-            source_recovery_point_arn,
-            backup_size_bytes,
-            completion_date,
-            source_id,
-            request_id = at.request_id,
-            message_id = at.message_id,
-            "outcome"
-        )
-    } else {
-        error!(
-            kind,
-            job_id,
-            state,
-            status_message,
-            resource_arn,
-            resource_type,
-            vault,
-            source_vault_arn,
-            recovery_point_arn,
-            source_recovery_point_arn,
-            backup_size_bytes,
-            completion_date,
-            source_id,
-            request_id = at.request_id,
-            message_id = at.message_id,
-            "outcome"
-        )
-    }
-}
-
-/// What became of one event (or one SQS message).
-pub struct EventSummary<'a> {
-    pub kind: &'a str,
-    pub source: &'a SourceId,
-    pub requests: usize,
-    pub failed: usize,
-    pub skipped: Option<&'a str>,
-    /// Why the event started nothing, when it was refused as a whole: the
-    /// `errorType` and the message.
-    pub error: Option<(&'a str, &'a str)>,
-    pub duration: Duration,
-    /// Set on the line of a whole event; none on a message's line.
-    pub cold_start: Option<bool>,
-}
-
-impl<'a> EventSummary<'a> {
-    /// An event whose jobs were sent (or that asked for nothing).
-    pub fn sent(plan: &'a Plan, results: &[JobResult], duration: Duration, cold_start: Option<bool>) -> Self {
-        EventSummary {
-            kind: plan.shape.as_str(),
-            source: &plan.source,
-            requests: results.len(),
-            failed: results.iter().filter(|r| r.outcome.is_failure()).count(),
-            skipped: plan.skipped.as_deref(),
-            error: None,
-            duration,
-            cold_start,
-        }
-    }
-
-    /// An event refused before any call: it started nothing.
-    pub fn rejected(
-        kind: &'a str,
-        source: &'a SourceId,
-        error: (&'a str, &'a str),
-        duration: Duration,
-        cold_start: Option<bool>,
-    ) -> Self {
-        EventSummary {
-            kind,
-            source,
-            requests: 0,
-            failed: 0,
-            skipped: None,
-            error: Some(error),
-            duration,
-            cold_start,
-        }
-    }
-}
-
-/// One line per event, or per SQS message.
-pub fn event(summary: &EventSummary, at: Origin) {
-    let source_id = summary.source.value.as_str();
-    let source_kind = summary.source.kind.as_str();
-    let duration_ms = millis(summary.duration);
-    match &summary.error {
-        None => {
-            let outcome = if summary.skipped.is_some() {
-                "skipped"
-            } else if summary.failed > 0 {
-                "failed"
-            } else {
-                "succeeded"
-            };
-            if summary.failed > 0 {
-                warn!(
-                    kind = summary.kind,
-                    source_id,
-                    source_kind,
-                    requests = summary.requests,
-                    failed = summary.failed,
-                    outcome,
-                    request_id = at.request_id,
-                    message_id = at.message_id,
-                    cold_start = summary.cold_start,
-                    duration_ms,
-                    "event"
-                )
-            } else {
-                info!(
-                    kind = summary.kind,
-                    source_id,
-                    source_kind,
-                    requests = summary.requests,
-                    failed = summary.failed,
-                    outcome,
-                    skipped = summary.skipped,
-                    request_id = at.request_id,
-                    message_id = at.message_id,
-                    cold_start = summary.cold_start,
-                    duration_ms,
-                    "event"
-                )
-            }
-        }
-        Some((error_type, message)) => error!(
-            kind = summary.kind,
-            source_id,
-            source_kind,
-            requests = summary.requests,
-            outcome = "rejected",
-            error_type = *error_type,
-            error_message = *message,
-            request_id = at.request_id,
-            message_id = at.message_id,
-            cold_start = summary.cold_start,
-            duration_ms,
-            "event"
-        ),
-    }
-}
-
-/// One line per SQS batch.
-pub fn batch(messages: usize, failed: usize, fifo: bool, duration: Duration, cold_start: bool, request_id: &str) {
-    let duration_ms = millis(duration);
-    if failed > 0 {
-        warn!(
-            kind = "sqs",
-            messages, failed, fifo, request_id, cold_start, duration_ms, "batch"
-        )
-    } else {
-        info!(
-            kind = "sqs",
-            messages, failed, fifo, request_id, cold_start, duration_ms, "batch"
-        )
-    }
-}
-
-fn millis(duration: Duration) -> f64 {
-    (duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0
 }
 
 #[cfg(test)]

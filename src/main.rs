@@ -4,12 +4,11 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use backup_trigger::aws::{self, AwsBackup};
-use backup_trigger::error::ConfigError;
-use backup_trigger::handler::{self, App, Invocation};
-use backup_trigger::rate::Limiter;
-use backup_trigger::resolve::Sources;
-use backup_trigger::send::{DryRun, JobStarter};
+use backup_trigger::app::{aws_io, App};
+use backup_trigger::core::error::Error;
+use backup_trigger::handler::{self, Invocation};
+use backup_trigger::io::sdk;
+use backup_trigger::report::answer::diagnostic;
 use backup_trigger::settings::Settings;
 use backup_trigger::{local, logging};
 use lambda_runtime::{service_fn, LambdaEvent};
@@ -50,24 +49,17 @@ async fn serve() -> ExitCode {
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
         Err(error) => {
-            tracing::error!(setting = error.name, error_type = "ConfigError", "{error}");
+            let setting = error.name;
+            let error = Error::Config(error.to_string());
+            tracing::error!(setting, error_type = error.error_type(), "{error}");
             report_init_error(&error).await;
             return ExitCode::FAILURE;
         }
     };
-    // One configuration for every client; a dry run still reads the Tagging API.
-    let config = aws::config_loader(&settings).load().await;
-    let sources = Sources::aws(&config, &settings);
-    let outcome = if settings.dry_run {
-        run(App::new(settings, DryRun).with_sources(sources)).await
-    } else {
-        // One pace for the whole process: the handler waits its turn there, and the
-        // client reports every answer to it.
-        let limiter = Arc::new(Limiter::new(settings.max_calls_per_second));
-        let client = aws::backup_client(&config, Arc::clone(&limiter));
-        run(App::sharing(settings, AwsBackup::new(client), limiter).with_sources(sources)).await
-    };
-    match outcome {
+    // One configuration for every client, built once, before the first event.
+    let config = sdk::config_loader(settings.retry_set_by_user).load().await;
+    let app = App::new(&settings, aws_io(&config, &settings));
+    match run(app).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!("the Lambda runtime stopped: {error}");
@@ -76,30 +68,31 @@ async fn serve() -> ExitCode {
     }
 }
 
-async fn run<S: JobStarter>(app: App<S>) -> Result<(), lambda_runtime::Error> {
+async fn run(app: App) -> Result<(), lambda_runtime::Error> {
     let app = Arc::new(app);
     // The runtime parses the event once, into a Value; Lambda itself refuses a
     // payload over 6 MB and one that is not JSON, so no text-level check is needed.
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let app = Arc::clone(&app);
-        async move { handler::handle(&app, event.payload, &Invocation::from_context(&event.context)).await }
+        async move {
+            handler::handle(&app, event.payload, &Invocation::from_context(&event.context))
+                .await
+                .map_err(|error| diagnostic(&error))
+        }
     }))
     .await
 }
 
 /// Tells Lambda why the function cannot start (`/runtime/init/error`), so the error
 /// shows in the invoke result as well as in the log.
-async fn report_init_error(error: &ConfigError) {
-    let diagnostic = lambda_runtime::Diagnostic {
-        error_type: "ConfigError".into(),
-        error_message: error.to_string(),
-    };
+async fn report_init_error(error: &Error) {
+    let report = diagnostic(error);
     // Two strings always serialise.
-    let body = serde_json::to_string(&diagnostic).unwrap_or_default();
+    let body = serde_json::to_string(&report).unwrap_or_default();
     let request = lambda_runtime_api_client::build_request()
         .method("POST")
         .uri("/2018-06-01/runtime/init/error")
-        .header("lambda-runtime-function-error-type", "ConfigError")
+        .header("lambda-runtime-function-error-type", report.error_type.as_str())
         .body(lambda_runtime_api_client::body::Body::from(body));
     let client = lambda_runtime_api_client::PooledClient::builder().build();
     match request {

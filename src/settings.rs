@@ -1,8 +1,18 @@
-//! The function's settings (docs/reference.md, "Settings"), read and checked once at start.
+//! The function's settings (docs/reference.md, "Settings"), read and checked once at
+//! start; the [`Defaults`] the core validates requests with are made from them.
 
-use crate::error::ConfigError;
-use crate::rate::CallsPerSecond;
-use crate::request::rules;
+use crate::core::request::rules;
+use crate::core::Defaults;
+use crate::io::rate::CallsPerSecond;
+use crate::report::metrics::{line_level, DEFAULT_FUNCTION_NAME, DEFAULT_NAMESPACE};
+
+/// A setting (environment variable) that is malformed: the function refuses to start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("setting {name} is invalid: {problem}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub problem: String,
+}
 
 /// Calls in flight at once when `MAX_CONCURRENCY` is not set.
 pub const DEFAULT_MAX_CONCURRENCY: usize = 8;
@@ -49,7 +59,8 @@ pub struct Settings {
     pub metrics_namespace: String,
     /// The metrics' `FunctionName` dimension: `AWS_LAMBDA_FUNCTION_NAME`, set by Lambda.
     pub function_name: String,
-    /// The `level` of the metrics line, from `AWS_LAMBDA_LOG_LEVEL` (see [`crate::metrics`]).
+    /// The `level` of the metrics line, from `AWS_LAMBDA_LOG_LEVEL` (see
+    /// [`crate::report::metrics`]).
     pub metrics_level: &'static str,
 }
 
@@ -65,8 +76,8 @@ impl Default for Settings {
             dry_run: false,
             retry_set_by_user: false,
             request_queue_url: None,
-            metrics_namespace: crate::metrics::DEFAULT_NAMESPACE.to_owned(),
-            function_name: crate::metrics::DEFAULT_FUNCTION_NAME.to_owned(),
+            metrics_namespace: DEFAULT_NAMESPACE.to_owned(),
+            function_name: DEFAULT_FUNCTION_NAME.to_owned(),
             metrics_level: "INFO",
         }
     }
@@ -90,7 +101,7 @@ impl Settings {
                         Ok(()) => Ok(Some(value)),
                         Err(problem) => Err(ConfigError {
                             name,
-                            problem: format!("{} {problem}", crate::error::quote_str(&value)),
+                            problem: format!("{} {problem}", crate::core::error::quote_str(&value)),
                         }),
                     },
                 }
@@ -114,7 +125,7 @@ impl Settings {
                         name: "ALLOWED_DESTINATION_VAULT_ARNS",
                         problem: format!(
                             "{} {problem} (the setting is a comma-separated list of vault ARNs)",
-                            crate::error::quote_str(arn)
+                            crate::core::error::quote_str(arn)
                         ),
                     })?;
                 }
@@ -147,7 +158,7 @@ impl Settings {
                         name: "MAX_CONCURRENCY",
                         problem: format!(
                             "{} must be a whole number from 1 to {MAX_MAX_CONCURRENCY}",
-                            crate::error::quote_str(&text)
+                            crate::core::error::quote_str(&text)
                         ),
                     })
                 }
@@ -158,7 +169,7 @@ impl Settings {
             None => None,
             Some(text) => CallsPerSecond::parse(&text).map_err(|problem| ConfigError {
                 name: "MAX_CALLS_PER_SECOND",
-                problem: format!("{} {problem}", crate::error::quote_str(&text)),
+                problem: format!("{} {problem}", crate::core::error::quote_str(&text)),
             })?,
         };
 
@@ -169,7 +180,7 @@ impl Settings {
             Some(v) => {
                 return Err(ConfigError {
                     name: "DRY_RUN",
-                    problem: format!("{} must be true or false", crate::error::quote_str(&v)),
+                    problem: format!("{} must be true or false", crate::core::error::quote_str(&v)),
                 })
             }
         };
@@ -180,7 +191,7 @@ impl Settings {
                     name: "AWS_MAX_ATTEMPTS",
                     problem: format!(
                         "{} must be a whole number of at least 1",
-                        crate::error::quote_str(&text)
+                        crate::core::error::quote_str(&text)
                     ),
                 });
             }
@@ -189,7 +200,7 @@ impl Settings {
             if !matches!(mode.to_ascii_lowercase().as_str(), "standard" | "adaptive") {
                 return Err(ConfigError {
                     name: "AWS_RETRY_MODE",
-                    problem: format!("{} must be standard or adaptive", crate::error::quote_str(&mode)),
+                    problem: format!("{} must be standard or adaptive", crate::core::error::quote_str(&mode)),
                 });
             }
         }
@@ -198,14 +209,14 @@ impl Settings {
 
         let metrics_namespace = match checked("METRICS_NAMESPACE", metrics_namespace)? {
             Some(namespace) => namespace,
-            None => crate::metrics::DEFAULT_NAMESPACE.to_owned(),
+            None => DEFAULT_NAMESPACE.to_owned(),
         };
         // Lambda sets the function's name; a longer value than a dimension may hold
         // is not Lambda's, and is cut rather than refused.
         let function_name = get("AWS_LAMBDA_FUNCTION_NAME")
             .map(|name| name.chars().take(MAX_DIMENSION_VALUE).collect())
-            .unwrap_or_else(|| crate::metrics::DEFAULT_FUNCTION_NAME.to_owned());
-        let metrics_level = crate::metrics::line_level(get("AWS_LAMBDA_LOG_LEVEL").as_deref());
+            .unwrap_or_else(|| DEFAULT_FUNCTION_NAME.to_owned());
+        let metrics_level = line_level(get("AWS_LAMBDA_LOG_LEVEL").as_deref());
 
         Ok(Settings {
             backup_vault_name,
@@ -223,11 +234,15 @@ impl Settings {
         })
     }
 
-    /// Whether a copy may go to `destination` under `ALLOWED_DESTINATION_VAULT_ARNS`.
-    pub fn destination_allowed(&self, destination: &str) -> bool {
-        self.allowed_destination_vault_arns
-            .as_ref()
-            .is_none_or(|allowed| allowed.iter().any(|a| a == destination))
+    /// What requests fall back on: the default vault, role and copy destination,
+    /// and the copy allow-list.
+    pub fn defaults(&self) -> Defaults {
+        Defaults {
+            vault: self.backup_vault_name.clone(),
+            role: self.backup_iam_role_arn.clone(),
+            copy_destination: self.copy_destination_vault_arn.clone(),
+            allowed_destinations: self.allowed_destination_vault_arns.clone(),
+        }
     }
 }
 
@@ -303,8 +318,8 @@ mod tests {
         assert_eq!(s.max_concurrency, 3);
         assert_eq!(s.max_calls_per_second, CallsPerSecond::new(5.0));
         assert!(s.dry_run);
-        assert!(s.destination_allowed(VAULT_B));
-        assert!(!s.destination_allowed("arn:aws:backup:eu-west-1:999999999999:backup-vault:Evil"));
+        assert!(s.defaults().allows(VAULT_B));
+        assert!(!s.defaults().allows("arn:aws:backup:eu-west-1:999999999999:backup-vault:Evil"));
     }
 
     #[test]

@@ -1,86 +1,105 @@
-//! Bare requests and lists (`{"Jobs": [...]}`): direct invocations, EventBridge
-//! Scheduler and rule targets with constant input, and an EventBridge event's detail.
+//! Requests as they are listed (docs/reference.md, "Events"): a bare request or a
+//! list `{"Jobs": [...]}`, from a direct invocation, an EventBridge Scheduler or rule
+//! target with constant input, or an EventBridge event's `detail`. Every request is
+//! validated before the first call: one bad request refuses the whole event.
 
 use serde_json::{Map, Value};
 
-use crate::error::{quote_str, Invalid, PlanError};
-use crate::event::{source_id, Origin, Plan, Shape};
-use crate::request::{kind_of, request_fields, rules, validate, Job};
-use crate::settings::Settings;
+use crate::command::{Context, Rejected};
+use crate::core::error::{quote_str, Error, Invalid};
+use crate::core::request::{kind_of, request_fields, rules, validate, Job};
+use crate::core::token::{Origin, SourceId};
+use crate::core::Defaults;
+use crate::io::send::send_all;
+use crate::report::{Kind, Report};
 
 /// At most this many requests in one list.
 pub const MAX_JOBS: usize = 1000;
 
-/// Plans a bare request or a list. `event_id` is the enclosing EventBridge event's id.
-pub fn plan(event: &Value, origin: &Origin, event_id: Option<&str>, settings: &Settings) -> Result<Plan, PlanError> {
-    let Value::Object(map) = event else {
-        return Err(PlanError::invalid(
-            "",
-            format!("must be a request or a list (a JSON object), not {}", kind_of(event)),
-        ));
-    };
-    if crate::event::selection::is_selection(map) {
-        // The handler resolves selections before planning; one that reaches here
-        // would otherwise be read as a request without a resource.
-        return Err(PlanError::Internal(
-            "a selection cannot be planned as a list; nothing was started".into(),
-        ));
+/// Validated requests, in the event's order.
+#[derive(Debug)]
+pub struct Jobs {
+    kind: Kind,
+    source: SourceId,
+    jobs: Vec<Job>,
+}
+
+/// Where the requests were found: the event itself, or an EventBridge event's
+/// `detail` (with the event's id, if it has one).
+#[derive(Debug, Clone, Copy)]
+pub enum Within<'a> {
+    Event,
+    Detail { event_id: Option<&'a str> },
+}
+
+impl Jobs {
+    pub fn kind(&self) -> Kind {
+        self.kind
     }
-    let key = idempotency_key(map)?;
-    let source = source_id(key, origin, event_id);
-    if map.contains_key("Jobs") {
-        let jobs = list(map, settings, &|position| source.token(position))?;
-        Ok(Plan {
-            shape: Shape::List,
-            source,
-            jobs,
-            skipped: None,
-            outcome: None,
-            refused: None,
-        })
-    } else {
-        // "Jobs" is never present here (that makes a list); it is named so that a
-        // misspelled "jobs" is hinted at.
-        let job = validate(
-            event,
-            &["IdempotencyKey", "Jobs", "Selection"],
-            settings,
-            &source.token(0),
-        )
-        .map_err(PlanError::Validation)?;
-        Ok(Plan {
-            shape: Shape::Bare,
-            source,
-            jobs: vec![job],
-            skipped: None,
-            outcome: None,
-            refused: None,
-        })
+
+    pub fn source(&self) -> &SourceId {
+        &self.source
+    }
+
+    pub fn jobs(&self) -> &[Job] {
+        &self.jobs
+    }
+
+    /// Starts every job (at most `MAX_CONCURRENCY` at once, none too close to the
+    /// deadline).
+    pub async fn run(self, context: &Context<'_>) -> Report {
+        let mut report = Report::new(self.kind, self.source);
+        report.jobs = send_all(&context.io.starter, self.jobs, context.limits, context.deadline).await;
+        report
     }
 }
 
-pub(crate) fn idempotency_key(map: &Map<String, Value>) -> Result<Option<&str>, PlanError> {
+/// Reads a bare request or a list.
+pub fn read(map: &Map<String, Value>, origin: &Origin, within: Within<'_>, defaults: &Defaults) -> Result<Jobs, Rejected> {
+    let (kind, event_id) = match within {
+        Within::Detail { event_id } => (Kind::EventBridge, event_id),
+        Within::Event if map.contains_key("Jobs") => (Kind::List, None),
+        Within::Event => (Kind::Bare, None),
+    };
+    let rejected = |error: Error| Rejected::new(kind, error);
+    let key = idempotency_key(map).map_err(rejected)?;
+    let source = origin.source_id(key, event_id);
+    let jobs = if map.contains_key("Jobs") {
+        list(map, defaults, &|position| source.token(position)).map_err(rejected)?
+    } else {
+        // "Jobs" is never present here (that makes a list); it is named so that a
+        // misspelled "jobs" is hinted at.
+        let request = Value::Object(map.clone());
+        let job = validate(&request, &["IdempotencyKey", "Jobs", "Selection"], defaults, &source.token(0))
+            .map_err(|problems| rejected(Error::Validation(problems)))?;
+        vec![job]
+    };
+    Ok(Jobs { kind, source, jobs })
+}
+
+/// The event's `IdempotencyKey`, if it has one.
+pub fn idempotency_key(map: &Map<String, Value>) -> Result<Option<&str>, Error> {
     match map.get("IdempotencyKey") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(key)) => match rules::non_empty_bounded(key) {
             Ok(()) => Ok(Some(key)),
-            Err(problem) => Err(PlanError::invalid("IdempotencyKey", problem)),
+            Err(problem) => Err(Error::invalid("IdempotencyKey", problem)),
         },
-        Some(other) => Err(PlanError::invalid(
+        Some(other) => Err(Error::invalid(
             "IdempotencyKey",
             format!("must be a string, not {}", kind_of(other)),
         )),
     }
 }
 
-fn list(map: &Map<String, Value>, settings: &Settings, token: &dyn Fn(usize) -> String) -> Result<Vec<Job>, PlanError> {
+fn list(map: &Map<String, Value>, defaults: &Defaults, token: &dyn Fn(usize) -> String) -> Result<Vec<Job>, Error> {
     let mut problems = Vec::new();
     for key in map.keys().filter(|k| *k != "Jobs" && *k != "IdempotencyKey").take(10) {
         let problem = if request_fields().any(|f| f == key) {
             "is a request field: put it in each request of \"Jobs\" (a list has only \"Jobs\" and \"IdempotencyKey\")"
                 .to_owned()
         } else {
-            match crate::suggest::closest(key, &["Jobs", "IdempotencyKey"]) {
+            match crate::core::suggest::closest(key, &["Jobs", "IdempotencyKey"]) {
                 Some(hint) => format!("unknown field; did you mean \"{hint}\"?"),
                 None => "unknown field; a list has only \"Jobs\" and \"IdempotencyKey\"".to_owned(),
             }
@@ -90,12 +109,12 @@ fn list(map: &Map<String, Value>, settings: &Settings, token: &dyn Fn(usize) -> 
     let requests = match map.get("Jobs") {
         Some(Value::Array(requests)) => requests,
         Some(other) => {
-            return Err(PlanError::invalid(
+            return Err(Error::invalid(
                 "Jobs",
                 format!("must be an array of requests, not {}", kind_of(other)),
             ))
         }
-        None => return Err(PlanError::invalid("Jobs", "is required")),
+        None => return Err(Error::invalid("Jobs", "is required")),
     };
     if requests.is_empty() {
         problems.push(Invalid::new(
@@ -113,12 +132,12 @@ fn list(map: &Map<String, Value>, settings: &Settings, token: &dyn Fn(usize) -> 
         ));
     }
     if !problems.is_empty() {
-        return Err(PlanError::Validation(problems));
+        return Err(Error::Validation(problems));
     }
 
     let mut jobs = Vec::with_capacity(requests.len());
     for (position, request) in requests.iter().enumerate() {
-        match validate(request, &[], settings, &token(position)) {
+        match validate(request, &[], defaults, &token(position)) {
             Ok(job) => jobs.push(job),
             Err(found) => problems.extend(found.into_iter().map(|p| p.within(&format!("Jobs[{position}]")))),
         }
@@ -127,7 +146,7 @@ fn list(map: &Map<String, Value>, settings: &Settings, token: &dyn Fn(usize) -> 
     if problems.is_empty() {
         Ok(jobs)
     } else {
-        Err(PlanError::Validation(problems))
+        Err(Error::Validation(problems))
     }
 }
 

@@ -1,199 +1,203 @@
-//! The pure core: an event in, a [`Plan`] of validated jobs out, with no I/O.
-//!
-//! [`classify`] tells an SQS batch (planned message by message, see [`sqs`]) from a
-//! single event; [`plan`] turns a single event (a bare request, a list or an
-//! EventBridge event) into a plan. Every request of an event is validated before
-//! the plan exists, so an event with one bad request starts nothing.
+//! One event (or one SQS message's body) is read once into one [`Command`], one
+//! variant per kind of work, and run in one place ([`Command::run`]); every command
+//! returns a [`Report`]. Reading is pure: it validates with [`Defaults`] and starts
+//! nothing. A new kind of work is a new file here, a variant and two match arms.
 
-pub mod direct;
-pub mod eventbridge;
+pub mod audit;
+pub mod jobs;
 pub mod outcome;
+pub mod resolve;
 pub mod selection;
-pub mod sqs;
 
+use aws_lambda_events::eventbridge::EventBridgeEvent;
+use serde::Deserialize;
 use serde_json::Value;
 
-use crate::error::PlanError;
-use crate::request::{kind_of, request_fields, Job};
-use crate::settings::Settings;
-use crate::token::{SourceId, SourceKind};
+use crate::core::audit::is_audit;
+use crate::core::error::{cut, quote_str, Error};
+use crate::core::outcome::JobKind;
+use crate::core::request::{kind_of, request_fields};
+use crate::core::selection::is_selection;
+use crate::core::suggest::edit_distance;
+use crate::core::time::Timestamp;
+use crate::core::token::Origin;
+use crate::core::Defaults;
+use crate::io::send::{Deadline, Limits};
+use crate::io::Io;
+use crate::report::{Kind, Report};
 
-/// What is known of an event's delivery, beyond the event itself: where its tokens
-/// come from when it has no key of its own, and what its log lines are correlated by.
-#[derive(Debug, Clone, Copy)]
-pub struct Origin<'a> {
-    /// The Lambda request id (kept by AWS across retries of an asynchronous invocation).
-    pub request_id: &'a str,
-    /// The SQS message id, when the event is an SQS message's body.
-    pub message_id: Option<&'a str>,
+/// What an event asks for.
+#[derive(Debug)]
+pub enum Command {
+    /// A bare request, a list, or either in an EventBridge event's `detail`.
+    Jobs(jobs::Jobs),
+    /// AWS Backup says how a job ended.
+    Outcome(outcome::Outcome),
+    /// Back up what a selection matches.
+    Selection(selection::Selection),
+    /// Check that what a selection matches is protected, and mend it.
+    Audit(audit::Audit),
 }
 
-impl Origin<'_> {
-    /// The source id of an event that could not be read: the message id, else the
-    /// request id.
-    pub fn source_id(&self) -> SourceId {
-        source_id(None, self, None)
+/// What a command runs with: the adapters, the invocation's limits and deadline,
+/// and the time it runs at.
+pub struct Context<'a> {
+    pub io: &'a Io,
+    pub limits: &'a Limits,
+    pub deadline: Deadline,
+    pub now: Timestamp,
+}
+
+/// An event that could not be read into a command: it starts nothing.
+#[derive(Debug)]
+pub struct Rejected {
+    /// What the event was, as far as it could be read.
+    pub kind: Kind,
+    pub error: Error,
+}
+
+impl Rejected {
+    pub fn new(kind: Kind, error: Error) -> Rejected {
+        Rejected { kind, error }
+    }
+
+    /// The report of the rejected event: it started nothing. Its source id is the
+    /// message id, else the request id.
+    pub fn report(self, origin: &Origin) -> Report {
+        Report::refused(self.kind, origin.fallback_source_id(), self.error)
     }
 }
 
-/// The shape an event had, for the answer and the logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
-    Bare,
-    List,
-    EventBridge,
-    BackupStateChange,
-    Selection,
-    CopyStateChange,
-}
+/// What an event that is not one of ours is told.
+pub const EXPECTED: &str = "expected a backup request, a list {\"Jobs\": [...]}, a selection {\"Selection\": {...}} (with an \"Audit\" for an audit), an EventBridge event with one of these in its detail, or an SQS event";
 
-impl Shape {
-    pub fn as_str(self) -> &'static str {
+impl Command {
+    /// Reads one event (an SQS message's body is one too).
+    pub fn read(event: &Value, origin: &Origin, defaults: &Defaults) -> Result<Command, Rejected> {
+        let unread = if origin.message_id.is_some() {
+            Kind::SqsMessage
+        } else {
+            Kind::Unknown
+        };
+        let Value::Object(map) = event else {
+            return Err(Rejected::new(
+                unread,
+                Error::invalid("", format!("the event is {}; {EXPECTED}", kind_of(event))),
+            ));
+        };
+        if map.contains_key("Records") {
+            return Err(Rejected::new(
+                unread,
+                Error::invalid("Records", format!("an SQS event cannot be nested in another event; {EXPECTED}")),
+            ));
+        }
+        if map.contains_key("detail-type") {
+            return eventbridge(event, origin, defaults);
+        }
+        if is_selection(map) || is_audit(map) {
+            return selection_or_audit(map, origin, None, defaults);
+        }
+        // An object with no field of ours, not even a misspelt one, is some other event.
+        let names: Vec<&str> = request_fields()
+            .chain(["Jobs", "IdempotencyKey", "Selection", "Audit"])
+            .collect();
+        let near = |key: &String| {
+            let key = key.to_ascii_lowercase();
+            key.len() <= 100
+                && names
+                    .iter()
+                    .any(|name| edit_distance(&key, &name.to_ascii_lowercase()) <= 2)
+        };
+        if !map.is_empty() && !map.keys().any(near) {
+            let seen: Vec<String> = map.keys().take(5).map(|k| quote_str(k)).collect();
+            return Err(Rejected::new(
+                unread,
+                Error::invalid(
+                    "",
+                    format!(
+                        "the event has none of the fields of a request or a list (it has {}); {EXPECTED}",
+                        seen.join(", ")
+                    ),
+                ),
+            ));
+        }
+        jobs::read(map, origin, jobs::Within::Event, defaults).map(Command::Jobs)
+    }
+
+    /// Runs the command: the one place where each kind of work is dispatched.
+    pub async fn run(self, context: &Context<'_>) -> Report {
         match self {
-            Shape::Bare => "bare",
-            Shape::List => "list",
-            Shape::EventBridge => "eventbridge",
-            Shape::BackupStateChange => "backup-state-change",
-            Shape::Selection => "selection",
-            Shape::CopyStateChange => "copy-state-change",
+            Command::Jobs(jobs) => jobs.run(context).await,
+            Command::Outcome(outcome) => outcome.run(context).await,
+            Command::Selection(selection) => selection.run(context).await,
+            Command::Audit(audit) => audit.run(context).await,
         }
     }
 }
 
-/// The validated jobs of one event (or one SQS message), in the event's order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
-    pub shape: Shape,
-    pub source: SourceId,
-    pub jobs: Vec<Job>,
-    /// Why nothing is to be done, when the event asks for nothing (a backup job
-    /// that did not complete).
-    pub skipped: Option<String>,
-    /// How an AWS Backup job ended, when the event says so (docs/reference.md,
-    /// "Job outcomes").
-    pub outcome: Option<outcome::JobOutcome>,
-    /// Why the copy a completed backup asks for cannot be made (a setting is
-    /// missing, the event names no recovery point): the outcome is still recorded
-    /// and counted, then the event fails, so that it is retried and, failing again,
-    /// lands in the dead-letter queue.
-    pub refused: Option<crate::error::PlanError>,
-}
-
-/// An invocation's event: one event, or an SQS batch of them.
-pub enum Incoming {
-    Single(Value),
-    Sqs(sqs::Batch),
-}
-
-/// Never shows the event itself: it may hold tag values.
-impl std::fmt::Debug for Incoming {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Incoming::Single(_) => f.write_str("Single(..)"),
-            Incoming::Sqs(batch) => f.debug_tuple("Sqs").field(batch).finish(),
-        }
-    }
-}
-
-pub const EXPECTED: &str =
-    "expected a backup request, a list {\"Jobs\": [...]}, an EventBridge event with a request or list in its detail, or an SQS event";
-
-/// Tells an SQS batch from a single event.
-pub fn classify(event: Value) -> Result<Incoming, PlanError> {
-    match &event {
-        Value::Object(map) if map.contains_key("Records") => sqs::batch(&event).map(Incoming::Sqs),
-        Value::Object(_) => Ok(Incoming::Single(event)),
-        other => Err(PlanError::invalid(
-            "",
-            format!("the event is {}; {EXPECTED}", kind_of(other)),
-        )),
-    }
-}
-
-/// Plans a single event: a bare request, a list or an EventBridge event.
-pub fn plan(event: &Value, origin: &Origin, settings: &Settings) -> Result<Plan, PlanError> {
-    let Value::Object(map) = event else {
-        return Err(PlanError::invalid(
-            "",
-            format!("the event is {}; {EXPECTED}", kind_of(event)),
-        ));
-    };
-    if map.contains_key("Records") {
-        return Err(PlanError::invalid(
-            "Records",
-            format!("an SQS event cannot be nested in another event; {EXPECTED}"),
-        ));
-    }
-    if map.contains_key("detail-type") {
-        return eventbridge::plan(event, origin, settings);
-    }
-    // An object with no field of ours, not even a misspelt one, is some other event.
-    let names: Vec<&str> = request_fields()
-        .chain(["Jobs", "IdempotencyKey", "Selection"])
-        .collect();
-    let near = |key: &String| {
-        let key = key.to_ascii_lowercase();
-        key.len() <= 100
-            && names
-                .iter()
-                .any(|name| crate::suggest::edit_distance(&key, &name.to_ascii_lowercase()) <= 2)
-    };
-    if !map.is_empty() && !map.keys().any(near) {
-        let seen: Vec<String> = map.keys().take(5).map(|k| crate::error::quote_str(k)).collect();
-        return Err(PlanError::invalid(
-            "",
-            format!(
-                "the event has none of the fields of a request or a list (it has {}); {EXPECTED}",
-                seen.join(", ")
+/// An EventBridge event: AWS Backup's job state changes, or a rule's event whose
+/// `detail` is a request, a list, a selection or an audit.
+fn eventbridge(event: &Value, origin: &Origin, defaults: &Defaults) -> Result<Command, Rejected> {
+    let parsed = EventBridgeEvent::<Value>::deserialize(event).map_err(|e| {
+        Rejected::new(
+            Kind::EventBridge,
+            Error::invalid(
+                "",
+                format!(
+                    "an EventBridge event needs \"detail-type\", \"source\" and \"detail\": {}",
+                    cut(&e.to_string())
+                ),
             ),
-        ));
+        )
+    })?;
+    if let Some(kind) = JobKind::of(&parsed.source, &parsed.detail_type) {
+        return outcome::read(kind, &parsed, origin, defaults).map(Command::Outcome);
     }
-    direct::plan(event, origin, None, settings)
-}
-
-/// The selection an event holds, bare or in an EventBridge rule's `detail` (an SQS
-/// body is either); None when the event holds none and is planned by [`plan`].
-pub fn selection(
-    event: &Value,
-    origin: &Origin,
-    settings: &Settings,
-) -> Option<Result<selection::Selection, PlanError>> {
-    let map = event.as_object()?;
-    if selection::is_selection(map) {
-        return Some(
-            direct::idempotency_key(map).and_then(|key| selection::parse(map, source_id(key, origin, None), settings)),
-        );
-    }
-    if !map.contains_key("detail-type") {
-        return None;
-    }
-    let detail = map.get("detail")?.as_object()?;
-    if !selection::is_selection(detail) {
-        return None;
-    }
-    let event_id = map.get("id").and_then(Value::as_str).filter(|id| !id.is_empty());
-    let parsed = direct::idempotency_key(detail)
-        .and_then(|key| selection::parse(detail, source_id(key, origin, event_id), settings));
-    Some(parsed.map_err(|error| match error {
-        PlanError::Validation(problems) => {
-            PlanError::Validation(problems.into_iter().map(|p| p.within("detail")).collect())
+    let detail = match &parsed.detail {
+        Value::Object(map) if !map.is_empty() => map,
+        Value::Null | Value::Object(_) => {
+            return Err(Rejected::new(
+                Kind::EventBridge,
+                Error::invalid(
+                    "detail",
+                    format!(
+                        "is empty: a {} event from {} carries no request. Set the target's input (Input, or an input transformer) to a backup request or a list",
+                        quote_str(&parsed.detail_type),
+                        quote_str(&parsed.source)
+                    ),
+                ),
+            ))
         }
-        other => other,
-    }))
+        other => {
+            return Err(Rejected::new(
+                Kind::EventBridge,
+                Error::invalid(
+                    "detail",
+                    format!("must be a request or a list (a JSON object), not {}", kind_of(other)),
+                ),
+            ))
+        }
+    };
+    let event_id = parsed.id.as_deref().filter(|id| !id.is_empty());
+    let read = if is_selection(detail) || is_audit(detail) {
+        selection_or_audit(detail, origin, event_id, defaults)
+    } else {
+        jobs::read(detail, origin, jobs::Within::Detail { event_id }, defaults).map(Command::Jobs)
+    };
+    read.map_err(|rejected| Rejected::new(rejected.kind, rejected.error.within("detail")))
 }
 
-/// The source id of an event: the first found of its `IdempotencyKey`, the SQS
-/// message id, the EventBridge event id and the Lambda request id.
-pub fn source_id(key: Option<&str>, origin: &Origin, event_id: Option<&str>) -> SourceId {
-    let (kind, value) = match (key, origin.message_id, event_id) {
-        (Some(key), _, _) => (SourceKind::IdempotencyKey, key),
-        (None, Some(message_id), _) => (SourceKind::SqsMessageId, message_id),
-        (None, None, Some(event_id)) => (SourceKind::EventBridgeId, event_id),
-        (None, None, None) => (SourceKind::LambdaRequestId, origin.request_id),
-    };
-    SourceId {
-        kind,
-        value: value.to_owned(),
+/// A selection, or an audit (a selection with an `Audit` beside it).
+fn selection_or_audit(
+    map: &serde_json::Map<String, Value>,
+    origin: &Origin,
+    event_id: Option<&str>,
+    defaults: &Defaults,
+) -> Result<Command, Rejected> {
+    if is_audit(map) {
+        audit::read(map, origin, event_id, defaults).map(Command::Audit)
+    } else {
+        selection::read(map, origin, event_id, defaults).map(Command::Selection)
     }
 }
 

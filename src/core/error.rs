@@ -6,9 +6,6 @@ use std::fmt;
 /// hostile event cannot make error messages (and log lines) large.
 const QUOTE_LIMIT: usize = 80;
 
-/// The `errorType` of a bug in backup-trigger that was caught and contained.
-pub const INTERNAL_ERROR: &str = "InternalError";
-
 /// One problem with one field of an event: where it is and what rule it breaks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invalid {
@@ -47,31 +44,105 @@ impl fmt::Display for Invalid {
     }
 }
 
-/// Why an event (or one SQS message) cannot be turned into jobs. Nothing was started.
+/// Every way an event, an SQS message or one job can fail, each named once: the
+/// Lambda `errorType` of an invocation that fails, and the `error_type` or
+/// `error_code` of its log lines. The message says what went wrong and what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PlanError {
-    /// The event breaks the rules of docs/reference.md; the user must change the event.
+pub enum Error {
+    /// The event breaks the rules of docs/reference.md; the user must change it.
     #[error("{}", join(.0))]
     Validation(Vec<Invalid>),
-    /// The event is fine but a setting it needs is missing; the operator must set it.
+    /// A setting the event needs is missing, or refuses it; the operator must set it.
     #[error("{0}")]
     Config(String),
-    /// A bug in backup-trigger (a panic while reading the event), caught and contained.
+    /// A selection matches more resources than one invocation starts itself.
+    #[error("{0}")]
+    SelectionTooLarge(String),
+    /// AWS answered with an error (`code` is AWS's own, such as
+    /// `InvalidParameterValueException`), or the SDK gave up (`TimeoutError`,
+    /// `DispatchFailure`).
+    #[error("{message}")]
+    Aws { code: String, message: String },
+    /// A job was not started: too little time was left, or an earlier message of
+    /// a FIFO batch failed.
+    #[error("{0}")]
+    NotStarted(String),
+    /// AWS did not answer before the invocation's deadline; the call may have
+    /// taken effect.
+    #[error("{0}")]
+    DeadlineExceeded(String),
+    /// SQS would not take the fan-out's messages and gave no code of its own.
+    #[error("{0}")]
+    EnqueueFailed(String),
+    /// A bug in backup-trigger, caught and contained.
     #[error("{0}")]
     Internal(String),
+    /// The event was refused before any call to AWS: nothing was started.
+    #[error("nothing was started: {0}")]
+    Refused(Box<Error>),
 }
 
-impl PlanError {
-    pub fn invalid(at: impl Into<String>, problem: impl Into<String>) -> Self {
-        PlanError::Validation(vec![Invalid::new(at, problem)])
+/// The `errorType` of a bug in backup-trigger that was caught and contained.
+pub const INTERNAL_ERROR: &str = "InternalError";
+
+impl Error {
+    pub fn invalid(at: impl Into<String>, problem: impl Into<String>) -> Error {
+        Error::Validation(vec![Invalid::new(at, problem)])
     }
 
     /// The Lambda `errorType` of this failure.
-    pub fn error_type(&self) -> &'static str {
+    pub fn error_type(&self) -> &str {
         match self {
-            PlanError::Validation(_) => "ValidationError",
-            PlanError::Config(_) => "ConfigError",
-            PlanError::Internal(_) => INTERNAL_ERROR,
+            Error::Validation(_) => "ValidationError",
+            Error::Config(_) => "ConfigError",
+            Error::SelectionTooLarge(_) => "SelectionTooLarge",
+            Error::Aws { code, .. } => code,
+            Error::NotStarted(_) => "NotStarted",
+            Error::DeadlineExceeded(_) => "DeadlineExceeded",
+            Error::EnqueueFailed(_) => "EnqueueFailed",
+            Error::Internal(_) => INTERNAL_ERROR,
+            Error::Refused(inner) => inner.error_type(),
+        }
+    }
+
+    /// The same failure, refused before any call: its message says nothing was started.
+    pub fn refused(self) -> Error {
+        match self {
+            Error::Refused(_) => self,
+            other => Error::Refused(Box::new(other)),
+        }
+    }
+
+    /// Whether nothing was started because of it (see [`Error::refused`]).
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Error::Refused(_))
+    }
+
+    /// A failure of the same class with another message: the summary of an event
+    /// whose first failed job failed this way.
+    pub fn with_message(&self, message: String) -> Error {
+        match self {
+            Error::Validation(_) => Error::invalid("", message),
+            Error::Config(_) => Error::Config(message),
+            Error::SelectionTooLarge(_) => Error::SelectionTooLarge(message),
+            Error::Aws { code, .. } => Error::Aws {
+                code: code.clone(),
+                message,
+            },
+            Error::NotStarted(_) => Error::NotStarted(message),
+            Error::DeadlineExceeded(_) => Error::DeadlineExceeded(message),
+            Error::EnqueueFailed(_) => Error::EnqueueFailed(message),
+            Error::Internal(_) => Error::Internal(message),
+            Error::Refused(inner) => inner.with_message(message).refused(),
+        }
+    }
+
+    /// The same problems, seen from an enclosing object (an EventBridge `detail`).
+    pub fn within(self, prefix: &str) -> Error {
+        match self {
+            Error::Validation(problems) => Error::Validation(problems.into_iter().map(|p| p.within(prefix)).collect()),
+            Error::Refused(inner) => inner.within(prefix).refused(),
+            other => other,
         }
     }
 }
@@ -83,14 +154,6 @@ fn join(problems: &[Invalid]) -> String {
         text.push_str(&format!("; and {} more", problems.len() - 20));
     }
     text
-}
-
-/// A setting (environment variable) that is malformed: the function refuses to start.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("setting {name} is invalid: {problem}")]
-pub struct ConfigError {
-    pub name: &'static str,
-    pub problem: String,
 }
 
 /// A user's value, quoted for an error message and cut short when long.
@@ -164,7 +227,7 @@ mod tests {
     #[test]
     fn many_problems_are_summarised() {
         let problems: Vec<Invalid> = (0..25).map(|i| Invalid::new(format!("Jobs[{i}]"), "bad")).collect();
-        let text = PlanError::Validation(problems).to_string();
+        let text = Error::Validation(problems).to_string();
         assert!(text.contains("Jobs[19]: bad"));
         assert!(!text.contains("Jobs[20]: bad"));
         assert!(text.ends_with("and 5 more"));

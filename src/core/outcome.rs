@@ -1,5 +1,5 @@
 //! How AWS Backup says a job ended: its `Backup Job State Change` and `Copy Job
-//! State Change` events (docs/reference.md, "Events"; the README, "Job outcomes, metrics and alarms"). Each one is read into
+//! State Change` events (docs/reference.md, "Job outcomes"). Each one is read into
 //! "skip" (not a final state), or "record this outcome", and a completed on-demand
 //! backup also asks for the copy of its recovery point.
 //!
@@ -9,13 +9,11 @@
 //! ISO 8601), and a value of an unexpected type counts as absent. Nothing here fails
 //! on the shape of a member that is only recorded.
 
-use aws_lambda_events::eventbridge::EventBridgeEvent;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
-use crate::error::{quote_str, Invalid, PlanError};
-use crate::event::{source_id, Origin, Plan, Shape};
-use crate::request::{kind_of, rules, validate};
-use crate::settings::Settings;
+use crate::core::error::{quote_str, Error, Invalid};
+use crate::core::request::{rules, validate, Job};
+use crate::core::Defaults;
 
 pub const SOURCE: &str = "aws.backup";
 pub const BACKUP_JOB_STATE_CHANGE: &str = "Backup Job State Change";
@@ -71,7 +69,7 @@ impl FinalState {
         }
     }
 
-    /// The final states of a job of `kind`, as the README, "Job outcomes, metrics and alarms" lists them; every
+    /// The final states of a job of `kind`, as docs/reference.md, "Job outcomes", lists them; every
     /// other state (`CREATED`, `PENDING`, `RUNNING`, `ABORTING`, and anything AWS adds)
     /// is not final. A copy job has no `EXPIRED`.
     pub fn of(kind: JobKind, state: &str) -> Option<FinalState> {
@@ -136,8 +134,7 @@ pub struct CopySource {
     pub vault_name: Option<String>,
 }
 
-/// Reads a job state change: the pure decision of the README's "Job outcomes, metrics and
-/// alarms".
+/// Reads a job state change (docs/reference.md, "Job outcomes").
 /// `copy_destination_set` is whether `COPY_DESTINATION_VAULT_ARN` is set.
 pub fn decide(
     kind: JobKind,
@@ -231,80 +228,12 @@ fn only_completed(kind: JobKind) -> &'static str {
     }
 }
 
-/// Plans a job state change event: the copy of a completed on-demand backup, if any,
-/// and the outcome to record.
-pub fn plan(
-    kind: JobKind,
-    event: &EventBridgeEvent<Value>,
-    origin: &Origin,
-    settings: &Settings,
-) -> Result<Plan, PlanError> {
-    let source = source_id(None, origin, event.id.as_deref().filter(|id| !id.is_empty()));
-    let shape = match kind {
-        JobKind::Backup => Shape::BackupStateChange,
-        JobKind::Copy => Shape::CopyStateChange,
-    };
-    let Value::Object(detail) = &event.detail else {
-        return Err(PlanError::invalid(
-            "detail",
-            format!("must be an object, not {}", kind_of(&event.detail)),
-        ));
-    };
-    let resources = event.resources.as_deref().unwrap_or_default();
-    match decide(kind, resources, detail, settings.copy_destination_vault_arn.is_some()) {
-        Decision::Skip(why) => Ok(Plan {
-            shape,
-            source,
-            jobs: Vec::new(),
-            skipped: Some(why),
-            outcome: None,
-            refused: None,
-        }),
-        Decision::Record {
-            outcome,
-            copy: None,
-            why_no_copy,
-        } => Ok(Plan {
-            shape,
-            source,
-            jobs: Vec::new(),
-            skipped: Some(format!(
-                "{} job {}: recorded as an outcome; no copy: {why_no_copy}",
-                kind.as_str(),
-                outcome.state.as_str()
-            )),
-            outcome: Some(*outcome),
-            refused: None,
-        }),
-        Decision::Record {
-            outcome,
-            copy: Some(copy),
-            ..
-        } => {
-            let (jobs, refused) = match copy_job(&copy, &source, settings) {
-                Ok(job) => (vec![job], None),
-                Err(error) => (Vec::new(), Some(error)),
-            };
-            Ok(Plan {
-                shape,
-                source,
-                jobs,
-                skipped: None,
-                outcome: Some(*outcome),
-                refused,
-            })
-        }
-    }
-}
-
-/// The copy of a completed backup, validated like any other request.
-fn copy_job(
-    copy: &CopySource,
-    source: &crate::token::SourceId,
-    settings: &Settings,
-) -> Result<crate::request::Job, PlanError> {
-    if settings.backup_iam_role_arn.is_none() {
-        return Err(PlanError::Config(
+/// The copy a completed backup asks for, validated like any request: from the
+/// event's recovery point and vault to the default copy destination, with the
+/// default role, within the allow-list. `token` is the copy's idempotency token.
+pub fn copy_job(copy: &CopySource, defaults: &Defaults, token: &str) -> Result<Job, Error> {
+    if defaults.role.is_none() {
+        return Err(Error::Config(
             "a completed backup asks for a copy, but BACKUP_IAM_ROLE_ARN is not set: the copy needs a role for AWS Backup; set it on the function".into(),
         ));
     }
@@ -322,15 +251,14 @@ fn copy_job(
         ));
     }
     if !problems.is_empty() {
-        return Err(PlanError::Validation(problems));
+        return Err(Error::Validation(problems));
     }
-    let request = json!({
-        "Action": "StartCopyJob",
-        "RecoveryPointArn": copy.recovery_point_arn,
-        "SourceBackupVaultName": copy.vault_name,
-    });
-    validate(&request, &[], settings, &source.token(0))
-        .map_err(|problems| PlanError::Validation(problems.into_iter().map(|p| p.within("copy")).collect()))
+    let mut request = Map::new();
+    request.insert("Action".into(), Value::from("StartCopyJob"));
+    request.insert("RecoveryPointArn".into(), Value::from(copy.recovery_point_arn.clone()));
+    request.insert("SourceBackupVaultName".into(), Value::from(copy.vault_name.clone()));
+    validate(&Value::Object(request), &[], defaults, token)
+        .map_err(|problems| Error::Validation(problems.into_iter().map(|p| p.within("copy")).collect()))
 }
 
 /// A backup's vault: `backupVaultName`, or the name at the end of `backupVaultArn`

@@ -8,14 +8,19 @@
 //! requests share a token), and no call runs past the invocation's deadline.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use aws_sdk_sqs::Client;
-use serde_json::Value;
 
-use crate::inventory::BoxFuture;
-use crate::send::{Code, Deadline, Failure};
+use crate::core::error::Error;
+use crate::core::job::Failure;
+use crate::core::request::Job;
+use crate::core::selection::DRY_RUN_SHOWN;
+use crate::io::sdk::failure;
+use crate::io::send::Deadline;
+use crate::io::BoxFuture;
 
 /// Requests in one list message: a consumer's batch of 10 messages is then at most
 /// 100 calls, 20 s at AWS Backup's default 5 calls a second.
@@ -75,23 +80,18 @@ impl Enqueuer for SqsQueue {
                     .message_body(&entry.body)
                     .build()
                     .map_err(|e| Failure {
-                        code: Code::Aws("EnqueueFailed".into()),
-                        message: format!("cannot build the message: {e}"),
+                        error: Error::EnqueueFailed(format!("cannot build the message: {e}")),
                         retryable: false,
                     })?;
                 request = request.entries(built);
             }
-            let output = request.send().await.map_err(|e| crate::aws::failure(&e))?;
+            let output = request.send().await.map_err(|e| failure(&e))?;
             Ok(output
                 .failed()
                 .iter()
                 .map(|f| EntryFailure {
                     id: f.id().to_owned(),
-                    failure: Failure {
-                        code: Code::Aws(f.code().to_owned()),
-                        message: f.message().unwrap_or("no message").to_owned(),
-                        retryable: !f.sender_fault(),
-                    },
+                    failure: Failure::aws(f.code(), f.message().unwrap_or("no message"), !f.sender_fault()),
                     sender_fault: f.sender_fault(),
                 })
                 .collect())
@@ -99,22 +99,22 @@ impl Enqueuer for SqsQueue {
     }
 }
 
-/// Why the fan-out stopped. Requests enqueued before it stay enqueued; sending the
-/// selection again is safe, because every resource keeps its token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EnqueueError {
-    /// The SQS error code as AWS returned it, or `EnqueueFailed`.
-    pub code: String,
-    pub message: String,
-    /// Requests enqueued before the failure.
-    pub enqueued: usize,
+/// Where a selection's requests go: the request queue, or, in a dry run, nowhere
+/// (the fan-out counts what it would send and keeps the first requests to show).
+#[derive(Clone)]
+pub enum Queue {
+    Sqs(Arc<dyn Enqueuer>),
+    DryRun,
 }
 
 /// Gathers requests into list messages and messages into batches, sending each
 /// batch when it is full. In a dry run nothing is sent, and the counts say what
 /// would have been.
-pub struct FanOut<'q> {
-    queue: Option<&'q dyn Enqueuer>,
+pub struct FanOut {
+    /// None: a dry run.
+    queue: Option<Arc<dyn Enqueuer>>,
+    /// A dry run's first requests, to show.
+    shown: Vec<Job>,
     /// The requests of the message being filled, as JSON text.
     message: Vec<String>,
     message_bytes: usize,
@@ -125,50 +125,57 @@ pub struct FanOut<'q> {
     /// is left out. Cleared with each batch sent, so it holds at most a batch's.
     arns: HashSet<String>,
     /// No `SendMessageBatch` starts after its start cutoff, and none (with its
-    /// retries and back-off) runs past its give-up time. None: no deadline.
-    deadline: Option<Deadline>,
+    /// retries and back-off) runs past its give-up time.
+    deadline: Deadline,
     /// Requests in messages SQS accepted.
     pub enqueued: usize,
     /// Messages SQS accepted.
     pub messages: usize,
 }
 
-impl<'q> FanOut<'q> {
-    /// A fan-out to `queue`; None for a dry run.
-    pub fn new(queue: Option<&'q dyn Enqueuer>) -> FanOut<'q> {
+impl FanOut {
+    /// A fan-out to `queue` within `deadline`.
+    pub fn new(queue: &Queue, deadline: Deadline) -> FanOut {
         FanOut {
-            queue,
+            queue: match queue {
+                Queue::Sqs(queue) => Some(Arc::clone(queue)),
+                Queue::DryRun => None,
+            },
+            shown: Vec::new(),
             message: Vec::with_capacity(REQUESTS_PER_MESSAGE),
             message_bytes: 0,
             batch: Vec::with_capacity(MESSAGES_PER_BATCH),
             batch_bytes: 0,
             arns: HashSet::with_capacity(REQUESTS_PER_MESSAGE * MESSAGES_PER_BATCH),
-            deadline: None,
+            deadline,
             enqueued: 0,
             messages: 0,
         }
     }
 
-    /// Sends no batch past `deadline`: the fan-out stops with `DeadlineExceeded`.
-    pub fn with_deadline(mut self, deadline: Deadline) -> FanOut<'q> {
-        self.deadline = Some(deadline);
-        self
+    /// Whether the requests really go to the queue (not a dry run).
+    pub fn sends(&self) -> bool {
+        self.queue.is_some()
     }
 
-    /// Whether a request for `arn` waits in the open message or batch.
-    pub fn holds(&self, arn: &str) -> bool {
-        self.arns.contains(arn)
+    /// A dry run's first requests (at most [`DRY_RUN_SHOWN`]); none otherwise.
+    pub fn take_shown(&mut self) -> Vec<Job> {
+        std::mem::take(&mut self.shown)
     }
 
     /// Adds one request; sends a batch when one is full. Answers false, adding
-    /// nothing, when a request for the same `ResourceArn` waits in the open batch.
-    pub async fn push(&mut self, request: Value) -> Result<bool, EnqueueError> {
-        if let Some(arn) = request.get("ResourceArn").and_then(Value::as_str) {
-            if !self.arns.insert(arn.to_owned()) {
-                return Ok(false);
-            }
+    /// nothing, when a request for the same resource waits in the open batch (the
+    /// Tagging API can list a resource twice, and a consumer refuses a message
+    /// whose requests share a token).
+    pub async fn push(&mut self, job: &Job) -> Result<bool, Error> {
+        if !self.arns.insert(job.subject_arn().to_owned()) {
+            return Ok(false);
         }
-        let text = request.to_string();
+        if self.queue.is_none() && self.shown.len() < DRY_RUN_SHOWN {
+            self.shown.push(job.clone());
+        }
+        // A Job serialises as the request it is; the consumer validates it again.
+        let text = serde_json::to_string(job).map_err(|e| Error::Internal(format!("cannot write a request: {e}")))?;
         // A message never outgrows a batch: "{\"Jobs\":[" + "]}" and the commas.
         if !self.message.is_empty() && self.message_bytes + text.len() + 32 > MAX_BATCH_BYTES {
             self.close_message().await?;
@@ -182,7 +189,7 @@ impl<'q> FanOut<'q> {
     }
 
     /// Sends whatever is left.
-    pub async fn finish(&mut self) -> Result<(), EnqueueError> {
+    pub async fn finish(&mut self) -> Result<(), Error> {
         if !self.message.is_empty() {
             self.close_message().await?;
         }
@@ -192,7 +199,7 @@ impl<'q> FanOut<'q> {
         Ok(())
     }
 
-    async fn close_message(&mut self) -> Result<(), EnqueueError> {
+    async fn close_message(&mut self) -> Result<(), Error> {
         let requests = std::mem::take(&mut self.message);
         self.message_bytes = 0;
         let count = requests.len();
@@ -211,23 +218,21 @@ impl<'q> FanOut<'q> {
 
     /// Sends the batch; entries SQS refused are sent again with back-off, up to
     /// [`ENTRY_ATTEMPTS`] times in all, all within the deadline.
-    async fn flush(&mut self) -> Result<(), EnqueueError> {
+    async fn flush(&mut self) -> Result<(), Error> {
         let pending = std::mem::take(&mut self.batch);
         self.batch_bytes = 0;
         self.arns.clear();
-        let Some(queue) = self.queue else {
+        let Some(queue) = self.queue.clone() else {
             self.messages += pending.len();
             self.enqueued += pending.iter().map(|(_, n)| n).sum::<usize>();
             return Ok(());
         };
-        let Some(deadline) = self.deadline else {
-            return self.send(queue, pending).await;
-        };
+        let deadline = self.deadline;
         let unsent = pending.len();
         if deadline.too_late_to_start() {
             return Err(self.out_of_time(unsent, "too little time was left to send"));
         }
-        match tokio::time::timeout_at(deadline.give_up_at(), self.send(queue, pending)).await {
+        match tokio::time::timeout_at(deadline.give_up_at(), self.send(queue.as_ref(), pending)).await {
             Ok(sent) => sent,
             Err(_) => Err(self.out_of_time(
                 unsent,
@@ -236,7 +241,7 @@ impl<'q> FanOut<'q> {
         }
     }
 
-    async fn send(&mut self, queue: &dyn Enqueuer, mut pending: Vec<(Entry, usize)>) -> Result<(), EnqueueError> {
+    async fn send(&mut self, queue: &dyn Enqueuer, mut pending: Vec<(Entry, usize)>) -> Result<(), Error> {
         let mut backoff = FIRST_BACKOFF;
         for attempt in 1..=ENTRY_ATTEMPTS {
             let entries: Vec<Entry> = pending.iter().map(|(e, _)| e.clone()).collect();
@@ -259,7 +264,7 @@ impl<'q> FanOut<'q> {
             tracing::warn!(
                 refused = refused.len(),
                 attempt,
-                error_code = failed[0].failure.code.as_str(),
+                error_code = failed[0].failure.code(),
                 "SQS refused messages of a batch; sending them again"
             );
             tokio::time::sleep(backoff).await;
@@ -271,32 +276,26 @@ impl<'q> FanOut<'q> {
 
     /// The deadline stopped the fan-out with `unsent` messages of a batch not known
     /// to be enqueued.
-    fn out_of_time(&self, unsent: usize, why: &str) -> EnqueueError {
-        EnqueueError {
-            code: Code::DeadlineExceeded.as_str().to_owned(),
-            message: format!(
-                "the invocation's deadline stopped the fan-out: {unsent} message(s) of a batch not sent to REQUEST_QUEUE_URL: {why}; {} request(s) in {} message(s) were enqueued before; sending the selection again is safe: every resource keeps its token",
-                self.enqueued, self.messages
-            ),
-            enqueued: self.enqueued,
-        }
+    fn out_of_time(&self, unsent: usize, why: &str) -> Error {
+        Error::DeadlineExceeded(format!(
+            "the invocation's deadline stopped the fan-out: {unsent} message(s) of a batch not sent to REQUEST_QUEUE_URL: {why}; {} request(s) in {} message(s) were enqueued before; sending the selection again is safe: every resource keeps its token",
+            self.enqueued, self.messages
+        ))
     }
 
-    fn stopped(&self, failure: &Failure, unsent: usize) -> EnqueueError {
-        let code = match failure.code.as_str() {
-            "" => "EnqueueFailed".to_owned(),
-            code => code.to_owned(),
-        };
-        EnqueueError {
-            code,
-            message: format!(
-                "{unsent} message(s) could not be sent to REQUEST_QUEUE_URL ({}: {}); {} request(s) in {} message(s) were enqueued before; sending the selection again is safe: every resource keeps its token",
-                failure.code.as_str(),
-                failure.message,
-                self.enqueued,
-                self.messages
-            ),
-            enqueued: self.enqueued,
+    /// The fan-out's error: SQS's own code (an empty one is `EnqueueFailed`), and
+    /// what was enqueued before.
+    fn stopped(&self, failure: &Failure, unsent: usize) -> Error {
+        let message = format!(
+            "{unsent} message(s) could not be sent to REQUEST_QUEUE_URL ({}: {}); {} request(s) in {} message(s) were enqueued before; sending the selection again is safe: every resource keeps its token",
+            failure.code(),
+            failure.error,
+            self.enqueued,
+            self.messages
+        );
+        match failure.code() {
+            "" => Error::EnqueueFailed(message),
+            _ => failure.error.with_message(message),
         }
     }
 }

@@ -5,34 +5,26 @@
 //! resourcegroupstaggingapi get-resources` prints, for dry runs without an AWS
 //! account.
 
-use std::future::Future;
 use std::path::Path;
-use std::pin::Pin;
+use std::sync::Arc;
 
 use aws_sdk_resourcegroupstagging::types::TagFilter;
 use aws_sdk_resourcegroupstagging::Client;
 use serde::Deserialize;
 
-use crate::event::selection::{Pushdown, Resource};
-use crate::send::{Code, Failure};
-
-/// A boxed future, so that the traits here can be used as trait objects.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+use crate::core::job::Failure;
+use crate::core::selection::{Pushdown, Resource};
+use crate::io::pages::Page;
+use crate::io::sdk::failure;
+use crate::io::BoxFuture;
 
 /// Resources a page: the Tagging API's largest page.
 pub const PAGE_SIZE: i32 = 100;
 
-/// One page of resources, and where the next one starts (None: this was the last).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Page {
-    pub resources: Vec<Resource>,
-    pub next: Option<String>,
-}
-
 /// Lists resources a page at a time, with the filters the selection allows.
 pub trait Inventory: Send + Sync + 'static {
     /// The page that starts at `token` (None: the first).
-    fn page<'a>(&'a self, filters: &'a Pushdown, token: Option<&'a str>) -> BoxFuture<'a, Result<Page, Failure>>;
+    fn page(&self, filters: &Pushdown, token: Option<String>) -> BoxFuture<'static, Result<Page<Resource>, Failure>>;
 }
 
 /// The Resource Groups Tagging API of the function's Region.
@@ -47,29 +39,27 @@ impl TaggingApi {
 }
 
 impl Inventory for TaggingApi {
-    fn page<'a>(&'a self, filters: &'a Pushdown, token: Option<&'a str>) -> BoxFuture<'a, Result<Page, Failure>> {
+    fn page(&self, filters: &Pushdown, token: Option<String>) -> BoxFuture<'static, Result<Page<Resource>, Failure>> {
+        let tag_filters: Vec<TagFilter> = filters
+            .tag_filters
+            .iter()
+            .map(|(key, values)| {
+                TagFilter::builder()
+                    .key(key)
+                    .set_values((!values.is_empty()).then(|| values.clone()))
+                    .build()
+            })
+            .collect();
+        let request = self
+            .client
+            .get_resources()
+            .set_tag_filters((!tag_filters.is_empty()).then_some(tag_filters))
+            .set_resource_type_filters((!filters.resource_types.is_empty()).then(|| filters.resource_types.clone()))
+            .resources_per_page(PAGE_SIZE)
+            .set_pagination_token(token);
         Box::pin(async move {
-            let tag_filters: Vec<TagFilter> = filters
-                .tag_filters
-                .iter()
-                .map(|(key, values)| {
-                    TagFilter::builder()
-                        .key(key)
-                        .set_values((!values.is_empty()).then(|| values.clone()))
-                        .build()
-                })
-                .collect();
-            let output = self
-                .client
-                .get_resources()
-                .set_tag_filters((!tag_filters.is_empty()).then_some(tag_filters))
-                .set_resource_type_filters((!filters.resource_types.is_empty()).then(|| filters.resource_types.clone()))
-                .resources_per_page(PAGE_SIZE)
-                .set_pagination_token(token.map(str::to_owned))
-                .send()
-                .await
-                .map_err(|e| crate::aws::failure(&e))?;
-            let resources = output
+            let output = request.send().await.map_err(|e| failure(&e))?;
+            let items = output
                 .resource_tag_mapping_list()
                 .iter()
                 .filter_map(|mapping| {
@@ -85,7 +75,7 @@ impl Inventory for TaggingApi {
                 .collect();
             // The last page has an empty token.
             let next = output.pagination_token().filter(|t| !t.is_empty()).map(str::to_owned);
-            Ok(Page { resources, next })
+            Ok(Page { items, next })
         })
     }
 }
@@ -117,7 +107,7 @@ struct FileTag {
 /// that a dry run shows what the same selection would find in the account.
 #[derive(Debug)]
 pub struct ResourceFile {
-    resources: Vec<Resource>,
+    resources: Arc<Vec<Resource>>,
 }
 
 impl ResourceFile {
@@ -139,38 +129,40 @@ impl ResourceFile {
                 tags: m.tags.into_iter().map(|t| (t.key, t.value)).collect(),
             })
             .collect();
-        Ok(ResourceFile { resources })
+        Ok(ResourceFile {
+            resources: Arc::new(resources),
+        })
     }
 }
 
 impl Inventory for ResourceFile {
-    fn page<'a>(&'a self, filters: &'a Pushdown, token: Option<&'a str>) -> BoxFuture<'a, Result<Page, Failure>> {
+    fn page(&self, filters: &Pushdown, token: Option<String>) -> BoxFuture<'static, Result<Page<Resource>, Failure>> {
+        let (resources, filters) = (Arc::clone(&self.resources), filters.clone());
         Box::pin(async move {
-            let start = match token.map(str::parse::<usize>) {
+            let start = match token.as_deref().map(str::parse::<usize>) {
                 None => 0,
                 Some(Ok(start)) => start,
                 Some(Err(_)) => {
-                    return Err(Failure {
-                        code: Code::Aws("InvalidParameterException".into()),
-                        message: "the pagination token is not one this file gave".into(),
-                        retryable: false,
-                    })
+                    return Err(Failure::aws(
+                        "InvalidParameterException",
+                        "the pagination token is not one this file gave",
+                        false,
+                    ))
                 }
             };
-            let admitted: Vec<Resource> = self
-                .resources
+            let admitted: Vec<Resource> = resources
                 .iter()
                 .filter(|r| filters.admits(r))
                 .skip(start)
                 .take(PAGE_SIZE as usize + 1)
                 .cloned()
                 .collect();
-            let mut resources = admitted;
-            let next = (resources.len() > PAGE_SIZE as usize).then(|| {
-                resources.truncate(PAGE_SIZE as usize);
+            let mut items = admitted;
+            let next = (items.len() > PAGE_SIZE as usize).then(|| {
+                items.truncate(PAGE_SIZE as usize);
                 (start + PAGE_SIZE as usize).to_string()
             });
-            Ok(Page { resources, next })
+            Ok(Page { items, next })
         })
     }
 }

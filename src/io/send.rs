@@ -2,7 +2,6 @@
 //! close to the invocation's deadline, and a panic in one job failing that job only.
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -10,95 +9,23 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::{timeout_at, Instant};
 
-use crate::rate::Limiter;
-use crate::request::Job;
-
-/// What AWS Backup answered for a started job.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Started {
-    pub job_id: String,
-    pub is_parent: bool,
-    /// RFC 3339, as AWS returned it.
-    pub creation_date: Option<String>,
-    /// Returned by StartBackupJob for some resource types.
-    pub recovery_point_arn: Option<String>,
-}
-
-/// What kind of failure kept a job from starting: its `error_code` in the logs and
-/// results, and the Lambda `errorType` when it is the first failure of an event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Code {
-    /// AWS's own error code (`InvalidParameterValueException`), or the SDK's kind of
-    /// failure when AWS gave none (`TimeoutError`, `DispatchFailure`).
-    Aws(String),
-    /// Not started: too little time was left, or an earlier FIFO message failed.
-    NotStarted,
-    /// AWS did not answer before the invocation's deadline; the job may have started.
-    DeadlineExceeded,
-    /// A bug in backup-trigger, caught and contained; the job may have started.
-    Internal,
-}
-
-impl Code {
-    pub fn as_str(&self) -> &str {
-        match self {
-            Code::Aws(code) => code,
-            Code::NotStarted => "NotStarted",
-            Code::DeadlineExceeded => "DeadlineExceeded",
-            Code::Internal => crate::error::INTERNAL_ERROR,
-        }
-    }
-}
-
-impl PartialEq<&str> for Code {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
-/// Why a job did not start.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Failure {
-    pub code: Code,
-    pub message: String,
-    /// Whether trying again later may succeed.
-    pub retryable: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Started(Started),
-    /// `DRY_RUN`: the job would have been started.
-    WouldStart,
-    Failed(Failure),
-}
-
-impl Outcome {
-    pub fn is_failure(&self) -> bool {
-        matches!(self, Outcome::Failed(_))
-    }
-}
-
-/// One job and what became of it.
-#[derive(Debug, Clone)]
-pub struct JobResult {
-    pub job: Arc<Job>,
-    pub outcome: Outcome,
-    /// Time spent in the call to AWS (zero when none was made).
-    pub duration: Duration,
-}
+use crate::core::error::Error;
+use crate::core::job::{Failure, JobResult, Outcome};
+use crate::core::request::Job;
+use crate::io::rate::Limiter;
+use crate::io::BoxFuture;
 
 /// Starts one job. The AWS SDK in production; a dry run, or a fake in tests.
 pub trait JobStarter: Send + Sync + 'static {
-    fn start(&self, job: &Job) -> impl Future<Output = Outcome> + Send;
+    fn start<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Outcome>;
 }
 
-/// `DRY_RUN=true`: calls nothing.
+/// A dry run: starts nothing, and says each job would have started.
 pub struct DryRun;
 
 impl JobStarter for DryRun {
-    async fn start(&self, _job: &Job) -> Outcome {
-        Outcome::WouldStart
+    fn start<'a>(&'a self, _job: &'a Job) -> BoxFuture<'a, Outcome> {
+        Box::pin(std::future::ready(Outcome::WouldStart))
     }
 }
 
@@ -170,17 +97,6 @@ impl Limits {
     }
 }
 
-impl Failure {
-    /// The failure of a job that was not started, and why.
-    pub fn not_started(reason: &str) -> Failure {
-        Failure {
-            code: Code::NotStarted,
-            message: format!("not started: {reason}; retrying the event is safe, its tokens do not change"),
-            retryable: true,
-        }
-    }
-}
-
 const DEADLINE_REASON: &str = "too little time was left before the invocation's deadline";
 
 /// Starts every job within `limits` and returns their results in order.
@@ -189,8 +105,8 @@ const DEADLINE_REASON: &str = "too little time was left before the invocation's 
 /// collected as they end, so at most `MAX_CONCURRENCY` calls' worth of state is alive
 /// at once whatever the length of the list (a task with its SDK future is several
 /// kilobytes; a result is small).
-pub async fn send_all<S: JobStarter>(
-    starter: &Arc<S>,
+pub async fn send_all(
+    starter: &Arc<dyn JobStarter>,
     jobs: Vec<Job>,
     limits: &Limits,
     deadline: Deadline,
@@ -250,11 +166,10 @@ fn collect(
         Ok((id, result)) => (id, Some(result)),
         Err(error) => (error.id(), {
             let failure = Failure {
-                code: Code::Internal,
-                message: format!(
+                error: Error::Internal(format!(
                     "backup-trigger failed while starting this job ({}); the job may not have started",
                     if error.is_panic() { "panic" } else { "cancelled" }
-                ),
+                )),
                 retryable: true,
             };
             positions.get(&error.id()).map(|&position| JobResult {
@@ -269,8 +184,8 @@ fn collect(
     }
 }
 
-async fn send_one<S: JobStarter>(
-    starter: Arc<S>,
+async fn send_one(
+    starter: Arc<dyn JobStarter>,
     job: Arc<Job>,
     limits: Limits,
     deadline: Deadline,
@@ -293,8 +208,9 @@ async fn send_one<S: JobStarter>(
     let outcome = match timeout_at(deadline.give_up_at, starter.start(&job)).await {
         Ok(outcome) => outcome,
         Err(_) => Outcome::Failed(Failure {
-            code: Code::DeadlineExceeded,
-            message: "AWS Backup did not answer before the invocation's deadline; the job may have started, and retrying is safe: the token does not change".into(),
+            error: Error::DeadlineExceeded(
+                "AWS Backup did not answer before the invocation's deadline; the job may have started, and retrying is safe: the token does not change".into(),
+            ),
             retryable: true,
         }),
     };

@@ -1,41 +1,25 @@
-//! What Lambda gets back (docs/reference.md, "Answers and errors"): results, SQS partial-batch answers,
-//! and errors whose `errorType` names the kind of failure. Every answer is a typed
-//! struct serialised by serde, so no key is spelt by hand and nothing can be dropped.
-
-use std::sync::Arc;
+//! What Lambda gets back (docs/reference.md, "Answers and errors"): results, the
+//! answers of selections and audits, SQS partial-batch answers, and errors whose
+//! `errorType` names the kind of failure. Every answer is a typed struct serialised
+//! by serde, so no key is spelt by hand and nothing can be dropped.
 
 use aws_lambda_events::sqs::SqsBatchResponse;
 use lambda_runtime::Diagnostic;
 use serde::Serialize;
 
-use crate::error::PlanError;
-use crate::event::{Plan, Shape};
-use crate::request::Job;
-use crate::send::{JobResult, Outcome};
+use crate::core::audit::{Finding, FINDINGS_SHOWN};
+use crate::core::error::Error;
+use crate::core::job::{JobResult, Outcome};
+use crate::core::request::Job;
+use crate::core::selection::DRY_RUN_SHOWN;
+use crate::report::{Kind, Report};
 
-/// An invocation that failed: `errorType` and `errorMessage` of the Lambda error.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{error_type}: {message}")]
-pub struct HandlerError {
-    pub error_type: String,
-    pub message: String,
-}
-
-impl From<HandlerError> for Diagnostic {
-    fn from(error: HandlerError) -> Diagnostic {
-        Diagnostic {
-            error_type: error.error_type,
-            error_message: error.message,
-        }
-    }
-}
-
-impl From<PlanError> for HandlerError {
-    fn from(error: PlanError) -> HandlerError {
-        HandlerError {
-            error_type: error.error_type().to_owned(),
-            message: format!("nothing was started: {error}"),
-        }
+/// The Lambda error of an invocation that failed: the one place a failure class
+/// becomes an `errorType`.
+pub fn diagnostic(error: &Error) -> Diagnostic {
+    Diagnostic {
+        error_type: error.error_type().to_owned(),
+        error_message: error.to_string(),
     }
 }
 
@@ -51,6 +35,8 @@ pub enum Answer {
     Sqs(SqsBatchResponse),
     /// A selection: `{"Selection": {...counts...}, "Jobs": [...]}`.
     Selection(SelectionAnswer),
+    /// An audit: `{"Audit": {...counts...}, "Findings": [...], "Jobs": [...]}`.
+    Audit(AuditAnswer),
 }
 
 /// `{"Selection": {"Name", "Found", "Matched", "Unsupported", "Enqueued",
@@ -67,16 +53,63 @@ pub struct SelectionAnswer {
 pub struct SelectionCounts {
     /// `SelectionName`, null when it has none.
     pub name: Option<String>,
-    /// Resources the Tagging API listed (it depends on the filters passed).
     pub found: usize,
-    /// Those the selection matches.
     pub matched: usize,
-    /// Those of `matched` that AWS Backup cannot back up: never sent.
     pub unsupported: usize,
-    /// Requests sent to the request queue (a dry run: that would be sent).
     pub enqueued: usize,
-    /// Messages sent to the request queue (a dry run: that would be sent).
     pub messages: usize,
+}
+
+/// `{"Audit": {...}, "Findings": [...], "Jobs": [...]}` (docs/reference.md, "Audits").
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AuditAnswer {
+    pub audit: AuditCounts,
+    /// At most 100 of the resources not protected, oldest first.
+    pub findings: Vec<FindingAnswer>,
+    /// The remediation requests started here (a dry run: the first 100 that would be).
+    pub jobs: Vec<JobAnswer>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AuditCounts {
+    pub name: Option<String>,
+    pub found: usize,
+    pub matched: usize,
+    pub unsupported: usize,
+    pub audited: usize,
+    pub protected: usize,
+    pub in_progress: usize,
+    pub unprotected: usize,
+    pub remediated: usize,
+    pub enqueued: usize,
+    pub messages: usize,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FindingAnswer {
+    pub resource_arn: String,
+    pub resource_type: &'static str,
+    /// RFC 3339; null when never backed up.
+    pub last_backup_time: Option<String>,
+    pub in_progress: bool,
+    pub last_job_state: Option<String>,
+    pub last_job_message: Option<String>,
+}
+
+impl From<&Finding> for FindingAnswer {
+    fn from(finding: &Finding) -> FindingAnswer {
+        FindingAnswer {
+            resource_arn: finding.arn.clone(),
+            resource_type: finding.resource_type,
+            last_backup_time: finding.last_backup.as_ref().map(|b| b.at.to_string()),
+            in_progress: finding.in_progress,
+            last_job_state: finding.last_job.as_ref().map(|j| j.state.clone()),
+            last_job_message: finding.last_job.as_ref().and_then(|j| j.message.clone()),
+        }
+    }
 }
 
 /// `{"Jobs": [...], "Skipped": "why"}`.
@@ -95,7 +128,7 @@ pub enum JobAnswer {
     Backup(BackupStarted),
     Copy(CopyStarted),
     Failed(JobFailed),
-    /// The whole request as it would be sent (tag values redacted), and `"DryRun": true`.
+    /// The whole request as it would be sent, tag values redacted, and `"DryRun": true`.
     DryRun {
         #[serde(flatten)]
         job: Job,
@@ -147,15 +180,16 @@ impl From<JobResult> for JobAnswer {
     fn from(result: JobResult) -> JobAnswer {
         let action = result.job.action().as_str();
         match result.outcome {
+            // Tag values are sent to AWS and shown nowhere.
             Outcome::WouldStart => JobAnswer::DryRun {
-                job: Arc::unwrap_or_clone(result.job),
+                job: result.job.redacted(),
                 dry_run: true,
             },
             Outcome::Failed(failure) => JobAnswer::Failed(JobFailed {
                 action,
                 idempotency_token: result.job.idempotency_token().to_owned(),
-                error_code: failure.code.as_str().to_owned(),
-                error_message: failure.message,
+                error_code: failure.code().to_owned(),
+                error_message: failure.error.to_string(),
             }),
             Outcome::Started(started) => match &*result.job {
                 Job::StartBackupJob(job) => JobAnswer::Backup(BackupStarted {
@@ -183,18 +217,76 @@ impl From<JobResult> for JobAnswer {
     }
 }
 
-/// The answer to a single event whose jobs all started: one result for a bare
-/// request, `{"Jobs": [...]}` for a list or an EventBridge event.
-pub fn single(shape: Shape, skipped: Option<String>, mut results: Vec<JobResult>) -> Answer {
-    if shape == Shape::Bare && results.len() == 1 {
-        if let Some(only) = results.pop() {
-            return Answer::One(Box::new(only.into()));
-        }
+/// The answer of a report, or the error of the event: its own, or, when a job did
+/// not start, one naming every failed request.
+pub fn of(mut report: Report) -> Result<Answer, Error> {
+    if let Some(error) = report.error.take() {
+        return Err(error);
     }
-    Answer::Jobs(Jobs {
-        jobs: results.into_iter().map(JobAnswer::from).collect(),
+    if let Some(error) = failed(report.kind, &report.jobs) {
+        return Err(error);
+    }
+    let Report {
+        kind,
+        mut jobs,
         skipped,
+        selection,
+        audit,
+        ..
+    } = report;
+    Ok(match (kind, selection, audit) {
+        (Kind::Audit, selection, Some(audit)) => {
+            let selection = selection.unwrap_or_default();
+            let verdict = &audit.verdict;
+            Answer::Audit(AuditAnswer {
+                audit: AuditCounts {
+                    name: selection.name,
+                    found: selection.found,
+                    matched: selection.matched,
+                    unsupported: selection.unsupported,
+                    audited: verdict.audited,
+                    protected: verdict.protected,
+                    in_progress: verdict.in_progress,
+                    unprotected: verdict.unprotected,
+                    remediated: audit.remediated,
+                    enqueued: selection.enqueued,
+                    messages: selection.messages,
+                },
+                findings: verdict.findings.iter().take(FINDINGS_SHOWN).map(FindingAnswer::from).collect(),
+                jobs: shown(jobs),
+            })
+        }
+        (Kind::Selection, Some(selection), _) => Answer::Selection(SelectionAnswer {
+            selection: SelectionCounts {
+                name: selection.name,
+                found: selection.found,
+                matched: selection.matched,
+                unsupported: selection.unsupported,
+                enqueued: selection.enqueued,
+                messages: selection.messages,
+            },
+            jobs: shown(jobs),
+        }),
+        (Kind::Bare, _, _) if jobs.len() == 1 => Answer::One(Box::new(JobAnswer::from(jobs.remove(0)))),
+        _ => Answer::Jobs(Jobs {
+            jobs: jobs.into_iter().map(JobAnswer::from).collect(),
+            skipped,
+        }),
     })
+}
+
+/// The results a selection or an audit shows: every job started here, but only the
+/// first requests a dry run would send.
+fn shown(jobs: Vec<JobResult>) -> Vec<JobAnswer> {
+    let mut dry = 0;
+    jobs.into_iter()
+        .filter(|r| {
+            let would = matches!(r.outcome, Outcome::WouldStart);
+            dry += usize::from(would);
+            !would || dry <= DRY_RUN_SHOWN
+        })
+        .map(JobAnswer::from)
+        .collect()
 }
 
 /// The SQS partial-batch answer, exactly as Lambda's SQS poller reads it.
@@ -204,9 +296,9 @@ pub fn sqs(failed_message_ids: Vec<String>) -> Answer {
     Answer::Sqs(answer)
 }
 
-/// The error of an invocation in which some jobs failed: `errorType` is the first
-/// failure's code; the message names every failed request and why.
-pub fn failed(plan: &Plan, results: &[JobResult]) -> Option<HandlerError> {
+/// The error of an event in which some jobs failed: `errorType` is the first
+/// failure's; the message names every failed request and why.
+fn failed(kind: Kind, results: &[JobResult]) -> Option<Error> {
     let failures: Vec<(usize, &JobResult)> = results
         .iter()
         .enumerate()
@@ -226,12 +318,12 @@ pub fn failed(plan: &Plan, results: &[JobResult]) -> Option<HandlerError> {
         .filter_map(|(position, r)| match &r.outcome {
             Outcome::Failed(f) => Some(format!(
                 "{} ({} {}, token {}): {}: {}",
-                label(plan.shape, *position),
+                label(kind, *position),
                 r.job.action().as_str(),
                 r.job.subject_arn(),
                 r.job.idempotency_token(),
-                f.code.as_str(),
-                f.message
+                f.code(),
+                f.error
             )),
             _ => None,
         })
@@ -241,21 +333,21 @@ pub fn failed(plan: &Plan, results: &[JobResult]) -> Option<HandlerError> {
     } else {
         String::new()
     };
-    Some(HandlerError {
-        error_type: first.code.as_str().to_owned(),
-        message: format!(
-            "{} of {} requests failed: {}{more}. {started} started (listed in the log); retrying the event is safe, its tokens do not change",
-            failures.len(),
-            results.len(),
-            lines.join("; ")
-        ),
-    })
+    Some(first.error.with_message(format!(
+        "{} of {} requests failed: {}{more}. {started} started (listed in the log); retrying the event is safe, its tokens do not change",
+        failures.len(),
+        results.len(),
+        lines.join("; ")
+    )))
 }
 
-fn label(shape: Shape, position: usize) -> String {
-    match shape {
-        Shape::Bare | Shape::BackupStateChange | Shape::CopyStateChange => "the request".to_owned(),
-        Shape::List | Shape::Selection => format!("Jobs[{position}]"),
-        Shape::EventBridge => format!("detail request {position}"),
+fn label(kind: Kind, position: usize) -> String {
+    match kind {
+        Kind::List | Kind::Selection | Kind::Audit => format!("Jobs[{position}]"),
+        Kind::EventBridge => format!("detail request {position}"),
+        _ => "the request".to_owned(),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,8 +1,8 @@
-//! What one invocation did, counted as CloudWatch metrics (the README, "Job outcomes, metrics and alarms"):
-//! a [`Tally`] filled where the facts are already known (the results of a plan, a
-//! refused event, the SQS answer, a job's outcome) and written once, at the end of the
-//! invocation, as one line of CloudWatch's embedded metric format (EMF). CloudWatch
-//! Logs turns that line into metrics: no API call, no extra permission.
+//! What one invocation did, counted as CloudWatch metrics (docs/reference.md,
+//! "Metrics"): a [`Tally`] that every report is recorded in (and the SQS answer),
+//! written once, at the end of the invocation, as one line of CloudWatch's embedded
+//! metric format (EMF). CloudWatch Logs turns that line into metrics: no API call,
+//! no extra permission.
 //!
 //! The line is written directly, not as a tracing event, so that no log level or
 //! format setting can drop it. It also carries `level` and `timestamp`: with Lambda's
@@ -16,13 +16,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_sdk_backup::primitives::{DateTime, DateTimeFormat};
 use serde_json::{json, Map, Value};
 
-use crate::event::outcome::{JobKind, JobOutcome};
-use crate::event::{Plan, Shape};
-use crate::send::{JobResult, Outcome};
-use crate::settings::Settings;
+use crate::core::job::Outcome;
+use crate::core::outcome::{JobKind, JobOutcome};
+use crate::core::time::Timestamp;
+use crate::report::{Kind, Report};
 
 /// `METRICS_NAMESPACE` when unset.
 pub const DEFAULT_NAMESPACE: &str = "BackupTrigger";
@@ -47,43 +46,79 @@ pub struct Tally {
     backup_jobs_failed: AtomicU64,
     copy_jobs_completed: AtomicU64,
     copy_jobs_failed: AtomicU64,
+    audit: AtomicBool,
+    resources_audited: AtomicU64,
+    resources_unprotected: AtomicU64,
+    resources_in_progress: AtomicU64,
+    resources_remediated: AtomicU64,
+    /// `OldestBackupAge` in seconds, plus one (0: no audited resource had a backup).
+    oldest_backup_age: AtomicU64,
+}
+
+/// The CloudWatch unit of a metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Count,
+    Seconds,
+}
+
+impl Unit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unit::Count => "Count",
+            Unit::Seconds => "Seconds",
+        }
+    }
 }
 
 impl Tally {
-    /// A plan has run: its jobs that started and those due to be sent that did not (an
-    /// AWS error, too little time); a dry run's jobs are neither. A job state change
-    /// counts its outcome.
-    pub fn ran(&self, plan: &Plan, results: &[JobResult]) {
-        for result in results {
+    /// Counts what one event (or SQS message) came to: its jobs that started, and
+    /// those due to be sent that did not (an AWS error, too little time; a dry run's
+    /// are neither); a refused event, once whatever the number of its requests (not
+    /// counted as failed jobs); a job's outcome; what a selection matched and
+    /// enqueued; what an audit found (only when it completed).
+    pub fn record(&self, report: &Report) {
+        for result in &report.jobs {
             match result.outcome {
                 Outcome::Started(_) => add(&self.jobs_started, 1),
                 Outcome::Failed(_) => add(&self.jobs_failed, 1),
                 Outcome::WouldStart => {}
             }
         }
-        if matches!(plan.shape, Shape::BackupStateChange | Shape::CopyStateChange) {
-            self.job_state_change(plan.outcome.as_ref());
+        if report.error.as_ref().is_some_and(|e| e.is_refusal()) {
+            add(&self.events_rejected, 1);
         }
-    }
-
-    /// An event, or an SQS message, refused before any call. Counted once, whatever
-    /// the number of its requests (which are not counted as failed jobs).
-    pub fn rejected(&self) {
-        add(&self.events_rejected, 1);
+        if matches!(report.kind, Kind::BackupStateChange | Kind::CopyStateChange) {
+            self.job_state_change(report.outcome.as_ref());
+        }
+        if let (Kind::Selection, Some(resolved)) = (report.kind, &report.selection) {
+            self.selection.store(true, Ordering::Relaxed);
+            add(&self.resources_matched, resolved.matched as u64);
+            // A dry run enqueues nothing; a failed fan-out counts what SQS took.
+            if resolved.sent {
+                add(&self.resources_enqueued, resolved.enqueued as u64);
+            }
+        }
+        if let Some(audited) = &report.audit {
+            let verdict = &audited.verdict;
+            self.audit.store(true, Ordering::Relaxed);
+            add(&self.resources_audited, verdict.audited as u64);
+            add(&self.resources_unprotected, verdict.unprotected as u64);
+            add(&self.resources_in_progress, verdict.in_progress as u64);
+            if audited.remediation_sent {
+                add(&self.resources_remediated, audited.remediated as u64);
+            }
+            if let Some(age) = verdict.oldest_backup_age {
+                self.oldest_backup_age
+                    .fetch_max(u64::try_from(age).unwrap_or(0).saturating_add(1), Ordering::Relaxed);
+            }
+        }
     }
 
     /// The invocation was an SQS batch, of which `failed` messages are reported failed.
     pub fn batch(&self, failed: usize) {
         self.sqs.store(true, Ordering::Relaxed);
         add(&self.messages_failed, failed as u64);
-    }
-
-    /// A selection was handled (docs/reference.md, "Selections"): the resources it matched, and
-    /// those sent to the request queue (0 in a dry run, or when started here).
-    pub fn selection(&self, matched: u64, enqueued: u64) {
-        self.selection.store(true, Ordering::Relaxed);
-        add(&self.resources_matched, matched);
-        add(&self.resources_enqueued, enqueued);
     }
 
     /// A job state change was handled; `outcome` is its final state, if it had one.
@@ -101,25 +136,35 @@ impl Tally {
 
     /// The metrics of this invocation, by name, in a fixed order: always the job and
     /// event counts, and the others when the invocation had something to count them.
-    pub fn metrics(&self) -> Vec<(&'static str, u64)> {
+    pub fn metrics(&self) -> Vec<(&'static str, u64, Unit)> {
         let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let count = |name, counter: &AtomicU64| (name, get(counter), Unit::Count);
         let mut out = vec![
-            ("JobsStarted", get(&self.jobs_started)),
-            ("JobsFailed", get(&self.jobs_failed)),
-            ("EventsRejected", get(&self.events_rejected)),
+            count("JobsStarted", &self.jobs_started),
+            count("JobsFailed", &self.jobs_failed),
+            count("EventsRejected", &self.events_rejected),
         ];
         if self.sqs.load(Ordering::Relaxed) {
-            out.push(("MessagesFailed", get(&self.messages_failed)));
+            out.push(count("MessagesFailed", &self.messages_failed));
         }
         if self.selection.load(Ordering::Relaxed) {
-            out.push(("ResourcesMatched", get(&self.resources_matched)));
-            out.push(("ResourcesEnqueued", get(&self.resources_enqueued)));
+            out.push(count("ResourcesMatched", &self.resources_matched));
+            out.push(count("ResourcesEnqueued", &self.resources_enqueued));
         }
         if self.job_state_changes.load(Ordering::Relaxed) {
-            out.push(("BackupJobsCompleted", get(&self.backup_jobs_completed)));
-            out.push(("BackupJobsFailed", get(&self.backup_jobs_failed)));
-            out.push(("CopyJobsCompleted", get(&self.copy_jobs_completed)));
-            out.push(("CopyJobsFailed", get(&self.copy_jobs_failed)));
+            out.push(count("BackupJobsCompleted", &self.backup_jobs_completed));
+            out.push(count("BackupJobsFailed", &self.backup_jobs_failed));
+            out.push(count("CopyJobsCompleted", &self.copy_jobs_completed));
+            out.push(count("CopyJobsFailed", &self.copy_jobs_failed));
+        }
+        if self.audit.load(Ordering::Relaxed) {
+            out.push(count("ResourcesAudited", &self.resources_audited));
+            out.push(count("ResourcesUnprotected", &self.resources_unprotected));
+            out.push(count("ResourcesInProgress", &self.resources_in_progress));
+            out.push(count("ResourcesRemediated", &self.resources_remediated));
+            if let Some(age) = get(&self.oldest_backup_age).checked_sub(1) {
+                out.push(("OldestBackupAge", age, Unit::Seconds));
+            }
         }
         out
     }
@@ -148,11 +193,13 @@ pub struct Emitter {
 }
 
 impl Emitter {
-    pub fn new(settings: &Settings, sink: Sink) -> Emitter {
+    /// Lines in `namespace`, with `function_name` as the one dimension, stating
+    /// `level` (see [`line_level`]).
+    pub fn new(namespace: &str, function_name: &str, level: &'static str, sink: Sink) -> Emitter {
         Emitter {
-            namespace: settings.metrics_namespace.clone(),
-            function_name: settings.function_name.clone(),
-            level: settings.metrics_level,
+            namespace: namespace.to_owned(),
+            function_name: function_name.to_owned(),
+            level,
             sink,
         }
     }
@@ -173,19 +220,17 @@ impl Emitter {
                 "CloudWatchMetrics": [{
                     "Namespace": self.namespace,
                     "Dimensions": [[DIMENSION]],
-                    "Metrics": metrics.iter().map(|(name, _)| json!({ "Name": name, "Unit": "Count" })).collect::<Vec<_>>(),
+                    "Metrics": metrics.iter().map(|(name, _, unit)| json!({ "Name": name, "Unit": unit.as_str() })).collect::<Vec<_>>(),
                 }],
             }),
         );
         root.insert(DIMENSION.into(), json!(self.function_name));
-        for (name, value) in &metrics {
+        for (name, value, _) in &metrics {
             root.insert((*name).into(), json!(value));
         }
         // Not metrics: what makes the line a log line like the others.
-        let timestamp = i64::try_from(timestamp_ms)
-            .ok()
-            .and_then(|ms| DateTime::from_millis(ms).fmt(DateTimeFormat::DateTime).ok());
-        root.insert("timestamp".into(), json!(timestamp));
+        let timestamp = i64::try_from(timestamp_ms).map(|ms| Timestamp::from_millis(ms).to_string());
+        root.insert("timestamp".into(), json!(timestamp.ok()));
         root.insert("level".into(), json!(self.level));
         root.insert("message".into(), json!("metrics"));
         root.insert("request_id".into(), json!(request_id));

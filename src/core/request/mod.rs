@@ -1,6 +1,9 @@
 //! A backup request as users write it (the AWS API's own field names) and the
-//! validated [`Job`] it becomes. Only [`validate`] makes a `Job`, so nothing
-//! unvalidated can reach AWS.
+//! validated [`Job`] it becomes. Only [`validate`] makes a `Job` (and
+//! [`BackupJob::for_resource`] one like another, for a selected resource), so
+//! nothing unvalidated can reach AWS. A `Job` serialises as the request it is, which
+//! [`validate`] reads back to the same `Job`: that is how a selection's requests
+//! travel through the request queue.
 
 pub mod rules;
 mod validate;
@@ -12,6 +15,8 @@ use std::fmt;
 
 use serde::Serialize;
 use serde_json::Value;
+
+use crate::core::error::Invalid;
 
 /// Fields of StartBackupJob only.
 const BACKUP_FIELDS: &[&str] = &[
@@ -55,7 +60,9 @@ impl Action {
     }
 }
 
-/// A validated request: exactly what one AWS call will carry.
+/// A validated request: exactly what one AWS call will carry. Its JSON is the
+/// request with every default filled in, tag values included (they go to the
+/// request queue, never to a log line or an answer: see `Tags`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "Action")]
 pub enum Job {
@@ -83,6 +90,21 @@ impl Job {
         match self {
             Job::StartBackupJob(j) => &j.resource_arn,
             Job::StartCopyJob(j) => &j.recovery_point_arn,
+        }
+    }
+
+    /// The same job with every tag value replaced by [`REDACTED`]: what a dry run
+    /// shows of it.
+    pub fn redacted(&self) -> Job {
+        match self {
+            Job::StartBackupJob(job) => Job::StartBackupJob(BackupJob {
+                recovery_point_tags: job
+                    .recovery_point_tags
+                    .as_ref()
+                    .map(|tags| Tags(tags.0.keys().map(|k| (k.clone(), REDACTED.to_owned())).collect())),
+                ..job.clone()
+            }),
+            Job::StartCopyJob(_) => self.clone(),
         }
     }
 
@@ -119,6 +141,22 @@ pub struct BackupJob {
 }
 
 impl BackupJob {
+    /// The same request for another resource, with its own token: a selection's
+    /// request is validated once, then made for each resource it selects.
+    pub fn for_resource(&self, resource_arn: &str, idempotency_token: String) -> Result<Job, Invalid> {
+        rules::arn(resource_arn).map_err(|problem| {
+            Invalid::new(
+                "ResourceArn",
+                format!("{} {problem}", crate::core::error::quote_str(resource_arn)),
+            )
+        })?;
+        Ok(Job::StartBackupJob(BackupJob {
+            resource_arn: resource_arn.to_owned(),
+            idempotency_token,
+            ..self.clone()
+        }))
+    }
+
     pub fn resource_arn(&self) -> &str {
         &self.resource_arn
     }
@@ -217,9 +255,11 @@ pub enum Index {
     Disabled,
 }
 
-/// `RecoveryPointTags`. Tag values are sensitive in the AWS API model: they are
-/// sent to AWS and nowhere else, so `Debug` and `Serialize` show keys only.
-#[derive(Clone, PartialEq, Eq)]
+/// `RecoveryPointTags`. Tag values are sensitive in the AWS API model: they are sent
+/// to AWS (and, inside a request, to the request queue) and nowhere else. `Debug`
+/// shows keys only; the answer layer redacts them from a dry run's requests.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
 pub struct Tags(BTreeMap<String, String>);
 
 impl Tags {
@@ -228,17 +268,12 @@ impl Tags {
     }
 }
 
-const REDACTED: &str = "*** redacted ***";
+/// What stands for a tag value wherever it must not be shown.
+pub const REDACTED: &str = "*** redacted ***";
 
 impl fmt::Debug for Tags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map().entries(self.0.keys().map(|k| (k, REDACTED))).finish()
-    }
-}
-
-impl Serialize for Tags {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_map(self.0.keys().map(|k| (k, REDACTED)))
     }
 }
 

@@ -10,9 +10,9 @@ use super::{
     kind_of, request_fields, rules, Action, BackupJob, CopyJob, Index, Job, Lifecycle, Tags, BACKUP_FIELDS,
     COPY_FIELDS, LIFECYCLE_FIELDS,
 };
-use crate::error::{quote, quote_str, Invalid};
-use crate::settings::Settings;
-use crate::suggest::closest;
+use crate::core::error::{quote, quote_str, Invalid};
+use crate::core::suggest::closest;
+use crate::core::Defaults;
 
 /// Turns one request object into a [`Job`], or says every way in which it is wrong.
 ///
@@ -22,7 +22,7 @@ use crate::suggest::closest;
 pub fn validate(
     value: &Value,
     ignored: &[&str],
-    settings: &Settings,
+    defaults: &Defaults,
     derived_token: &str,
 ) -> Result<Job, Vec<Invalid>> {
     let Value::Object(map) = value else {
@@ -58,7 +58,7 @@ pub fn validate(
 
     let iam_role_arn = r.string_or_default(
         "IamRoleArn",
-        settings.backup_iam_role_arn.as_deref(),
+        defaults.role.as_deref(),
         "BACKUP_IAM_ROLE_ARN",
         rules::iam_role_arn,
     );
@@ -78,7 +78,7 @@ pub fn validate(
             let resource_arn = r.required_arn("ResourceArn");
             let backup_vault_name = r.string_or_default(
                 "BackupVaultName",
-                settings.backup_vault_name.as_deref(),
+                defaults.vault.as_deref(),
                 "BACKUP_VAULT_NAME",
                 rules::vault_name,
             );
@@ -101,18 +101,18 @@ pub fn validate(
             let recovery_point_arn = r.required_arn("RecoveryPointArn");
             let source_backup_vault_name = r.string_or_default(
                 "SourceBackupVaultName",
-                settings.backup_vault_name.as_deref(),
+                defaults.vault.as_deref(),
                 "BACKUP_VAULT_NAME",
                 rules::vault_name,
             );
             let destination = r.string_or_default(
                 "DestinationBackupVaultArn",
-                settings.copy_destination_vault_arn.as_deref(),
+                defaults.copy_destination.as_deref(),
                 "COPY_DESTINATION_VAULT_ARN",
                 rules::backup_vault_arn,
             );
             let destination_backup_vault_arn = destination.filter(|arn| {
-                let allowed = settings.destination_allowed(arn);
+                let allowed = defaults.allows(arn);
                 if !allowed {
                     r.fail(
                         "DestinationBackupVaultArn",
