@@ -175,3 +175,6 @@ impl Run {
         report::finish(report, at, &self.invocation.tally)
     }
 }
+
+#[cfg(test)]
+mod tests;

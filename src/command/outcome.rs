@@ -86,6 +86,29 @@ pub fn read(
 }
 
 impl Outcome {
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    pub fn source(&self) -> &SourceId {
+        &self.source
+    }
+
+    /// The final state to record, if the state is one.
+    pub fn outcome(&self) -> Option<&JobOutcome> {
+        self.outcome.as_ref()
+    }
+
+    /// Why no copy starts.
+    pub fn skipped(&self) -> Option<&str> {
+        self.skipped.as_deref()
+    }
+
+    /// The copy to start, or why it cannot be.
+    pub fn copy(&self) -> Result<Option<&Job>, &Error> {
+        self.copy.as_ref().map(Option::as_ref)
+    }
+
     /// Records the outcome and starts the copy, if any.
     pub async fn run(self, context: &Context<'_>) -> Report {
         let mut report = Report::new(self.kind, self.source);

@@ -92,3 +92,6 @@ async fn walk(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,21 +1,21 @@
-//! The events and tokens of docs/reference.md, as a user meets
-//! them through `classify` and `plan`.
+//! The events and tokens of docs/reference.md, as a user meets them through
+//! `Command::read`: which command an event becomes, its requests, their tokens, and
+//! what a refused event is told.
 
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::*;
-use crate::error::Invalid;
-use crate::event::direct::MAX_JOBS;
-use crate::fixtures::{
-    allowing, assert_says, at, settings, DESTINATION, OTHER_DESTINATION, RECOVERY_POINT, RESOURCE, ROLE,
+use crate::command::jobs::MAX_JOBS;
+use crate::core::error::Invalid;
+use crate::core::fixtures::{
+    allowing, assert_says, at, defaults, DESTINATION, OTHER_DESTINATION, RECOVERY_POINT, RESOURCE, ROLE,
 };
-use crate::request::{Action, Job};
-use crate::settings::Settings;
-use crate::token::{SourceId, SourceKind};
+use crate::core::outcome::JobOutcome;
+use crate::core::request::{Action, Job};
+use crate::core::token::{SourceId, SourceKind};
 
 const OTHER_RECOVERY_POINT: &str = "arn:aws:ec2:eu-west-1::snapshot/snap-fedcba9876543210f";
-const QUEUE: &str = "arn:aws:sqs:eu-west-1:123456789012:backup-requests";
 const REQUEST_ID: &str = "c6af9ac6-7b61-11e6-9a41-93e812345678";
 const EVENT_ID: &str = "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa";
 const MESSAGE_ID: &str = "059f36b4-87a3-44ab-83d2-661975830a7d";
@@ -90,56 +90,90 @@ fn backup_state_change(state: &str) -> Value {
     })
 }
 
-fn sqs_record(message_id: &str, body: &str) -> Value {
+/// A copy job's state change, with its sizes as numbers as AWS sends them.
+fn copy_state_change(state: &str) -> Value {
     json!({
-        "messageId": message_id,
-        "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a...",
-        "body": body,
-        "attributes": {
-            "ApproximateReceiveCount": "1",
-            "SentTimestamp": "1545082649183",
-            "SenderId": "AIDAIENQZJOLO23YVJ4VO",
-            "ApproximateFirstReceiveTimestamp": "1545082649185"
-        },
-        "messageAttributes": {},
-        "md5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": QUEUE,
-        "awsRegion": "eu-west-1"
+        "version": "0",
+        "id": EVENT_ID,
+        "detail-type": "Copy Job State Change",
+        "source": "aws.backup",
+        "resources": [RECOVERY_POINT],
+        "detail": {
+            "copyJobId": "8E3F1B27-6C4D-5A09-B8E7-2F3A4C5D6E71",
+            "backupSizeInBytes": 3221225472_u64,
+            "resourceArn": RESOURCE,
+            "sourceBackupVaultArn": "arn:aws:backup:eu-west-1:123456789012:backup-vault:Nightly",
+            "destinationBackupVaultArn": DESTINATION,
+            "destinationRecoveryPointArn": {},
+            "state": state,
+        }
     })
 }
 
-fn sqs(records: Vec<Value>) -> Value {
-    json!({ "Records": records })
+/// What the tests read of the command an event becomes.
+#[derive(Debug, PartialEq)]
+struct Plan {
+    shape: Kind,
+    source: SourceId,
+    jobs: Vec<Job>,
+    skipped: Option<String>,
+    outcome: Option<JobOutcome>,
 }
 
-/// The plan as the handler acts on it: a copy that cannot be made is the event's
-/// error (its outcome, recorded even so, is tested in outcome/tests.rs).
-fn plan(event: &Value, origin: &Origin, settings: &Settings) -> Result<Plan, PlanError> {
-    let mut plan = super::plan(event, origin, settings)?;
-    match plan.refused.take() {
-        Some(error) => Err(error),
-        None => Ok(plan),
+/// The event read as the handler reads it: a copy that cannot be made is the
+/// event's error (and its outcome is still recorded: see `recorded_then_refused`).
+fn plan(event: &Value, origin: &Origin, defaults: &Defaults) -> Result<Plan, Error> {
+    match Command::read(event, origin, defaults) {
+        Err(rejected) => Err(rejected.error),
+        Ok(Command::Jobs(jobs)) => Ok(Plan {
+            shape: jobs.kind(),
+            source: jobs.source().clone(),
+            jobs: jobs.jobs().to_vec(),
+            skipped: None,
+            outcome: None,
+        }),
+        Ok(Command::Outcome(outcome)) => {
+            let jobs = outcome.copy().map_err(Clone::clone)?.into_iter().cloned().collect();
+            Ok(Plan {
+                shape: outcome.kind(),
+                source: outcome.source().clone(),
+                jobs,
+                skipped: outcome.skipped().map(str::to_owned),
+                outcome: outcome.outcome().cloned(),
+            })
+        }
+        Ok(other) => panic!("expected requests or an outcome, got {other:?}"),
     }
 }
 
-fn planned_with(event: &Value, origin: &Origin, settings: &Settings) -> Plan {
-    plan(event, origin, settings).unwrap_or_else(|e| panic!("{event} should be planned, but: {e}"))
+/// A job state change whose copy is refused: its outcome, and the error.
+fn recorded_then_refused(event: &Value, defaults: &Defaults) -> (JobOutcome, Error) {
+    match Command::read(event, &direct(), defaults) {
+        Ok(Command::Outcome(outcome)) => (
+            outcome.outcome().cloned().expect("an outcome"),
+            outcome.copy().expect_err("a refused copy").clone(),
+        ),
+        other => panic!("expected an outcome, got {other:?}"),
+    }
+}
+
+fn planned_with(event: &Value, origin: &Origin, defaults: &Defaults) -> Plan {
+    plan(event, origin, defaults).unwrap_or_else(|e| panic!("{event} should be read, but: {e}"))
 }
 
 fn planned(event: Value) -> Plan {
-    planned_with(&event, &direct(), &settings())
+    planned_with(&event, &direct(), &defaults())
 }
 
-fn refused_with(event: &Value, origin: &Origin, settings: &Settings) -> Vec<Invalid> {
-    match plan(event, origin, settings) {
-        Err(PlanError::Validation(problems)) => problems,
+fn refused_with(event: &Value, origin: &Origin, defaults: &Defaults) -> Vec<Invalid> {
+    match plan(event, origin, defaults) {
+        Err(Error::Validation(problems)) => problems,
         other => panic!("expected a validation error, got {other:?}"),
     }
 }
 
 fn refused(event: Value) -> Vec<Invalid> {
-    refused_with(&event, &direct(), &settings())
+    refused_with(&event, &direct(), &defaults())
 }
 
 /// The one problem of a refused event.
@@ -161,24 +195,10 @@ fn token_of(kind: SourceKind, value: &str, position: usize) -> String {
     .token(position)
 }
 
-fn copy_of(job: &Job) -> &crate::request::CopyJob {
+fn copy_of(job: &Job) -> &crate::core::request::CopyJob {
     match job {
         Job::StartCopyJob(copy) => copy,
         other => panic!("expected a copy, got {other:?}"),
-    }
-}
-
-fn batch(event: Value) -> sqs::Batch {
-    match classify(event) {
-        Ok(Incoming::Sqs(batch)) => batch,
-        other => panic!("expected an SQS batch, got {other:?}"),
-    }
-}
-
-fn batch_refused(event: Value) -> Invalid {
-    match classify(event) {
-        Err(PlanError::Validation(problems)) => one(problems),
-        other => panic!("expected a validation error, got {other:?}"),
     }
 }
 
@@ -187,7 +207,7 @@ fn batch_refused(event: Value) -> Invalid {
 #[test]
 fn a_bare_request_is_one_job() {
     let plan = planned(backup(1));
-    assert_eq!(plan.shape, Shape::Bare);
+    assert_eq!(plan.shape, Kind::Bare);
     assert_eq!(plan.jobs.len(), 1);
     assert_eq!(plan.jobs[0].action(), Action::StartBackupJob);
     assert_eq!(plan.skipped, None);
@@ -227,7 +247,7 @@ fn a_bare_request_with_a_misspelled_idempotency_key_suggests_it() {
 #[test]
 fn a_list_of_one_request_is_accepted() {
     let plan = planned(list(1));
-    assert_eq!(plan.shape, Shape::List);
+    assert_eq!(plan.shape, Kind::List);
     assert_eq!(plan.jobs.len(), 1);
 }
 
@@ -400,7 +420,7 @@ fn a_null_idempotency_key_counts_as_absent() {
 #[test]
 fn an_eventbridge_detail_can_be_a_request() {
     let plan = planned(eventbridge(backup(7)));
-    assert_eq!(plan.shape, Shape::EventBridge);
+    assert_eq!(plan.shape, Kind::EventBridge);
     assert_eq!(plan.jobs.len(), 1);
     assert!(plan.jobs[0].subject_arn().ends_with("vol-7"));
 }
@@ -408,7 +428,7 @@ fn an_eventbridge_detail_can_be_a_request() {
 #[test]
 fn an_eventbridge_detail_can_be_a_list() {
     let plan = planned(eventbridge(list(3)));
-    assert_eq!(plan.shape, Shape::EventBridge);
+    assert_eq!(plan.shape, Kind::EventBridge);
     assert_eq!(plan.jobs.len(), 3);
 }
 
@@ -473,20 +493,6 @@ fn an_eventbridge_event_without_source_or_detail_is_refused() {
 // ---- aws.backup: Backup Job State Change ----
 
 #[test]
-fn a_completed_backup_starts_one_copy_of_its_recovery_point() {
-    let plan = planned(backup_state_change("COMPLETED"));
-    assert_eq!(plan.shape, Shape::BackupStateChange);
-    assert_eq!(plan.skipped, None);
-    assert_eq!(plan.jobs.len(), 1);
-    let copy = copy_of(&plan.jobs[0]);
-    assert_eq!(copy.recovery_point_arn(), RECOVERY_POINT);
-    assert_eq!(copy.source_backup_vault_name(), "Nightly");
-    assert_eq!(copy.destination_backup_vault_arn(), DESTINATION);
-    assert_eq!(copy.iam_role_arn(), ROLE);
-    assert_eq!(copy.lifecycle(), None);
-}
-
-#[test]
 fn the_recovery_point_comes_from_resources_before_the_detail() {
     let mut event = backup_state_change("COMPLETED");
     event["detail"]["recoveryPointArn"] = json!(OTHER_RECOVERY_POINT);
@@ -510,18 +516,6 @@ fn the_recovery_point_comes_from_the_detail_when_resources_is_absent() {
     event["detail"]["recoveryPointArn"] = json!(OTHER_RECOVERY_POINT);
     let plan = planned(event);
     assert_eq!(plan.jobs[0].subject_arn(), OTHER_RECOVERY_POINT);
-}
-
-#[test]
-fn a_completed_backup_without_a_recovery_point_is_refused() {
-    let mut event = backup_state_change("COMPLETED");
-    event["resources"] = json!([]);
-    let problem = one(refused(event));
-    assert_says(
-        &problem,
-        "resources",
-        &["is empty", "detail.recoveryPointArn is missing"],
-    );
 }
 
 #[test]
@@ -561,19 +555,6 @@ fn the_copy_of_a_completed_backup_is_validated_like_any_request() {
 }
 
 #[test]
-fn other_backup_states_are_skipped_with_a_reason() {
-    for state in [
-        "CREATED", "PENDING", "RUNNING", "ABORTED", "FAILED", "EXPIRED", "PARTIAL",
-    ] {
-        let plan = planned(backup_state_change(state));
-        assert_eq!(plan.shape, Shape::BackupStateChange);
-        assert!(plan.jobs.is_empty(), "{state}");
-        let why = plan.skipped.expect("a reason");
-        assert!(why.contains(state) && why.contains("COMPLETED"), "{why}");
-    }
-}
-
-#[test]
 fn a_backup_state_change_without_state_is_skipped() {
     let mut event = backup_state_change("COMPLETED");
     event["detail"].as_object_mut().unwrap().remove("state");
@@ -583,37 +564,18 @@ fn a_backup_state_change_without_state_is_skipped() {
 }
 
 #[test]
-fn a_skipped_backup_needs_no_copy_destination() {
-    let settings = Settings {
-        copy_destination_vault_arn: None,
-        ..settings()
-    };
-    let plan = planned_with(&backup_state_change("FAILED"), &direct(), &settings);
-    assert!(plan.skipped.is_some());
-}
-
-#[test]
 fn a_completed_backup_without_copy_destination_is_recorded_not_refused() {
-    let settings = Settings {
-        copy_destination_vault_arn: None,
-        ..settings()
+    let defaults = Defaults {
+        copy_destination: None,
+        ..defaults()
     };
-    let plan = planned_with(&backup_state_change("COMPLETED"), &direct(), &settings);
+    let plan = planned_with(&backup_state_change("COMPLETED"), &direct(), &defaults);
     assert!(plan.jobs.is_empty());
     assert!(plan.outcome.is_some());
     assert!(
         plan.skipped.unwrap().contains("COPY_DESTINATION_VAULT_ARN is not set"),
         "says why no copy"
     );
-}
-
-#[test]
-fn a_completed_backup_of_a_backup_plan_starts_no_copy() {
-    let mut event = backup_state_change("COMPLETED");
-    event["detail"]["createdBy"]["backupPlanId"] = json!("plan-1");
-    let plan = planned(event);
-    assert!(plan.jobs.is_empty());
-    assert!(plan.skipped.unwrap().contains("backup plan \"plan-1\""));
 }
 
 #[test]
@@ -664,46 +626,12 @@ fn a_backup_event_of_another_type_is_an_ordinary_eventbridge_event() {
 // ---- The allow-list, for every kind of event ----
 
 #[test]
-fn the_allow_list_refuses_copies_in_every_kind_of_event() {
-    let settings = allowing(&[DESTINATION]);
-    let outside = json!({ "RecoveryPointArn": RECOVERY_POINT, "DestinationBackupVaultArn": OTHER_DESTINATION });
-    let inside = json!({ "RecoveryPointArn": RECOVERY_POINT, "DestinationBackupVaultArn": DESTINATION });
-    for (event, path) in [
-        (outside.clone(), "DestinationBackupVaultArn"),
-        (
-            json!({ "Jobs": [inside.clone(), outside.clone()] }),
-            "Jobs[1].DestinationBackupVaultArn",
-        ),
-        (eventbridge(outside.clone()), "detail.DestinationBackupVaultArn"),
-    ] {
-        let problem = one(refused_with(&event, &direct(), &settings));
-        assert_says(
-            &problem,
-            path,
-            &[&format!("\"{OTHER_DESTINATION}\""), "ALLOWED_DESTINATION_VAULT_ARNS"],
-        );
-    }
-    // An SQS message's body.
-    let body = outside.to_string();
-    let batch = batch(sqs(vec![sqs_record(MESSAGE_ID, &body)]));
-    let event = batch.messages[0].body.as_ref().unwrap();
-    let problem = one(refused_with(event, &from_sqs(MESSAGE_ID), &settings));
-    assert_says(
-        &problem,
-        "DestinationBackupVaultArn",
-        &["ALLOWED_DESTINATION_VAULT_ARNS"],
-    );
-    // And the allowed destination passes.
-    assert_eq!(planned_with(&inside, &direct(), &settings).jobs.len(), 1);
-}
-
-#[test]
 fn the_allow_list_refuses_a_defaulted_destination() {
-    let settings = allowing(&[OTHER_DESTINATION]);
+    let defaults = allowing(&[OTHER_DESTINATION]);
     let problem = one(refused_with(
         &json!({ "Jobs": [{ "RecoveryPointArn": RECOVERY_POINT }] }),
         &direct(),
-        &settings,
+        &defaults,
     ));
     assert_says(
         &problem,
@@ -715,154 +643,16 @@ fn the_allow_list_refuses_a_defaulted_destination() {
 // ---- SQS ----
 
 #[test]
-fn an_sqs_event_is_a_batch_of_messages_in_order() {
-    let batch = batch(sqs(vec![
-        sqs_record("m-1", &backup(1).to_string()),
-        sqs_record("m-2", &list(2).to_string()),
-    ]));
-    assert!(!batch.fifo);
-    let ids: Vec<&str> = batch.messages.iter().map(|m| m.id.as_str()).collect();
-    assert_eq!(ids, ["m-1", "m-2"]);
-    assert_eq!(batch.messages[0].body.as_ref().unwrap(), &backup(1));
-    assert_eq!(batch.messages[1].body.as_ref().unwrap(), &list(2));
-}
-
-#[test]
-fn a_fifo_queue_is_known_by_its_arn() {
-    let mut record = sqs_record("m-1", &backup(1).to_string());
-    record["eventSourceARN"] = json!("arn:aws:sqs:eu-west-1:123456789012:backup-requests.fifo");
-    assert!(batch(sqs(vec![record])).fifo);
-}
-
-#[test]
-fn a_body_that_is_not_json_fails_that_message_only() {
-    let batch = batch(sqs(vec![
-        sqs_record("m-1", &backup(1).to_string()),
-        sqs_record("m-2", "ResourceArn=arn:aws:s3:::bucket"),
-        sqs_record("m-3", &backup(3).to_string()),
-    ]));
-    assert_eq!(batch.messages.len(), 3);
-    assert!(batch.messages[0].body.is_ok());
-    assert!(batch.messages[2].body.is_ok());
-    match &batch.messages[1].body {
-        Err(PlanError::Validation(problems)) => {
-            let problem = &problems[0];
-            assert_says(problem, "body", &["is not JSON", "expected a backup request"]);
-        }
-        other => panic!("expected the body to fail, got {other:?}"),
-    }
-}
-
-#[test]
-fn a_missing_body_fails_that_message_only() {
-    let mut record = sqs_record("m-2", "");
-    record.as_object_mut().unwrap().remove("body");
-    let batch = batch(sqs(vec![sqs_record("m-1", &backup(1).to_string()), record]));
-    assert!(batch.messages[0].body.is_ok());
-    assert!(matches!(&batch.messages[1].body, Err(PlanError::Validation(p)) if p[0].at == "body"));
-}
-
-#[test]
-fn a_record_without_message_id_fails_the_batch() {
-    let mut record = sqs_record("", &backup(2).to_string());
-    record.as_object_mut().unwrap().remove("messageId");
-    let problem = batch_refused(sqs(vec![sqs_record("m-1", &backup(1).to_string()), record]));
-    assert_says(&problem, "Records[1].messageId", &["is missing"]);
-}
-
-#[test]
-fn a_record_from_another_source_fails_the_batch() {
-    let mut record = sqs_record("m-1", &backup(1).to_string());
-    record["eventSource"] = json!("aws:s3");
-    let problem = batch_refused(sqs(vec![record]));
-    assert_says(
-        &problem,
-        "Records[0].eventSource",
-        &["is not \"aws:sqs\"", "expected a backup request"],
-    );
-}
-
-#[test]
-fn an_s3_notification_is_refused_saying_what_was_expected() {
-    let event = json!({ "Records": [{ "eventVersion": "2.1", "eventSource": "aws:s3", "s3": {} }] });
-    let problem = batch_refused(event);
-    assert!(problem.to_string().contains(EXPECTED), "{problem}");
-}
-
-#[test]
-fn empty_or_malformed_records_are_refused() {
-    assert_says(&batch_refused(json!({ "Records": [] })), "Records", &["is empty"]);
-    assert_says(
-        &batch_refused(json!({ "Records": {} })),
-        "Records",
-        &["must be an array, not an object"],
-    );
-    assert_says(
-        &batch_refused(json!({ "Records": ["m-1"] })),
-        "Records[0]",
-        &["is not an SQS message"],
-    );
-}
-
-#[test]
 fn an_sqs_event_nested_in_a_body_is_refused() {
-    let inner = sqs(vec![sqs_record("m-inner", &backup(1).to_string())]);
-    let problem = one(refused_with(&inner, &from_sqs(MESSAGE_ID), &settings()));
+    let inner = json!({ "Records": [{ "messageId": "m-inner", "eventSource": "aws:sqs", "body": backup(1).to_string() }] });
+    let problem = one(refused_with(&inner, &from_sqs(MESSAGE_ID), &defaults()));
     assert_says(&problem, "Records", &["cannot be nested", EXPECTED]);
 }
 
 #[test]
-fn a_body_can_be_a_request_a_list_or_an_eventbridge_event() {
-    for (body, shape, jobs) in [
-        (backup(1), Shape::Bare, 1),
-        (list(3), Shape::List, 3),
-        (eventbridge(list(2)), Shape::EventBridge, 2),
-        (backup_state_change("COMPLETED"), Shape::BackupStateChange, 1),
-    ] {
-        let batch = batch(sqs(vec![sqs_record(MESSAGE_ID, &body.to_string())]));
-        let event = batch.messages[0].body.as_ref().unwrap();
-        let plan = planned_with(event, &from_sqs(MESSAGE_ID), &settings());
-        assert_eq!(plan.shape, shape);
-        assert_eq!(plan.jobs.len(), jobs);
-    }
-}
-
-#[test]
 fn a_skipped_backup_in_a_body_is_a_success() {
-    let plan = planned_with(&backup_state_change("FAILED"), &from_sqs(MESSAGE_ID), &settings());
+    let plan = planned_with(&backup_state_change("FAILED"), &from_sqs(MESSAGE_ID), &defaults());
     assert!(plan.jobs.is_empty() && plan.skipped.is_some());
-}
-
-#[test]
-fn an_object_without_records_is_a_single_event() {
-    match classify(backup(1)) {
-        Ok(Incoming::Single(event)) => assert_eq!(event, backup(1)),
-        other => panic!("expected a single event, got {other:?}"),
-    }
-}
-
-#[test]
-fn an_event_that_is_not_an_object_says_what_was_expected() {
-    for (event, kind) in [
-        (json!("StartBackupJob"), "a string"),
-        (json!([backup(1)]), "an array"),
-        (json!(42), "a number"),
-        (json!(null), "null"),
-        (json!(true), "a boolean"),
-    ] {
-        let problem = batch_refused(event.clone());
-        assert_says(&problem, "", &[&format!("the event is {kind}"), EXPECTED]);
-        let problem = one(refused(event));
-        assert_says(&problem, "", &[&format!("the event is {kind}"), EXPECTED]);
-    }
-}
-
-#[test]
-fn a_body_that_is_not_an_object_says_what_was_expected() {
-    let batch = batch(sqs(vec![sqs_record(MESSAGE_ID, "\"back up vol-1 please\"")]));
-    let event = batch.messages[0].body.as_ref().unwrap();
-    let problem = one(refused_with(event, &from_sqs(MESSAGE_ID), &settings()));
-    assert_says(&problem, "", &["the event is a string", EXPECTED]);
 }
 
 // ---- Tokens (section 4) ----
@@ -903,7 +693,7 @@ fn an_idempotency_key_wins_over_the_lambda_request_id() {
         request_id: "another-request",
         message_id: None,
     };
-    assert_eq!(tokens(&planned_with(&event, &other, &settings())), tokens(&plan));
+    assert_eq!(tokens(&planned_with(&event, &other, &defaults())), tokens(&plan));
 }
 
 #[test]
@@ -915,7 +705,7 @@ fn a_bare_requests_idempotency_key_is_its_source() {
 #[test]
 fn an_idempotency_key_wins_over_the_sqs_message_id() {
     let event = json!({ "Jobs": [backup(0)], "IdempotencyKey": "k-1" });
-    let plan = planned_with(&event, &from_sqs(MESSAGE_ID), &settings());
+    let plan = planned_with(&event, &from_sqs(MESSAGE_ID), &defaults());
     assert_eq!(plan.source.kind, SourceKind::IdempotencyKey);
     assert_eq!(tokens(&plan), [token_of(SourceKind::IdempotencyKey, "k-1", 0)]);
 }
@@ -929,7 +719,7 @@ fn an_idempotency_key_wins_over_the_eventbridge_id() {
 
 #[test]
 fn the_sqs_message_id_wins_over_the_lambda_request_id() {
-    let plan = planned_with(&list(2), &from_sqs(MESSAGE_ID), &settings());
+    let plan = planned_with(&list(2), &from_sqs(MESSAGE_ID), &defaults());
     assert_eq!(plan.source.kind, SourceKind::SqsMessageId);
     assert_eq!(plan.source.value, MESSAGE_ID);
     assert_eq!(
@@ -943,11 +733,11 @@ fn the_sqs_message_id_wins_over_the_lambda_request_id() {
 
 #[test]
 fn the_sqs_message_id_wins_over_the_eventbridge_id() {
-    let plan = planned_with(&eventbridge(backup(0)), &from_sqs(MESSAGE_ID), &settings());
+    let plan = planned_with(&eventbridge(backup(0)), &from_sqs(MESSAGE_ID), &defaults());
     assert_eq!(plan.source.kind, SourceKind::SqsMessageId);
     assert_eq!(tokens(&plan), [token_of(SourceKind::SqsMessageId, MESSAGE_ID, 0)]);
 
-    let plan = planned_with(&backup_state_change("COMPLETED"), &from_sqs(MESSAGE_ID), &settings());
+    let plan = planned_with(&backup_state_change("COMPLETED"), &from_sqs(MESSAGE_ID), &defaults());
     assert_eq!(plan.source.kind, SourceKind::SqsMessageId);
 }
 
@@ -990,7 +780,7 @@ fn a_different_invocation_gets_different_tokens() {
         message_id: None,
     };
     let first = planned(list(2));
-    let second = planned_with(&list(2), &other, &settings());
+    let second = planned_with(&list(2), &other, &defaults());
     assert_ne!(tokens(&first)[0], tokens(&second)[0]);
 }
 
@@ -1064,7 +854,7 @@ fn tag_values_never_appear_in_a_plan_or_its_errors() {
             json!({ "Jobs": [tagged.clone(), { "RecoveryPointArn": RECOVERY_POINT, "RecoveryPointTags": { "Owner": SECRET } }] }),
         ),
     ] {
-        let error = plan(&event, &direct(), &settings()).unwrap_err();
+        let error = plan(&event, &direct(), &defaults()).unwrap_err();
         let shown = format!("{error} {error:?}");
         assert!(!shown.contains("s3cr3t"), "{shown}");
     }
@@ -1073,81 +863,290 @@ fn tag_values_never_appear_in_a_plan_or_its_errors() {
 #[test]
 fn an_object_with_none_of_our_fields_is_told_what_was_expected() {
     let api_gateway = json!({ "httpMethod": "POST", "path": "/backup", "body": "{}", "headers": {} });
-    let error = plan(&api_gateway, &direct(), &settings()).unwrap_err();
+    let error = plan(&api_gateway, &direct(), &defaults()).unwrap_err();
     let text = error.to_string();
     assert!(text.contains(EXPECTED), "{text}");
     assert!(text.contains("\"httpMethod\""), "{text}");
 }
 
+
+// ---- aws.backup: what becomes of each state ----
+
 #[test]
-fn a_completed_backup_without_a_role_setting_is_a_config_error() {
-    let without_role = Settings {
-        backup_iam_role_arn: None,
-        ..settings()
+fn a_completed_on_demand_backup_starts_one_copy_and_is_recorded() {
+    let mut plan_less = backup_state_change("COMPLETED");
+    plan_less["detail"]["createdBy"] = json!({});
+    let mut no_created_by = backup_state_change("COMPLETED");
+    no_created_by["detail"].as_object_mut().unwrap().remove("createdBy");
+    for event in [backup_state_change("COMPLETED"), plan_less, no_created_by] {
+        let plan = planned(event);
+        assert_eq!((plan.shape, plan.skipped.as_deref()), (Kind::BackupStateChange, None));
+        assert_eq!(plan.jobs.len(), 1, "the copy");
+        let copy = copy_of(&plan.jobs[0]);
+        assert_eq!(copy.recovery_point_arn(), RECOVERY_POINT);
+        assert_eq!(copy.source_backup_vault_name(), "Nightly");
+        assert_eq!(copy.destination_backup_vault_arn(), DESTINATION);
+        assert_eq!(copy.iam_role_arn(), ROLE);
+        assert_eq!(copy.lifecycle(), None);
+        let outcome = plan.outcome.expect("and its outcome");
+        assert_eq!(outcome.state.as_str(), "COMPLETED");
+    }
+}
+
+#[test]
+fn a_backup_that_did_not_complete_is_recorded_or_skipped_and_never_copied() {
+    let without_destination = Defaults {
+        copy_destination: None,
+        ..defaults()
     };
-    let error = plan(&backup_state_change("COMPLETED"), &direct(), &without_role).unwrap_err();
-    assert!(
-        matches!(&error, PlanError::Config(text) if text.contains("BACKUP_IAM_ROLE_ARN")),
-        "{error:?}"
-    );
+    for defaults in [defaults(), without_destination] {
+        for state in ["FAILED", "ABORTED", "EXPIRED", "PARTIAL"] {
+            let plan = planned_with(&backup_state_change(state), &direct(), &defaults);
+            assert!(plan.jobs.is_empty(), "{state}");
+            let why = plan.skipped.expect("a reason");
+            assert!(why.contains(state) && why.contains("only a COMPLETED backup starts a copy"), "{why}");
+            assert_eq!(plan.outcome.map(|o| o.state.as_str()), Some(state));
+        }
+        for state in ["CREATED", "PENDING", "RUNNING", "ABORTING"] {
+            let plan = planned_with(&backup_state_change(state), &direct(), &defaults);
+            assert!(plan.jobs.is_empty() && plan.outcome.is_none(), "{state}: skipped, not recorded");
+            let why = plan.skipped.expect("a reason");
+            assert!(why.contains(state) && why.contains("COMPLETED"), "{why}");
+        }
+    }
 }
 
 #[test]
-fn debug_output_of_an_event_never_shows_its_body() {
-    let body = json!({ "ResourceArn": RESOURCE, "RecoveryPointTags": { "k": "s3cr3t-in-debug" } }).to_string();
-    let incoming = classify(sqs(vec![sqs_record(MESSAGE_ID, &body)])).unwrap();
-    assert!(!format!("{incoming:?}").contains("s3cr3t-in-debug"));
-    let single = classify(json!({ "RecoveryPointTags": { "k": "s3cr3t-in-debug" } })).unwrap();
-    assert!(!format!("{single:?}").contains("s3cr3t-in-debug"));
+fn a_completed_backup_of_a_backup_plan_is_recorded_and_not_copied() {
+    let mut event = backup_state_change("COMPLETED");
+    event["detail"]["createdBy"]["backupPlanId"] = json!("plan-1");
+    let plan = planned(event);
+    assert!(plan.jobs.is_empty());
+    let why = plan.skipped.expect("a reason");
+    assert!(why.contains("recorded as an outcome") && why.contains("backup plan \"plan-1\""), "{why}");
+    assert!(plan.outcome.is_some());
 }
 
 #[test]
-fn a_selection_is_recognised_bare_in_a_detail_and_in_an_sqs_body() {
+fn a_copy_that_cannot_be_made_refuses_the_event_but_keeps_its_outcome() {
+    let without_role = Defaults {
+        role: None,
+        ..defaults()
+    };
+    let (outcome, error) = recorded_then_refused(&backup_state_change("COMPLETED"), &without_role);
+    assert_eq!(outcome.state.as_str(), "COMPLETED");
+    assert!(matches!(&error, Error::Config(t) if t.contains("BACKUP_IAM_ROLE_ARN")), "{error:?}");
+
+    let mut no_point = backup_state_change("COMPLETED");
+    no_point["resources"] = json!([]);
+    let (outcome, error) = recorded_then_refused(&no_point, &defaults());
+    assert_eq!(outcome.state.as_str(), "COMPLETED");
+    let Error::Validation(problems) = error else {
+        panic!("expected a validation error, got {error:?}");
+    };
+    assert_says(&one(problems), "resources", &["is empty", "detail.recoveryPointArn is missing"]);
+}
+
+#[test]
+fn a_copy_state_change_starts_nothing_and_answers_why() {
+    for state in ["CREATED", "RUNNING", "COMPLETED", "FAILED", "ABORTED", "PARTIAL", "EXPIRED"] {
+        let plan = planned(copy_state_change(state));
+        assert_eq!(plan.shape, Kind::CopyStateChange);
+        assert!(plan.jobs.is_empty(), "{state}");
+        assert!(plan.skipped.is_some(), "{state}");
+        assert_eq!(
+            plan.outcome.is_some(),
+            ["COMPLETED", "FAILED", "ABORTED", "PARTIAL"].contains(&state),
+            "{state}"
+        );
+    }
+}
+
+#[test]
+fn a_job_state_change_with_a_detail_that_is_not_an_object_is_refused() {
+    let mut event = copy_state_change("COMPLETED");
+    event["detail"] = json!("COMPLETED");
+    let problem = one(refused(event));
+    assert_says(&problem, "detail", &["must be an object", "a string"]);
+}
+
+// ---- The allow-list, for every kind of event ----
+
+#[test]
+fn the_allow_list_refuses_copies_in_every_kind_of_event() {
+    let defaults = allowing(&[DESTINATION]);
+    let outside = json!({ "RecoveryPointArn": RECOVERY_POINT, "DestinationBackupVaultArn": OTHER_DESTINATION });
+    let inside = json!({ "RecoveryPointArn": RECOVERY_POINT, "DestinationBackupVaultArn": DESTINATION });
+    for (event, origin, path) in [
+        (outside.clone(), direct(), "DestinationBackupVaultArn"),
+        (
+            json!({ "Jobs": [inside.clone(), outside.clone()] }),
+            direct(),
+            "Jobs[1].DestinationBackupVaultArn",
+        ),
+        (eventbridge(outside.clone()), direct(), "detail.DestinationBackupVaultArn"),
+        (outside.clone(), from_sqs(MESSAGE_ID), "DestinationBackupVaultArn"),
+    ] {
+        let problem = one(refused_with(&event, &origin, &defaults));
+        assert_says(
+            &problem,
+            path,
+            &[&format!("\"{OTHER_DESTINATION}\""), "ALLOWED_DESTINATION_VAULT_ARNS"],
+        );
+    }
+    assert_eq!(planned_with(&inside, &direct(), &defaults).jobs.len(), 1, "the allowed one passes");
+    let problem = one(refused_with(&backup_state_change("COMPLETED"), &direct(), &allowing(&[OTHER_DESTINATION])));
+    assert_says(&problem, "copy.DestinationBackupVaultArn", &["ALLOWED_DESTINATION_VAULT_ARNS"]);
+}
+
+// ---- What an event is ----
+
+#[test]
+fn a_message_body_can_be_any_event() {
+    for (body, shape, jobs) in [
+        (backup(1), Kind::Bare, 1),
+        (list(3), Kind::List, 3),
+        (eventbridge(list(2)), Kind::EventBridge, 2),
+        (backup_state_change("COMPLETED"), Kind::BackupStateChange, 1),
+    ] {
+        let plan = planned_with(&body, &from_sqs(MESSAGE_ID), &defaults());
+        assert_eq!((plan.shape, plan.jobs.len()), (shape, jobs));
+    }
+    let plan = planned_with(&backup_state_change("FAILED"), &from_sqs(MESSAGE_ID), &defaults());
+    assert!(plan.jobs.is_empty() && plan.skipped.is_some(), "a skipped backup is a success");
+}
+
+#[test]
+fn an_event_that_is_not_an_object_says_what_was_expected_and_what_it_was() {
+    for (event, kind) in [
+        (json!("StartBackupJob"), "a string"),
+        (json!([backup(1)]), "an array"),
+        (json!(42), "a number"),
+        (json!(null), "null"),
+        (json!(true), "a boolean"),
+    ] {
+        for (origin, unread) in [(direct(), Kind::Unknown), (from_sqs(MESSAGE_ID), Kind::SqsMessage)] {
+            let rejected = Command::read(&event, &origin, &defaults()).unwrap_err();
+            assert_eq!(rejected.kind, unread);
+            let Error::Validation(problems) = rejected.error else {
+                panic!("a validation error");
+            };
+            assert_says(&one(problems), "", &[&format!("the event is {kind}"), EXPECTED]);
+        }
+    }
+}
+
+#[test]
+fn a_refused_event_keeps_the_kind_it_was_read_as() {
+    for (event, kind) in [
+        (json!({ "ResourceArn": "vol-1" }), Kind::Bare),
+        (json!({ "Jobs": [] }), Kind::List),
+        (eventbridge(json!({ "ResourceArn": "vol-1" })), Kind::EventBridge),
+        (json!({ "Selection": {} }), Kind::Selection),
+        (json!({ "Selection": { "Resources": ["*"] }, "Audit": {} }), Kind::Audit),
+        (json!({ "Audit": { "MaxAgeHours": 26 } }), Kind::Audit),
+        (json!({ "httpMethod": "POST" }), Kind::Unknown),
+    ] {
+        let rejected = Command::read(&event, &direct(), &defaults()).unwrap_err();
+        assert_eq!(rejected.kind, kind, "{event}");
+        let report = rejected.report(&direct());
+        assert_eq!(report.source.value, REQUEST_ID, "a refused event's source is the request id");
+        assert!(report.error.is_some_and(|e| e.is_refusal()));
+    }
+}
+
+// ---- Selections and audits ----
+
+fn read_selection(event: &Value, origin: &Origin) -> crate::core::selection::Selection {
+    match Command::read(event, origin, &defaults()) {
+        Ok(Command::Selection(selection)) => selection.selection().clone(),
+        other => panic!("expected a selection, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_selection_is_read_bare_in_a_detail_and_in_an_sqs_body() {
     let inner = json!({ "Resources": ["arn:aws:dynamodb:*:*:table/*"] });
     let arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/orders";
-    let bare = selection(&json!({ "Selection": inner }), &direct(), &settings())
-        .unwrap()
-        .unwrap();
+    let bare = read_selection(&json!({ "Selection": inner }), &direct());
     assert_eq!(bare.source().kind, SourceKind::LambdaRequestId);
-    let keyed = json!({ "Selection": inner, "IdempotencyKey": "k" });
-    let keyed = selection(&keyed, &direct(), &settings()).unwrap().unwrap();
+    let keyed = read_selection(&json!({ "Selection": inner, "IdempotencyKey": "k" }), &direct());
     assert_eq!(keyed.source().value, "k");
-    let body = selection(&json!({ "Selection": inner }), &from_sqs(MESSAGE_ID), &settings())
-        .unwrap()
-        .unwrap();
+    let body = read_selection(&json!({ "Selection": inner }), &from_sqs(MESSAGE_ID));
     assert_eq!(body.source().value, MESSAGE_ID);
-    let rule =
-        json!({ "detail-type": "Nightly", "source": "my.app", "id": EVENT_ID, "detail": { "Selection": inner } });
-    let in_detail = selection(&rule, &direct(), &settings()).unwrap().unwrap();
+    let rule = json!({ "detail-type": "Nightly", "source": "my.app", "id": EVENT_ID, "detail": { "Selection": inner } });
+    let in_detail = read_selection(&rule, &direct());
     assert_eq!(in_detail.source().value, EVENT_ID);
     assert_ne!(
-        in_detail.request_for(arn)["IdempotencyToken"],
-        bare.request_for(arn)["IdempotencyToken"]
+        in_detail.job_for(arn).unwrap().idempotency_token(),
+        bare.job_for(arn).unwrap().idempotency_token()
     );
 
     // Problems in a detail are named from the event.
-    let bad =
-        json!({ "detail-type": "Nightly", "source": "my.app", "detail": { "Selection": {} , "IdempotencyToken": "t"} });
-    let error = selection(&bad, &direct(), &settings())
-        .unwrap()
-        .unwrap_err()
-        .to_string();
+    let bad = json!({ "detail-type": "Nightly", "source": "my.app", "detail": { "Selection": {} , "IdempotencyToken": "t"} });
+    let rejected = Command::read(&bad, &direct(), &defaults()).unwrap_err();
+    let error = rejected.error.to_string();
+    assert_eq!(rejected.kind, Kind::Selection);
     assert!(
         error.contains("detail.\"IdempotencyToken\"") && error.contains("detail.Selection"),
         "{error}"
     );
-    // Everything else is planned as before.
-    assert!(selection(&backup(1), &direct(), &settings()).is_none());
-    assert!(selection(&json!({ "Jobs": [backup(1)] }), &direct(), &settings()).is_none());
-    assert!(selection(
-        &json!({ "detail-type": "x", "source": "y", "detail": backup(1) }),
-        &direct(),
-        &settings()
-    )
-    .is_none());
     // A misspelt "Selection" is hinted at, not taken for some other event.
-    let error = plan(&json!({ "selection": inner }), &direct(), &settings())
+    let error = plan(&json!({ "selection": inner }), &direct(), &defaults())
         .unwrap_err()
         .to_string();
     assert!(error.contains("did you mean \"Selection\""), "{error}");
+}
+
+fn read_audit(event: &Value) -> Result<audit::Audit, Rejected> {
+    match Command::read(event, &direct(), &defaults()) {
+        Ok(Command::Audit(audit)) => Ok(audit),
+        Ok(other) => panic!("expected an audit, got {other:?}"),
+        Err(rejected) => Err(rejected),
+    }
+}
+
+#[test]
+fn an_audit_is_a_selection_with_an_audit_beside_it() {
+    let event = json!({
+        "Selection": { "SelectionName": "nightly-prod", "ListOfTags": [
+            { "ConditionType": "STRINGEQUALS", "ConditionKey": "backup", "ConditionValue": "nightly" }] },
+        "Audit": { "MaxAgeHours": 26, "Remediate": true, "MaxRemediations": 500 },
+        "IdempotencyKey": "audit/2026-11-22T09:00:00Z",
+        "StartWindowMinutes": 60,
+    });
+    let audit = read_audit(&event).unwrap();
+    assert_eq!(audit.selection().name(), Some("nightly-prod"));
+    assert_eq!(audit.selection().source().value, "audit/2026-11-22T09:00:00Z");
+    assert_eq!(
+        (audit.audit().max_age_hours, audit.audit().remediate, audit.audit().max_remediations),
+        (26, true, 500)
+    );
+    // Its remediations take a selection's tokens, and its fields.
+    let arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/orders";
+    let job = audit.selection().job_for(arn).unwrap();
+    let Job::StartBackupJob(backup) = &job else { panic!("a backup") };
+    assert_eq!(job.idempotency_token(), audit.selection().source().resource_token(arn));
+    assert_eq!(backup.start_window_minutes(), Some(60));
+    // In an EventBridge detail, as a selection.
+    let audit = read_audit(&eventbridge(event.clone())).unwrap();
+    assert_eq!(audit.selection().source().kind, SourceKind::IdempotencyKey);
+}
+
+#[test]
+fn an_invalid_audit_names_every_problem_of_the_audit_and_the_selection() {
+    let rejected = read_audit(&json!({
+        "Selection": { "Resources": ["not-an-arn"] },
+        "Audit": { "MaxAgeHours": 0, "Remediat": true },
+    }))
+    .unwrap_err();
+    assert_eq!(rejected.kind, Kind::Audit);
+    let Error::Validation(problems) = rejected.error else {
+        panic!("a validation error");
+    };
+    assert_says(at(&problems, "Selection.Resources[0]"), "Selection.Resources[0]", &["must be an ARN"]);
+    assert_says(at(&problems, "Audit.MaxAgeHours"), "Audit.MaxAgeHours", &["below the minimum"]);
+    assert_says(at(&problems, "Audit.\"Remediat\""), "Audit.\"Remediat\"", &["did you mean \"Remediate\""]);
+    let rejected = read_audit(&json!({ "Audit": { "MaxAgeHours": 26 } })).unwrap_err();
+    assert!(rejected.error.to_string().contains("Selection: is required"), "{}", rejected.error);
 }

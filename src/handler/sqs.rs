@@ -188,3 +188,6 @@ impl Run {
         let _ = self.finish(report, origin, Instant::now());
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -5,24 +5,46 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::*;
-use crate::request::Job;
-use crate::send::{Code, Failure, Outcome, Started};
+use crate::core::fixtures::{DESTINATION, ROLE};
+use crate::core::job::{Failure, Outcome, Started};
+use crate::core::request::Job;
+use crate::io::inventory::ResourceFile;
+use crate::io::listings::ListingFiles;
+use crate::io::rate::{CallsPerSecond, Limiter};
+use crate::io::send::{DryRun, JobStarter};
+use crate::io::{BoxFuture, Io};
+use crate::report::metrics::Sink;
+use crate::settings::Settings;
 
 /// The handler's answer as the JSON Lambda gets.
-async fn handled<S: JobStarter>(
-    app: &Arc<App<S>>,
-    event: Value,
-    invocation: &Invocation,
-) -> Result<Value, HandlerError> {
+async fn handled(app: &Arc<App>, event: Value, invocation: &Invocation) -> Result<Value, Error> {
     handle(app, event, invocation).await.map(json)
 }
 
-async fn handled_text<S: JobStarter>(
-    app: &Arc<App<S>>,
-    text: &str,
-    invocation: &Invocation,
-) -> Result<Value, HandlerError> {
+async fn handled_text(app: &Arc<App>, text: &str, invocation: &Invocation) -> Result<Value, Error> {
     handle_text(app, text, invocation).await.map(json)
+}
+
+fn settings() -> Settings {
+    Settings {
+        backup_vault_name: Some("Main".into()),
+        backup_iam_role_arn: Some(ROLE.into()),
+        copy_destination_vault_arn: Some(DESTINATION.into()),
+        ..Settings::default()
+    }
+}
+
+/// An app that starts jobs with `starter`, paced by `limiter`, with no resources
+/// to select and no queue; its metrics lines go to memory.
+fn app_with(settings: &Settings, starter: Arc<dyn JobStarter>, limiter: Option<Arc<Limiter>>) -> App {
+    let io = Io {
+        starter,
+        inventory: Arc::new(ResourceFile::parse(r#"{"ResourceTagMappingList": []}"#).unwrap()),
+        listings: Arc::new(ListingFiles::default()),
+        queue: None,
+        limiter,
+    };
+    App::new(settings, io).with_metrics_sink(Sink::Memory(Arc::default()))
 }
 
 fn json(answer: Answer) -> Value {
@@ -34,29 +56,27 @@ fn json(answer: Answer) -> Value {
 struct Fake;
 
 impl JobStarter for Fake {
-    async fn start(&self, job: &Job) -> Outcome {
+    fn start<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Outcome> {
         let arn = job.subject_arn();
         if arn.ends_with("vol-panic") {
             panic!("bug while starting {arn}");
         }
-        if arn.ends_with("vol-fail") {
-            return Outcome::Failed(Failure {
-                code: Code::Aws("ResourceNotFoundException".into()),
-                message: "no such volume".into(),
-                retryable: false,
-            });
-        }
-        Outcome::Started(Started {
-            job_id: format!("job-{}", job.idempotency_token()),
-            is_parent: false,
-            creation_date: None,
-            recovery_point_arn: None,
-        })
+        let outcome = if arn.ends_with("vol-fail") {
+            Outcome::Failed(Failure::aws("ResourceNotFoundException", "no such volume", false))
+        } else {
+            Outcome::Started(Started {
+                job_id: format!("job-{}", job.idempotency_token()),
+                is_parent: false,
+                creation_date: None,
+                recovery_point_arn: None,
+            })
+        };
+        Box::pin(std::future::ready(outcome))
     }
 }
 
-fn app() -> Arc<App<Fake>> {
-    Arc::new(App::new(crate::fixtures::settings(), Fake).with_metrics_sink(Sink::Memory(Arc::default())))
+fn app() -> Arc<App> {
+    Arc::new(app_with(&settings(), Arc::new(Fake), None))
 }
 
 fn invocation() -> Invocation {
@@ -140,17 +160,17 @@ async fn a_list_with_one_failed_request_fails_the_invocation_naming_it() {
     let event = json!({ "Jobs": [request("vol-1"), request("vol-fail"), request("vol-panic")] });
     let error = handled(&app(), event, &invocation()).await.unwrap_err();
     assert_eq!(
-        error.error_type, "ResourceNotFoundException",
+        error.error_type(), "ResourceNotFoundException",
         "the first failure's kind"
     );
-    assert!(error.message.starts_with("2 of 3 requests failed"), "{}", error.message);
+    assert!(error.to_string().starts_with("2 of 3 requests failed"), "{}", error.to_string());
     assert!(
-        error.message.contains("Jobs[1]")
-            && error.message.contains("vol-fail")
-            && error.message.contains("no such volume")
+        error.to_string().contains("Jobs[1]")
+            && error.to_string().contains("vol-fail")
+            && error.to_string().contains("no such volume")
     );
-    assert!(error.message.contains("Jobs[2]") && error.message.contains("InternalError"));
-    assert!(error.message.contains("1 started"));
+    assert!(error.to_string().contains("Jobs[2]") && error.to_string().contains("InternalError"));
+    assert!(error.to_string().contains("1 started"));
 }
 
 #[tokio::test]
@@ -175,14 +195,14 @@ async fn a_bare_request_answers_one_result_and_a_list_answers_jobs() {
 async fn events_too_large_or_not_json_are_refused_before_parsing() {
     let big = format!("{{\"ResourceArn\": \"{}\"}}", "a".repeat(MAX_EVENT_BYTES));
     let error = handled_text(&app(), &big, &invocation()).await.unwrap_err();
-    assert_eq!(error.error_type, "ValidationError");
-    assert!(error.message.contains("bytes"), "{}", error.message);
+    assert_eq!(error.error_type(), "ValidationError");
+    assert!(error.to_string().contains("bytes"), "{}", error.to_string());
     let error = handled_text(&app(), "{", &invocation()).await.unwrap_err();
-    assert!(error.message.contains("not JSON"));
+    assert!(error.to_string().contains("not JSON"));
     let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
     let error = handled_text(&app(), &deep, &invocation()).await.unwrap_err();
     assert_eq!(
-        error.error_type, "ValidationError",
+        error.error_type(), "ValidationError",
         "nesting is refused, not a stack overflow"
     );
 }
@@ -197,11 +217,11 @@ async fn near_the_deadline_a_single_event_fails_naming_what_was_not_started() {
     )
     .await
     .unwrap_err();
-    assert_eq!(error.error_type, "NotStarted");
+    assert_eq!(error.error_type(), "NotStarted");
     assert!(
-        error.message.contains("Jobs[0]") && error.message.contains("Jobs[1]") && error.message.contains("not started"),
+        error.to_string().contains("Jobs[0]") && error.to_string().contains("Jobs[1]") && error.to_string().contains("not started"),
         "{}",
-        error.message
+        error.to_string()
     );
 }
 
@@ -213,7 +233,13 @@ struct Counting {
 }
 
 impl JobStarter for Counting {
-    async fn start(&self, _job: &Job) -> Outcome {
+    fn start<'a>(&'a self, _job: &'a Job) -> BoxFuture<'a, Outcome> {
+        Box::pin(self.counted())
+    }
+}
+
+impl Counting {
+    async fn counted(&self) -> Outcome {
         use std::sync::atomic::Ordering::SeqCst;
         let now = self.in_flight.fetch_add(1, SeqCst) + 1;
         self.most.fetch_max(now, SeqCst);
@@ -232,9 +258,10 @@ impl JobStarter for Counting {
 async fn max_concurrency_holds_across_the_messages_of_a_batch() {
     let settings = Settings {
         max_concurrency: 2,
-        ..crate::fixtures::settings()
+        ..settings()
     };
-    let app = Arc::new(App::new(settings, Counting::default()).with_metrics_sink(Sink::Memory(Arc::default())));
+    let counting = Arc::new(Counting::default());
+    let app = Arc::new(app_with(&settings, Arc::clone(&counting) as Arc<dyn JobStarter>, None));
     let lists: Vec<(String, Value)> = (0..3)
         .map(|m| {
             (
@@ -247,7 +274,7 @@ async fn max_concurrency_holds_across_the_messages_of_a_batch() {
     let answer = handled(&app, sqs("q", &bodies), &invocation()).await.unwrap();
     assert_eq!(failures(&answer), Vec::<&str>::new());
     assert_eq!(
-        app.starter.most.load(std::sync::atomic::Ordering::SeqCst),
+        counting.most.load(std::sync::atomic::Ordering::SeqCst),
         2,
         "2 calls at once in the whole batch, not 2 per message"
     );
@@ -255,11 +282,8 @@ async fn max_concurrency_holds_across_the_messages_of_a_batch() {
 
 #[tokio::test(start_paused = true)]
 async fn a_fifo_message_left_unstarted_at_the_deadline_fails_every_later_one() {
-    let settings = Settings {
-        max_calls_per_second: crate::rate::CallsPerSecond::new(1.0),
-        ..crate::fixtures::settings()
-    };
-    let app = Arc::new(App::new(settings, Counting::default()).with_metrics_sink(Sink::Memory(Arc::default())));
+    let limiter = Arc::new(Limiter::new(CallsPerSecond::new(1.0)));
+    let app = Arc::new(app_with(&settings(), Arc::new(Counting::default()), Some(limiter)));
     // One call a second and 4.5 s to the deadline: calls may start until 2.5 s, so
     // messages 1 to 3 start and message 4, in order, cannot.
     let bodies: Vec<(String, Value)> = (1..=6).map(|m| (m.to_string(), request(&format!("vol-{m}")))).collect();
@@ -279,12 +303,8 @@ async fn a_skipped_state_change_answers_with_no_jobs_and_the_reason() {
 
 #[tokio::test(start_paused = true)]
 async fn a_dry_run_is_not_paced() {
-    let settings = Settings {
-        max_calls_per_second: crate::rate::CallsPerSecond::new(1.0),
-        dry_run: true,
-        ..crate::fixtures::settings()
-    };
-    let app = Arc::new(App::new(settings, crate::send::DryRun).with_metrics_sink(Sink::Memory(Arc::default())));
+    // As app::aws_io makes a dry run: no limiter, whatever MAX_CALLS_PER_SECOND says.
+    let app = Arc::new(app_with(&settings(), Arc::new(DryRun), None));
     let began = tokio::time::Instant::now();
     let jobs: Vec<Value> = (0..50).map(|i| request(&format!("vol-{i}"))).collect();
     let answer = handled(&app, json!({ "Jobs": jobs }), &invocation()).await.unwrap();
@@ -295,8 +315,7 @@ async fn a_dry_run_is_not_paced() {
 /// The metrics lines `handle_text` wrote for `event`, parsed.
 async fn metrics_of(event: &Value) -> Vec<Value> {
     let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let settings = app().settings.clone();
-    let app = Arc::new(App::new(settings, Fake).with_metrics_sink(Sink::Memory(Arc::clone(&lines))));
+    let app = Arc::new(app_with(&settings(), Arc::new(Fake), None).with_metrics_sink(Sink::Memory(Arc::clone(&lines))));
     let _ = handle_text(&app, &event.to_string(), &invocation()).await;
     let lines = lines.lock().unwrap();
     lines.iter().map(|l| serde_json::from_str(l).unwrap()).collect()

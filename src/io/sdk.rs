@@ -91,8 +91,15 @@ pub fn config_loader(retry_set_by_user: bool) -> aws_config::ConfigLoader {
 /// process's limiter: throttled, or accepted. Marks each retry's request, so that
 /// [`PacedRetries`] makes it wait its turn.
 #[derive(Debug)]
-struct RateFeedback {
+pub(crate) struct RateFeedback {
     limiter: Arc<Limiter>,
+}
+
+impl RateFeedback {
+    #[cfg(test)]
+    pub(crate) fn new(limiter: Arc<Limiter>) -> RateFeedback {
+        RateFeedback { limiter }
+    }
 }
 
 /// When the current attempt of a call started, and whether it is a retry.

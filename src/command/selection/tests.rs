@@ -1,16 +1,26 @@
 //! Selections through the handler, with a fake inventory, queue and starter: what is
 //! listed, matched, enqueued or started, and what is answered.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::*;
-use crate::enqueue::{Entry, EntryFailure};
-use crate::event::selection::{Pushdown, Resource};
-use crate::handler::{handle, App, Invocation};
-use crate::inventory::{BoxFuture, Page};
-use crate::send::{Code, Failure, Started};
+use crate::app::App;
+use crate::core::error::Error;
+use crate::core::job::{Failure, Outcome, Started};
+use crate::core::request::Job;
+use crate::core::selection::{Pushdown, Resource};
+use crate::core::token::{SourceId, SourceKind};
+use crate::handler::{handle, Invocation};
+use crate::io::enqueue::{Enqueuer, Entry, EntryFailure, Queue as QueueOf};
+use crate::io::inventory::Inventory;
+use crate::io::listings::ListingFiles;
+use crate::io::pages::Page;
+use crate::io::send::{Deadline, DryRun, JobStarter};
+use crate::io::{BoxFuture, Io};
+use crate::report::metrics::{Sink, Unit};
+use crate::settings::Settings;
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/Backup";
 const QUEUE_URL: &str = "https://sqs.eu-west-1.amazonaws.com/123456789012/requests";
@@ -37,30 +47,33 @@ impl Pages {
     }
 }
 
-impl Inventory for Pages {
-    fn page<'a>(&'a self, filters: &'a Pushdown, token: Option<&'a str>) -> BoxFuture<'a, Result<Page, Failure>> {
-        Box::pin(async move {
-            self.asked
-                .lock()
-                .unwrap()
-                .push((filters.clone(), token.map(str::to_owned)));
+/// The pages as the function's inventory.
+struct Listed(Arc<Pages>);
+
+impl Inventory for Listed {
+    fn page(&self, filters: &Pushdown, token: Option<String>) -> BoxFuture<'static, Result<Page<Resource>, Failure>> {
+        let (pages, filters) = (Arc::clone(&self.0), filters.clone());
+        Box::pin(async move { pages.page(filters, token).await })
+    }
+}
+
+impl Pages {
+    async fn page(&self, filters: Pushdown, token: Option<String>) -> Result<Page<Resource>, Failure> {
+        {
+            self.asked.lock().unwrap().push((filters, token.clone()));
             let start: usize = token.map(|t| t.parse().unwrap()).unwrap_or(0);
             if self.stall_at_page == Some(start / self.per_page) {
                 std::future::pending::<()>().await;
             }
             if self.fail_at_page == Some(start / self.per_page) {
-                return Err(Failure {
-                    code: Code::Aws("ThrottledException".into()),
-                    message: "slow down".into(),
-                    retryable: true,
-                });
+                return Err(Failure::aws("ThrottledException", "slow down", true));
             }
             let end = (start + self.per_page).min(self.resources.len());
             Ok(Page {
-                resources: self.resources[start..end].to_vec(),
+                items: self.resources[start..end].to_vec(),
                 next: (end < self.resources.len()).then(|| end.to_string()),
             })
-        })
+        }
     }
 }
 
@@ -84,11 +97,7 @@ impl Enqueuer for Queue {
                 std::future::pending::<()>().await;
             }
             if self.refuse_all && n > 1 {
-                return Err(Failure {
-                    code: Code::Aws("AccessDenied".into()),
-                    message: "not allowed".into(),
-                    retryable: false,
-                });
+                return Err(Failure::aws("AccessDenied", "not allowed", false));
             }
             Ok(Vec::new())
         })
@@ -101,7 +110,13 @@ struct Starter {
 }
 
 impl JobStarter for Starter {
-    async fn start(&self, job: &Job) -> Outcome {
+    fn start<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Outcome> {
+        Box::pin(std::future::ready(self.started(job)))
+    }
+}
+
+impl Starter {
+    fn started(&self, job: &Job) -> Outcome {
         self.started
             .lock()
             .unwrap()
@@ -130,34 +145,50 @@ fn topic() -> Resource {
 }
 
 struct Setup {
-    app: Arc<App<Starter>>,
+    app: Arc<App>,
     pages: Arc<Pages>,
     queue: Arc<Queue>,
+    starter: Arc<Starter>,
 }
 
+/// The function with `pages` to list; with a queue (`REQUEST_QUEUE_URL` set) or
+/// without one; for real or as a dry run, as `app::aws_io` chooses its adapters.
 fn setup(pages: Pages, queue: Queue, queue_url: Option<&str>, dry_run: bool) -> Setup {
     let settings = Settings {
         backup_vault_name: Some("Default".into()),
         backup_iam_role_arn: Some(ROLE.into()),
-        request_queue_url: queue_url.map(str::to_owned),
-        dry_run,
         ..Settings::default()
     };
     let pages = Arc::new(pages);
     let queue = Arc::new(queue);
-    let sources = Sources {
-        inventory: Arc::clone(&pages) as Arc<dyn Inventory>,
-        queue: Some(Arc::clone(&queue) as Arc<dyn Enqueuer>),
+    let starter = Arc::new(Starter::default());
+    let io = Io {
+        starter: if dry_run {
+            Arc::new(DryRun)
+        } else {
+            Arc::clone(&starter) as Arc<dyn JobStarter>
+        },
+        inventory: Arc::new(Listed(Arc::clone(&pages))),
+        listings: Arc::new(ListingFiles::default()),
+        queue: queue_url.map(|_| {
+            if dry_run {
+                QueueOf::DryRun
+            } else {
+                QueueOf::Sqs(Arc::clone(&queue) as Arc<dyn Enqueuer>)
+            }
+        }),
+        limiter: None,
     };
     Setup {
-        app: Arc::new(App::new(settings, Starter::default()).with_sources(sources)),
+        app: Arc::new(App::new(&settings, io).with_metrics_sink(Sink::Memory(Arc::default()))),
         pages,
         queue,
+        starter,
     }
 }
 
 /// The handler's answer as the JSON Lambda gets.
-async fn call(app: &Arc<App<Starter>>, event: Value) -> Result<Value, HandlerError> {
+async fn call(app: &Arc<App>, event: Value) -> Result<Value, Error> {
     let answer = handle(app, event, &invocation()).await?;
     Ok(serde_json::to_value(answer).unwrap())
 }
@@ -178,9 +209,9 @@ fn prod_tables() -> Value {
     })
 }
 
-fn key() -> crate::token::SourceId {
-    crate::token::SourceId {
-        kind: crate::token::SourceKind::IdempotencyKey,
+fn key() -> SourceId {
+    SourceId {
+        kind: SourceKind::IdempotencyKey,
         value: "nightly/1".into(),
     }
 }
@@ -223,7 +254,7 @@ async fn with_a_queue_the_selection_fans_out_and_starts_nothing() {
         json!({ "Selection": { "Name": "prod-tables", "Found": 251, "Matched": 201, "Unsupported": 1,
                 "Enqueued": 200, "Messages": 20 }, "Jobs": [] })
     );
-    assert!(s.app.starter.started.lock().unwrap().is_empty());
+    assert!(s.starter.started.lock().unwrap().is_empty());
     let requests = enqueued(&s.queue);
     assert_eq!(requests.len(), 200);
     assert_eq!(s.queue.batches.lock().unwrap().len(), 2);
@@ -283,7 +314,7 @@ async fn a_dry_run_counts_and_shows_the_first_100_requests_and_sends_nothing() {
         .iter()
         .all(|j| j["DryRun"] == true && j["IdempotencyToken"].is_string()));
     assert!(s.queue.batches.lock().unwrap().is_empty());
-    assert!(s.app.starter.started.lock().unwrap().is_empty());
+    assert!(s.starter.started.lock().unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -296,7 +327,7 @@ async fn without_a_queue_up_to_1000_start_here_like_a_list() {
     let jobs = answer["Jobs"].as_array().unwrap();
     assert_eq!(jobs.len(), 1000);
     assert!(jobs.iter().all(|j| j["BackupJobId"].is_string()));
-    let started = s.app.starter.started.lock().unwrap();
+    let started = s.starter.started.lock().unwrap();
     assert_eq!(started.len(), 1000);
     assert!(started.iter().all(|(arn, token)| *token == key().resource_token(arn)));
     assert!(s.queue.batches.lock().unwrap().is_empty());
@@ -306,13 +337,13 @@ async fn without_a_queue_up_to_1000_start_here_like_a_list() {
 async fn without_a_queue_more_than_1000_is_too_large_and_starts_nothing() {
     let s = setup(Pages::new(inventory(1252), 100), Queue::default(), None, false);
     let error = call(&s.app, prod_tables()).await.unwrap_err();
-    assert_eq!(error.error_type, "SelectionTooLarge");
+    assert_eq!(error.error_type(), "SelectionTooLarge");
     assert!(
-        error.message.contains("REQUEST_QUEUE_URL") && error.message.contains("nothing was started"),
+        error.to_string().contains("REQUEST_QUEUE_URL") && error.to_string().contains("nothing was started"),
         "{}",
-        error.message
+        error.to_string()
     );
-    assert!(s.app.starter.started.lock().unwrap().is_empty());
+    assert!(s.starter.started.lock().unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -339,14 +370,14 @@ async fn a_listing_error_fails_with_its_aws_code_and_what_was_done() {
     pages.fail_at_page = Some(1);
     let s = setup(pages, Queue::default(), Some(QUEUE_URL), false);
     let error = call(&s.app, prod_tables()).await.unwrap_err();
-    assert_eq!(error.error_type, "ThrottledException");
+    assert_eq!(error.error_type(), "ThrottledException");
     assert!(
-        error.message.contains("after 100 found") && error.message.contains("slow down"),
+        error.to_string().contains("after 100 found") && error.to_string().contains("slow down"),
         "{}",
-        error.message
+        error.to_string()
     );
     // A page's requests wait for a full batch: nothing was sent yet.
-    assert!(error.message.contains("0 requests were enqueued"), "{}", error.message);
+    assert!(error.to_string().contains("0 requests were enqueued"), "{}", error.to_string());
 }
 
 #[tokio::test]
@@ -357,11 +388,11 @@ async fn an_enqueue_failure_fails_with_the_sqs_code_and_the_count_enqueued() {
     };
     let s = setup(Pages::new(inventory(300), 100), queue, Some(QUEUE_URL), false);
     let error = call(&s.app, prod_tables()).await.unwrap_err();
-    assert_eq!(error.error_type, "AccessDenied");
+    assert_eq!(error.error_type(), "AccessDenied");
     assert!(
-        error.message.contains("100 request(s) in 10 message(s) were enqueued"),
+        error.to_string().contains("100 request(s) in 10 message(s) were enqueued"),
         "{}",
-        error.message
+        error.to_string()
     );
 }
 
@@ -375,7 +406,7 @@ async fn an_invalid_selection_lists_nothing() {
     )
     .await
     .unwrap_err();
-    assert_eq!(error.error_type, "ValidationError");
+    assert_eq!(error.error_type(), "ValidationError");
     assert!(s.pages.asked.lock().unwrap().is_empty());
 }
 
@@ -394,7 +425,7 @@ async fn a_selection_in_an_sqs_message_fails_that_message_only() {
     ] });
     let answer = call(&s.app, event).await.unwrap();
     assert_eq!(answer, json!({ "batchItemFailures": [{ "itemIdentifier": "m-1" }] }));
-    assert_eq!(s.app.starter.started.lock().unwrap().len(), 1);
+    assert_eq!(s.starter.started.lock().unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -402,7 +433,7 @@ async fn the_metrics_count_what_was_matched_and_enqueued() {
     let s = setup(Pages::new(inventory(30), 7), Queue::default(), Some(QUEUE_URL), false);
     let invocation = invocation();
     handle(&s.app, prod_tables(), &invocation).await.unwrap();
-    let metrics: Vec<(&str, u64)> = invocation.tally.metrics();
+    let metrics = counts(&invocation);
     assert!(metrics.contains(&("ResourcesMatched", 25)), "{metrics:?}");
     assert!(metrics.contains(&("ResourcesEnqueued", 24)), "{metrics:?}");
     assert!(metrics.contains(&("JobsStarted", 0)), "{metrics:?}");
@@ -410,7 +441,7 @@ async fn the_metrics_count_what_was_matched_and_enqueued() {
     let dry = setup(Pages::new(inventory(30), 7), Queue::default(), Some(QUEUE_URL), true);
     let invocation = self::invocation();
     handle(&dry.app, prod_tables(), &invocation).await.unwrap();
-    let metrics = invocation.tally.metrics();
+    let metrics = counts(&invocation);
     assert!(metrics.contains(&("ResourcesMatched", 25)), "{metrics:?}");
     assert!(
         metrics.contains(&("ResourcesEnqueued", 0)),
@@ -420,7 +451,7 @@ async fn the_metrics_count_what_was_matched_and_enqueued() {
     let here = setup(Pages::new(inventory(30), 7), Queue::default(), None, false);
     let invocation = self::invocation();
     handle(&here.app, prod_tables(), &invocation).await.unwrap();
-    let metrics = invocation.tally.metrics();
+    let metrics = counts(&invocation);
     assert!(metrics.contains(&("JobsStarted", 24)), "{metrics:?}");
     assert!(metrics.contains(&("ResourcesEnqueued", 0)), "{metrics:?}");
 }
@@ -488,7 +519,7 @@ async fn a_resource_listed_twice_is_started_once_here() {
     assert_eq!(answer["Selection"]["Found"], 7);
     assert_eq!(answer["Selection"]["Matched"], 5);
     assert_eq!(answer["Jobs"].as_array().unwrap().len(), 5);
-    let started = s.app.starter.started.lock().unwrap();
+    let started = s.starter.started.lock().unwrap();
     let mut arns: Vec<&str> = started.iter().map(|(arn, _)| arn.as_str()).collect();
     arns.sort();
     arns.dedup();
@@ -513,14 +544,14 @@ async fn a_listing_error_after_a_batch_was_sent_counts_what_sqs_received() {
     let s = setup(pages, Queue::default(), Some(QUEUE_URL), false);
     let invocation = invocation();
     let error = handle(&s.app, prod_tables(), &invocation).await.unwrap_err();
-    assert_eq!(error.error_type, "ThrottledException");
+    assert_eq!(error.error_type(), "ThrottledException");
     assert_eq!(enqueued(&s.queue).len(), 100);
     assert!(
-        error.message.contains("100 requests were enqueued"),
+        error.to_string().contains("100 requests were enqueued"),
         "{}",
-        error.message
+        error.to_string()
     );
-    let metrics = invocation.tally.metrics();
+    let metrics = counts(&invocation);
     assert!(metrics.contains(&("ResourcesEnqueued", 100)), "{metrics:?}");
 }
 
@@ -533,7 +564,7 @@ async fn an_enqueue_failure_counts_what_sqs_received_in_the_metrics() {
     let s = setup(Pages::new(inventory(300), 100), queue, Some(QUEUE_URL), false);
     let invocation = invocation();
     handle(&s.app, prod_tables(), &invocation).await.unwrap_err();
-    let metrics = invocation.tally.metrics();
+    let metrics = counts(&invocation);
     assert!(metrics.contains(&("ResourcesEnqueued", 100)), "{metrics:?}");
 }
 
@@ -546,13 +577,13 @@ async fn a_stalled_listing_stops_at_the_deadline_saying_what_was_enqueued() {
     let error = within_an_hour(handle(&s.app, prod_tables(), &invocation))
         .await
         .unwrap_err();
-    assert_eq!(error.error_type, "DeadlineExceeded");
+    assert_eq!(error.error_type(), "DeadlineExceeded");
     assert!(
-        error.message.contains("100 requests were enqueued"),
+        error.to_string().contains("100 requests were enqueued"),
         "{}",
-        error.message
+        error.to_string()
     );
-    let metrics = invocation.tally.metrics();
+    let metrics = counts(&invocation);
     assert!(metrics.contains(&("ResourcesEnqueued", 100)), "{metrics:?}");
 }
 
@@ -567,48 +598,23 @@ async fn a_stalled_send_message_batch_stops_at_the_deadline_saying_what_was_enqu
     let error = within_an_hour(handle(&s.app, prod_tables(), &invocation))
         .await
         .unwrap_err();
-    assert_eq!(error.error_type, "DeadlineExceeded");
+    assert_eq!(error.error_type(), "DeadlineExceeded");
     assert!(
-        error.message.contains("100 request(s) in 10 message(s) were enqueued"),
+        error.to_string().contains("100 request(s) in 10 message(s) were enqueued"),
         "{}",
-        error.message
+        error.to_string()
     );
-    let metrics = invocation.tally.metrics();
+    let metrics = counts(&invocation);
     assert!(metrics.contains(&("ResourcesEnqueued", 100)), "{metrics:?}");
 }
 
 #[tokio::test]
-async fn a_selection_that_starts_nothing_for_want_of_a_setting_or_room_is_rejected() {
-    let settings = Settings {
-        backup_vault_name: Some("Default".into()),
-        backup_iam_role_arn: Some(ROLE.into()),
-        ..Settings::default()
-    };
-    let app = Arc::new(App::new(settings.clone(), Starter::default()));
-    let invocation = invocation();
-    let error = handle(&app, prod_tables(), &invocation).await.unwrap_err();
-    assert_eq!(error.error_type, "ConfigError");
-    assert!(invocation.tally.metrics().contains(&("EventsRejected", 1)));
-
-    let with_url = Settings {
-        request_queue_url: Some(QUEUE_URL.into()),
-        ..settings
-    };
-    let no_client = Sources {
-        inventory: Arc::new(Pages::new(inventory(3), 100)),
-        queue: None,
-    };
-    let app = Arc::new(App::new(with_url, Starter::default()).with_sources(no_client));
-    let invocation = self::invocation();
-    let error = handle(&app, prod_tables(), &invocation).await.unwrap_err();
-    assert_eq!(error.error_type, "ConfigError");
-    assert!(invocation.tally.metrics().contains(&("EventsRejected", 1)));
-
+async fn a_selection_too_large_to_start_here_starts_nothing_and_is_rejected() {
     let s = setup(Pages::new(inventory(1252), 100), Queue::default(), None, false);
     let invocation = self::invocation();
     let error = handle(&s.app, prod_tables(), &invocation).await.unwrap_err();
-    assert_eq!(error.error_type, "SelectionTooLarge");
-    let metrics = invocation.tally.metrics();
+    assert_eq!(error.error_type(), "SelectionTooLarge");
+    let metrics = counts(&invocation);
     assert!(metrics.contains(&("EventsRejected", 1)), "{metrics:?}");
     assert!(metrics.contains(&("JobsFailed", 0)), "{metrics:?}");
 }
@@ -632,7 +638,7 @@ async fn a_failed_selection_in_a_fifo_batch_fails_every_later_message_unstarted(
         answer,
         json!({ "batchItemFailures": [{ "itemIdentifier": "m-2" }, { "itemIdentifier": "m-3" }] })
     );
-    let started = s.app.starter.started.lock().unwrap();
+    let started = s.starter.started.lock().unwrap();
     assert_eq!(started.len(), 1, "only the message before the selection started");
     assert!(started[0].0.ends_with("vol-0"));
 }
@@ -646,8 +652,8 @@ async fn a_selection_in_an_eventbridge_detail_takes_its_tokens_from_the_event_id
                         "source": "my.scheduler", "detail": detail });
     let answer = call(&s.app, event).await.unwrap();
     assert_eq!(answer["Selection"]["Enqueued"], 8);
-    let source = crate::token::SourceId {
-        kind: crate::token::SourceKind::EventBridgeId,
+    let source = SourceId {
+        kind: SourceKind::EventBridgeId,
         value: "evt-7".into(),
     };
     let requests = enqueued(&s.queue);
@@ -668,44 +674,13 @@ async fn a_selection_in_an_eventbridge_detail_takes_its_tokens_from_the_event_id
     }
 }
 
-/// A queue that notes, at each batch, how many pages had been asked for.
-struct Watching {
-    pages: Arc<Pages>,
-    asked_at_send: Mutex<Vec<usize>>,
-}
-
-impl Enqueuer for Watching {
-    fn send_batch<'a>(&'a self, _entries: &'a [Entry]) -> BoxFuture<'a, Result<Vec<EntryFailure>, Failure>> {
-        Box::pin(async move {
-            let asked = self.pages.asked.lock().unwrap().len();
-            self.asked_at_send.lock().unwrap().push(asked);
-            Ok(Vec::new())
-        })
-    }
-}
-
-#[tokio::test]
-async fn the_next_page_is_asked_for_while_a_page_s_batches_are_sent() {
-    let pages = Arc::new(Pages::new(inventory(400), 100));
-    let queue = Arc::new(Watching {
-        pages: Arc::clone(&pages),
-        asked_at_send: Mutex::default(),
-    });
-    let settings = Settings {
-        backup_vault_name: Some("Default".into()),
-        backup_iam_role_arn: Some(ROLE.into()),
-        request_queue_url: Some(QUEUE_URL.into()),
-        ..Settings::default()
-    };
-    let sources = Sources {
-        inventory: Arc::clone(&pages) as Arc<dyn Inventory>,
-        queue: Some(Arc::clone(&queue) as Arc<dyn Enqueuer>),
-    };
-    let app = Arc::new(App::new(settings, Starter::default()).with_sources(sources));
-    let answer = call(&app, prod_tables()).await.unwrap();
-    assert_eq!(answer["Selection"]["Enqueued"], 320);
-    // 80 selected a page of 100 (5 pages: the topic is the 401st): the batches fill
-    // on pages 1, 2 and 3, and the rest goes last. Each page's next was asked for
-    // before its batch was sent (one after the other: 2, 3, 4, 5).
-    assert_eq!(*queue.asked_at_send.lock().unwrap(), vec![3, 4, 5, 5]);
+/// The invocation's metrics, by name.
+fn counts(invocation: &Invocation) -> Vec<(&'static str, u64)> {
+    invocation
+        .tally
+        .metrics()
+        .into_iter()
+        .filter(|(_, _, unit)| *unit == Unit::Count)
+        .map(|(name, value, _)| (name, value))
+        .collect()
 }

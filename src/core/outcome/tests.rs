@@ -7,10 +7,7 @@
 use serde_json::{json, Map, Value};
 
 use super::*;
-use crate::error::PlanError;
-use crate::event::{self, Origin, Shape};
-use crate::fixtures::{settings, DESTINATION, ROLE};
-use crate::request::Job;
+use crate::core::fixtures::{defaults, DESTINATION, ROLE};
 
 const EVENT_ID: &str = "5f1c9a3e-8d2b-4e61-a7c4-0b9e3d2f6a18";
 const BACKUP_JOB: &str = "4C7A2E91-3B5D-4F08-9A6E-1D2C3B4A5F60";
@@ -160,17 +157,6 @@ fn of_a_plan(mut event: Value) -> Value {
     event
 }
 
-fn origin() -> Origin<'static> {
-    Origin {
-        request_id: "c6af9ac6-7b61-11e6-9a41-93e812345678",
-        message_id: None,
-    }
-}
-
-fn planned(event: &Value, settings: &Settings) -> Plan {
-    event::plan(event, &origin(), settings).unwrap_or_else(|e| panic!("planned: {e}"))
-}
-
 fn decided(kind: JobKind, event: &Value, copy_destination_set: bool) -> Decision {
     let resources: Vec<String> = event["resources"]
         .as_array()
@@ -184,13 +170,6 @@ fn recorded(decision: Decision) -> (JobOutcome, Option<CopySource>) {
     match decision {
         Decision::Record { outcome, copy, .. } => (*outcome, copy),
         Decision::Skip(why) => panic!("expected an outcome, got a skip: {why}"),
-    }
-}
-
-fn without_destination() -> Settings {
-    Settings {
-        copy_destination_vault_arn: None,
-        ..settings()
     }
 }
 
@@ -347,105 +326,6 @@ fn a_backup_without_state_or_with_an_unknown_state_is_skipped() {
 
 // ---- the copy of a completed on-demand backup ----
 
-#[test]
-fn a_completed_on_demand_backup_with_a_destination_is_copied_and_recorded() {
-    for event in [
-        on_demand(backup_event("COMPLETED")),
-        {
-            let mut e = backup_event("COMPLETED");
-            e["detail"]["createdBy"] = json!({ "backupPlanId": "", "backupPlanVersion": "", "backupRuleId": "" });
-            e
-        },
-        {
-            let mut e = backup_event("COMPLETED");
-            e["detail"]["createdBy"] = json!({});
-            e
-        },
-    ] {
-        let plan = planned(&event, &settings());
-        assert_eq!(plan.shape, Shape::BackupStateChange);
-        assert_eq!(plan.skipped, None);
-        assert_eq!(plan.jobs.len(), 1, "the copy");
-        let Job::StartCopyJob(copy) = &plan.jobs[0] else {
-            panic!("expected a copy")
-        };
-        assert_eq!(copy.recovery_point_arn(), RECOVERY_POINT);
-        assert_eq!(copy.source_backup_vault_name(), "Main");
-        assert_eq!(copy.destination_backup_vault_arn(), DESTINATION);
-        let outcome = plan.outcome.expect("and its outcome");
-        assert_eq!(outcome.state, FinalState::Completed);
-        assert_eq!(outcome.job_id.as_deref(), Some(BACKUP_JOB));
-    }
-}
-
-#[test]
-fn a_completed_backup_of_a_plan_is_recorded_and_not_copied() {
-    let plan = planned(&of_a_plan(backup_event("COMPLETED")), &settings());
-    assert!(plan.jobs.is_empty());
-    let why = plan.skipped.expect("a reason");
-    assert!(why.contains("recorded as an outcome") && why.contains(PLAN_ID), "{why}");
-    assert_eq!(plan.outcome.map(|o| o.state), Some(FinalState::Completed));
-}
-
-#[test]
-fn a_completed_backup_without_a_copy_destination_is_recorded_and_not_copied() {
-    let plan = planned(&on_demand(backup_event("COMPLETED")), &without_destination());
-    assert!(plan.jobs.is_empty());
-    let why = plan.skipped.expect("a reason");
-    assert!(why.contains("COPY_DESTINATION_VAULT_ARN is not set"), "{why}");
-    assert!(plan.outcome.is_some());
-}
-
-#[test]
-fn a_failed_backup_is_recorded_and_not_copied_whatever_the_settings() {
-    for settings in [settings(), without_destination()] {
-        for state in ["FAILED", "ABORTED", "EXPIRED", "PARTIAL"] {
-            let plan = planned(&on_demand(backup_event(state)), &settings);
-            assert!(plan.jobs.is_empty(), "{state}");
-            let why = plan.skipped.expect("a reason");
-            assert!(
-                why.contains(state) && why.contains("only a COMPLETED backup starts a copy"),
-                "{why}"
-            );
-            assert_eq!(plan.outcome.map(|o| o.state.as_str()), Some(state));
-        }
-    }
-}
-
-#[test]
-fn a_skipped_backup_has_no_outcome() {
-    for state in ["CREATED", "PENDING", "RUNNING", "ABORTING"] {
-        let plan = planned(&on_demand(backup_event(state)), &settings());
-        assert!(plan.jobs.is_empty() && plan.outcome.is_none(), "{state}");
-        assert!(plan.skipped.unwrap().contains(state));
-    }
-}
-
-#[test]
-fn a_copy_that_cannot_be_made_refuses_the_event_but_keeps_its_outcome() {
-    let without_role = Settings {
-        backup_iam_role_arn: None,
-        ..settings()
-    };
-    let plan = event::plan(&on_demand(backup_event("COMPLETED")), &origin(), &without_role).unwrap();
-    assert!(plan.jobs.is_empty());
-    let outcome = plan
-        .outcome
-        .expect("a COMPLETED backup is an outcome even when its copy cannot be made");
-    assert_eq!(outcome.state.as_str(), "COMPLETED");
-    let error = plan.refused.expect("the copy is refused");
-    assert!(
-        matches!(&error, PlanError::Config(t) if t.contains("BACKUP_IAM_ROLE_ARN")),
-        "{error:?}"
-    );
-    let mut no_point = on_demand(backup_event("COMPLETED"));
-    no_point["resources"] = json!([]);
-    let plan = event::plan(&no_point, &origin(), &settings()).unwrap();
-    assert!(plan.outcome.is_some());
-    let error = plan.refused.expect("no recovery point: refused");
-    assert!(error.to_string().contains("no recovery point to copy"), "{error}");
-}
-
 // ---- Copy Job State Change ----
 
 #[test]
@@ -502,20 +382,6 @@ fn a_failed_copy_has_no_recovery_point_where_aws_sends_an_empty_object() {
 }
 
 #[test]
-fn a_copy_event_starts_nothing_and_answers_why() {
-    for state in COPY_STATES {
-        let plan = planned(&copy_event(state), &settings());
-        assert_eq!(plan.shape, Shape::CopyStateChange);
-        assert!(plan.jobs.is_empty(), "{state}");
-        assert!(plan.skipped.is_some(), "{state}");
-        assert_eq!(
-            plan.outcome.is_some(),
-            ["COMPLETED", "FAILED", "ABORTED", "PARTIAL"].contains(&state)
-        );
-    }
-}
-
-#[test]
 fn a_copy_created_event_without_a_job_id_is_skipped() {
     // AWS's CREATED copy event has neither copyJobId nor resourceArn.
     let mut event = copy_event("CREATED");
@@ -545,14 +411,6 @@ fn only_aws_backups_job_state_changes_are_outcomes() {
 }
 
 #[test]
-fn a_job_state_change_with_a_detail_that_is_not_an_object_is_refused() {
-    let mut event = copy_event("COMPLETED");
-    event["detail"] = json!("COMPLETED");
-    let error = event::plan(&event, &origin(), &settings()).unwrap_err();
-    assert!(error.to_string().contains("detail: must be an object"), "{error}");
-}
-
-#[test]
 fn dates_are_passed_on_as_aws_wrote_them() {
     // AWS has sent dates such as "Jul 15, 2020 9:39:07 PM": nothing is parsed.
     let mut event = backup_event("ABORTED");
@@ -562,4 +420,45 @@ fn dates_are_passed_on_as_aws_wrote_them() {
     event["detail"]["completionDate"] = json!(1795316400.123);
     let (outcome, _) = recorded(decided(JobKind::Backup, &event, true));
     assert_eq!(outcome.completion_date, None, "a date that is not text is absent");
+}
+
+// ---- the copy a completed on-demand backup asks for ----
+
+#[test]
+fn a_completed_on_demand_backup_asks_for_the_copy_of_its_recovery_point() {
+    let (outcome, copy) = recorded(decided(JobKind::Backup, &on_demand(backup_event("COMPLETED")), true));
+    assert_eq!(outcome.state, FinalState::Completed);
+    let copy = copy.expect("a copy");
+    assert_eq!(copy.recovery_point_arn.as_deref(), Some(RECOVERY_POINT));
+    assert_eq!(copy.vault_name.as_deref(), Some("Main"));
+    let (_, copy) = recorded(decided(JobKind::Backup, &on_demand(backup_event("COMPLETED")), false));
+    assert_eq!(copy, None, "no copy destination set");
+}
+
+#[test]
+fn the_copy_is_validated_like_any_request_with_the_defaults() {
+    let source = CopySource {
+        recovery_point_arn: Some(RECOVERY_POINT.into()),
+        vault_name: Some("Main".into()),
+    };
+    let Job::StartCopyJob(copy) = copy_job(&source, &defaults(), "token-0").unwrap() else {
+        panic!("a copy");
+    };
+    assert_eq!(
+        (copy.destination_backup_vault_arn(), copy.iam_role_arn(), copy.idempotency_token()),
+        (DESTINATION, ROLE, "token-0")
+    );
+    let without_role = Defaults {
+        role: None,
+        ..defaults()
+    };
+    assert!(matches!(copy_job(&source, &without_role, "t"), Err(Error::Config(_))));
+    let bad_vault = CopySource {
+        vault_name: Some("not a vault".into()),
+        ..source.clone()
+    };
+    let Err(Error::Validation(problems)) = copy_job(&bad_vault, &defaults(), "t") else {
+        panic!("refused");
+    };
+    assert_eq!(problems[0].at, "copy.SourceBackupVaultName");
 }

@@ -4,11 +4,11 @@
 use serde_json::{json, Value};
 
 use super::*;
-use crate::error::Invalid;
-use crate::fixtures::{
-    allowing, assert_says, at, settings, DESTINATION, OTHER_DESTINATION, RECOVERY_POINT, RESOURCE, ROLE,
+use crate::core::error::Invalid;
+use crate::core::fixtures::{
+    allowing, assert_says, at, defaults, DESTINATION, OTHER_DESTINATION, RECOVERY_POINT, RESOURCE, ROLE,
 };
-use crate::settings::Settings;
+use crate::core::Defaults;
 
 const OTHER_ROLE: &str = "arn:aws:iam::123456789012:role/service-role/OtherRole";
 const AIR_GAPPED: &str = "arn:aws:backup:eu-west-1:123456789012:backup-vault:AirGapped";
@@ -34,12 +34,12 @@ fn copy(extra: Value) -> Value {
     with(json!({ "RecoveryPointArn": RECOVERY_POINT }), extra)
 }
 
-fn valid_with(request: &Value, settings: &Settings) -> Job {
-    validate(request, &[], settings, DERIVED).unwrap_or_else(|e| panic!("{request} should be valid, but: {e:?}"))
+fn valid_with(request: &Value, defaults: &Defaults) -> Job {
+    validate(request, &[], defaults, DERIVED).unwrap_or_else(|e| panic!("{request} should be valid, but: {e:?}"))
 }
 
 fn valid(request: Value) -> Job {
-    valid_with(&request, &settings())
+    valid_with(&request, &defaults())
 }
 
 fn backup_job(request: Value) -> BackupJob {
@@ -56,8 +56,8 @@ fn copy_job(request: Value) -> CopyJob {
     }
 }
 
-fn errors_with(request: &Value, settings: &Settings) -> Vec<Invalid> {
-    match validate(request, &[], settings, DERIVED) {
+fn errors_with(request: &Value, defaults: &Defaults) -> Vec<Invalid> {
+    match validate(request, &[], defaults, DERIVED) {
         Ok(job) => panic!("{request} should be refused, but became {job:?}"),
         Err(errors) => {
             assert!(!errors.is_empty(), "refused without a reason");
@@ -67,18 +67,18 @@ fn errors_with(request: &Value, settings: &Settings) -> Vec<Invalid> {
 }
 
 fn errors(request: Value) -> Vec<Invalid> {
-    errors_with(&request, &settings())
+    errors_with(&request, &defaults())
 }
 
 /// The one error of a refused request.
-fn error_with(request: Value, settings: &Settings) -> Invalid {
-    let mut found = errors_with(&request, settings);
+fn error_with(request: Value, defaults: &Defaults) -> Invalid {
+    let mut found = errors_with(&request, defaults);
     assert_eq!(found.len(), 1, "expected one error, got {found:?}");
     found.remove(0)
 }
 
 fn error(request: Value) -> Invalid {
-    error_with(request, &settings())
+    error_with(request, &defaults())
 }
 
 // ---- Action ----
@@ -287,7 +287,7 @@ fn an_idempotency_key_inside_a_list_request_says_where_it_belongs() {
 #[test]
 fn fields_the_event_allows_beside_the_request_are_ignored() {
     let request = backup(json!({ "IdempotencyKey": "schedule/2026-01-01" }));
-    let job = validate(&request, &["IdempotencyKey"], &settings(), DERIVED).unwrap();
+    let job = validate(&request, &["IdempotencyKey"], &defaults(), DERIVED).unwrap();
     assert_eq!(job.subject_arn(), RESOURCE);
     let sent = serde_json::to_string(&job).unwrap();
     assert!(!sent.contains("IdempotencyKey"), "{sent}");
@@ -319,10 +319,10 @@ fn every_problem_of_a_request_is_reported_at_once() {
     }
 }
 
-// ---- Defaults from the settings ----
+// ---- Defaults (the operator's settings) ----
 
 #[test]
-fn a_backup_takes_vault_and_role_from_the_settings() {
+fn a_backup_takes_vault_and_role_from_the_defaults() {
     let job = backup_job(backup(json!({})));
     assert_eq!(job.resource_arn(), RESOURCE);
     assert_eq!(job.backup_vault_name(), "Main");
@@ -330,14 +330,14 @@ fn a_backup_takes_vault_and_role_from_the_settings() {
 }
 
 #[test]
-fn a_backup_uses_the_requests_vault_and_role_over_the_settings() {
+fn a_backup_uses_the_requests_vault_and_role_over_the_defaults() {
     let job = backup_job(backup(json!({ "BackupVaultName": "Other", "IamRoleArn": OTHER_ROLE })));
     assert_eq!(job.backup_vault_name(), "Other");
     assert_eq!(job.iam_role_arn(), OTHER_ROLE);
 }
 
 #[test]
-fn a_copy_takes_source_destination_and_role_from_the_settings() {
+fn a_copy_takes_source_destination_and_role_from_the_defaults() {
     let job = copy_job(copy(json!({})));
     assert_eq!(job.recovery_point_arn(), RECOVERY_POINT);
     assert_eq!(job.source_backup_vault_name(), "Main");
@@ -346,7 +346,7 @@ fn a_copy_takes_source_destination_and_role_from_the_settings() {
 }
 
 #[test]
-fn a_copy_uses_the_requests_values_over_the_settings() {
+fn a_copy_uses_the_requests_values_over_the_defaults() {
     let job = copy_job(copy(json!({
         "SourceBackupVaultName": "Other",
         "DestinationBackupVaultArn": OTHER_DESTINATION,
@@ -358,21 +358,21 @@ fn a_copy_uses_the_requests_values_over_the_settings() {
 }
 
 #[test]
-fn a_request_can_carry_everything_without_settings() {
+fn a_request_can_carry_everything_without_defaults() {
     let job = valid_with(
         &backup(json!({ "BackupVaultName": "Main", "IamRoleArn": ROLE })),
-        &Settings::default(),
+        &Defaults::default(),
     );
     assert_eq!(job.vault(), "Main");
 }
 
 #[test]
 fn a_backup_without_vault_anywhere_names_the_field_and_the_setting() {
-    let settings = Settings {
-        backup_vault_name: None,
-        ..settings()
+    let defaults = Defaults {
+        vault: None,
+        ..defaults()
     };
-    let e = error_with(backup(json!({})), &settings);
+    let e = error_with(backup(json!({})), &defaults);
     assert_says(
         &e,
         "BackupVaultName",
@@ -382,33 +382,33 @@ fn a_backup_without_vault_anywhere_names_the_field_and_the_setting() {
 
 #[test]
 fn a_request_without_role_anywhere_names_the_field_and_the_setting() {
-    let settings = Settings {
-        backup_iam_role_arn: None,
-        ..settings()
+    let defaults = Defaults {
+        role: None,
+        ..defaults()
     };
     for request in [backup(json!({})), copy(json!({}))] {
-        let e = error_with(request, &settings);
+        let e = error_with(request, &defaults);
         assert_says(&e, "IamRoleArn", &["is required", "BACKUP_IAM_ROLE_ARN"]);
     }
 }
 
 #[test]
 fn a_copy_without_source_vault_anywhere_names_the_field_and_the_setting() {
-    let settings = Settings {
-        backup_vault_name: None,
-        ..settings()
+    let defaults = Defaults {
+        vault: None,
+        ..defaults()
     };
-    let e = error_with(copy(json!({})), &settings);
+    let e = error_with(copy(json!({})), &defaults);
     assert_says(&e, "SourceBackupVaultName", &["is required", "BACKUP_VAULT_NAME"]);
 }
 
 #[test]
 fn a_copy_without_destination_anywhere_names_the_field_and_the_setting() {
-    let settings = Settings {
-        copy_destination_vault_arn: None,
-        ..settings()
+    let defaults = Defaults {
+        copy_destination: None,
+        ..defaults()
     };
-    let e = error_with(copy(json!({})), &settings);
+    let e = error_with(copy(json!({})), &defaults);
     assert_says(
         &e,
         "DestinationBackupVaultArn",
@@ -418,7 +418,7 @@ fn a_copy_without_destination_anywhere_names_the_field_and_the_setting() {
 
 #[test]
 fn every_missing_value_is_reported_at_once() {
-    let found = errors_with(&copy(json!({})), &Settings::default());
+    let found = errors_with(&copy(json!({})), &Defaults::default());
     assert_eq!(found.len(), 3, "{found:?}");
     at(&found, "SourceBackupVaultName");
     at(&found, "DestinationBackupVaultArn");
@@ -821,7 +821,7 @@ fn backup_options_matching_the_pattern_are_accepted() {
 fn a_backup_option_key_breaking_the_pattern_is_refused() {
     for key in ["Windows VSS".to_owned(), "o".repeat(51), String::new()] {
         let e = error(backup(json!({ "BackupOptions": { key.clone(): "enabled" } })));
-        let quoted = crate::error::quote_str(&key);
+        let quoted = crate::core::error::quote_str(&key);
         assert_says(
             &e,
             &format!("BackupOptions.{quoted}"),
@@ -909,7 +909,7 @@ fn a_tag_key_of_129_characters_is_refused() {
     let e = error(backup(json!({ "RecoveryPointTags": { long.clone(): "v" } })));
     assert_says(
         &e,
-        &format!("RecoveryPointTags.{}", crate::error::quote_str(&long)),
+        &format!("RecoveryPointTags.{}", crate::core::error::quote_str(&long)),
         &["a tag key must be 1 to 128 characters"],
     );
 }
@@ -980,20 +980,57 @@ fn tag_values_reach_the_job_that_is_sent() {
 }
 
 #[test]
-fn tag_values_never_appear_in_debug_or_serialized_jobs() {
+fn tag_values_never_appear_in_debug_or_redacted_jobs() {
     let job = valid(backup(
         json!({ "RecoveryPointTags": { "Owner": SECRET, "Team": SECRET } }),
     ));
     let debug = format!("{job:?}");
     let pretty = format!("{job:#?}");
-    let serialized = serde_json::to_string(&job).unwrap();
-    for shown in [&debug, &pretty, &serialized] {
+    let redacted = serde_json::to_string(&job.redacted()).unwrap();
+    for shown in [&debug, &pretty, &redacted] {
         assert!(!shown.contains(SECRET), "{shown}");
         assert!(
             shown.contains("Owner") && shown.contains("Team"),
             "keys are shown: {shown}"
         );
     }
+}
+
+#[test]
+fn a_job_serialises_as_the_request_it_is_and_reads_back_the_same() {
+    // How a selection's requests travel through the request queue: tag values
+    // included, every default filled in, read back to the same job.
+    let job = valid(backup(json!({
+        "RecoveryPointTags": { "Owner": SECRET },
+        "StartWindowMinutes": 60,
+        "CompleteWindowMinutes": 120,
+        "Lifecycle": { "MoveToColdStorageAfterDays": 30, "DeleteAfterDays": 120, "OptInToArchiveForSupportedResources": true },
+        "BackupOptions": { "WindowsVSS": "enabled" },
+        "Index": "ENABLED",
+        "LogicallyAirGappedBackupVaultArn": AIR_GAPPED,
+    })));
+    let sent = serde_json::to_value(&job).unwrap();
+    assert!(sent.to_string().contains(SECRET), "the tag value travels with the request");
+    assert_eq!(validate(&sent, &[], &Defaults::default(), "other").unwrap(), job);
+    let copy = valid(copy(json!({ "Lifecycle": { "MoveToColdStorageAfterDays": -1, "DeleteAfterDays": -1 } })));
+    let sent = serde_json::to_value(&copy).unwrap();
+    assert_eq!(validate(&sent, &[], &Defaults::default(), "other").unwrap(), copy);
+}
+
+#[test]
+fn a_job_made_for_another_resource_keeps_every_other_field() {
+    let Job::StartBackupJob(template) = valid(backup(json!({ "StartWindowMinutes": 90 }))) else {
+        panic!("a backup");
+    };
+    let other = "arn:aws:dynamodb:eu-west-1:123456789012:table/orders";
+    let Job::StartBackupJob(made) = template.for_resource(other, "token-2".into()).unwrap() else {
+        panic!("a backup");
+    };
+    assert_eq!((made.resource_arn(), made.idempotency_token()), (other, "token-2"));
+    assert_eq!(made.start_window_minutes(), Some(90));
+    assert_eq!(made.iam_role_arn(), template.iam_role_arn());
+    let refused = template.for_resource("not-an-arn", "token-3".into()).unwrap_err();
+    assert_says(&refused, "ResourceArn", &["\"not-an-arn\"", "must be an ARN"]);
 }
 
 #[test]
@@ -1018,7 +1055,7 @@ fn tag_values_never_appear_in_error_messages() {
     ];
     for request in requests {
         let found = errors(request);
-        let text = format!("{found:?} {}", crate::error::PlanError::Validation(found.clone()));
+        let text = format!("{found:?} {}", crate::core::error::Error::Validation(found.clone()));
         assert!(!text.contains("s3cr3t"), "{text}");
     }
 }

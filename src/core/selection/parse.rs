@@ -482,6 +482,3 @@ fn request(
         }
     }
 }
-
-#[cfg(test)]
-mod tests;

@@ -4,8 +4,10 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 
 use super::*;
-use crate::fixtures::{settings, ROLE};
-use crate::token::SourceKind;
+use crate::core::error::Error;
+use crate::core::fixtures::{defaults, ROLE};
+use crate::core::token::SourceKind;
+use crate::core::Defaults;
 
 const TABLE: &str = "arn:aws:dynamodb:eu-west-1:123456789012:table/orders";
 const SCRATCH: &str = "arn:aws:dynamodb:eu-west-1:123456789012:table/scratch-1";
@@ -20,8 +22,13 @@ fn source() -> SourceId {
     }
 }
 
-fn parse_event(event: Value) -> Result<Selection, PlanError> {
-    parse(event.as_object().expect("an object"), source(), &settings())
+fn parse_event(event: Value) -> Result<Selection, Error> {
+    parse(event.as_object().expect("an object"), source(), &defaults())
+}
+
+/// The request a selected resource becomes, as the request queue carries it.
+fn request_for(selection: &Selection, arn: &str) -> Value {
+    serde_json::to_value(selection.job_for(arn).expect("a valid resource")).unwrap()
 }
 
 fn selection(inner: Value) -> Selection {
@@ -32,7 +39,7 @@ fn selection(inner: Value) -> Selection {
 fn problems(event: Value) -> Vec<String> {
     match parse_event(event) {
         Ok(s) => panic!("expected problems, got {s:?}"),
-        Err(PlanError::Validation(problems)) => problems.iter().map(ToString::to_string).collect(),
+        Err(Error::Validation(problems)) => problems.iter().map(ToString::to_string).collect(),
         Err(other) => panic!("expected validation problems, got {other}"),
     }
 }
@@ -231,16 +238,17 @@ fn the_reference_example_is_valid_and_keeps_its_fields() {
     let s = parse_event(reference_example()).unwrap();
     assert_eq!(s.name(), Some("nightly-prod"));
     assert_eq!(s.source(), &source());
-    let request = s.request_for(TABLE);
+    let request = request_for(&s, TABLE);
     assert_eq!(request["ResourceArn"], TABLE);
     assert_eq!(request["IamRoleArn"], ROLE);
     assert_eq!(request["StartWindowMinutes"], 60);
     assert_eq!(request["Lifecycle"]["DeleteAfterDays"], 35);
     assert_eq!(request["IdempotencyToken"], source().resource_token(TABLE));
     assert!(request.get("IdempotencyKey").is_none() && request.get("Selection").is_none());
-    let job = s.job_for(TABLE, &settings()).unwrap();
+    let job = s.job_for(TABLE).unwrap();
     assert_eq!(job.subject_arn(), TABLE);
     assert_eq!(job.idempotency_token(), source().resource_token(TABLE));
+    assert!(s.job_for("arn:aws:ec2").is_err(), "an ARN the Tagging API could not list");
 }
 
 #[test]
@@ -529,8 +537,8 @@ fn the_other_fields_follow_the_request_rules() {
     assert!(has(&found, "Lifecycle.DeleteAfterDays", ""), "{found:?}");
     assert!(has(&found, "BackupVaultName", "\"x\""), "{found:?}");
     assert!(has(&found, "Index", "ENABLED"), "{found:?}");
-    // Defaults come from the settings, as for a request.
-    let bare = Settings::default();
+    // Defaults come from the operator's settings, as for a request.
+    let bare = Defaults::default();
     let error = parse(
         json!({ "Selection": { "Resources": ["*"] } }).as_object().unwrap(),
         source(),
@@ -549,9 +557,9 @@ fn the_other_fields_follow_the_request_rules() {
 fn the_role_may_stand_inside_or_beside_but_not_two_roles() {
     let other = "arn:aws:iam::123456789012:role/Other";
     let inside = selection(json!({ "Resources": ["*"], "IamRoleArn": other }));
-    assert_eq!(inside.request_for(TABLE)["IamRoleArn"], other);
+    assert_eq!(request_for(&inside, TABLE)["IamRoleArn"], other);
     let beside = parse_event(json!({ "Selection": { "Resources": ["*"] }, "IamRoleArn": other })).unwrap();
-    assert_eq!(beside.request_for(TABLE)["IamRoleArn"], other);
+    assert_eq!(request_for(&beside, TABLE)["IamRoleArn"], other);
     assert!(
         parse_event(json!({ "Selection": { "Resources": ["*"], "IamRoleArn": other }, "IamRoleArn": other })).is_ok()
     );

@@ -36,12 +36,12 @@ async fn get_resources_is_sent_the_filters_the_page_size_and_the_token() {
         tag_filters: vec![("stage".into(), vec!["prod".into()]), ("team".into(), vec![])],
         resource_types: vec!["dynamodb".into()],
     };
-    let page = TaggingApi::new(client).page(&filters, Some("page-2")).await.unwrap();
+    let page = TaggingApi::new(client).page(&filters, Some("page-2".into())).await.unwrap();
 
     assert_eq!(
         page,
         Page {
-            resources: vec![Resource {
+            items: vec![Resource {
                 arn: "arn:aws:dynamodb:eu-west-1:123456789012:table/t".into(),
                 tags: vec![("stage".into(), "prod".into())],
             }],
@@ -76,7 +76,7 @@ async fn no_filters_send_none_and_the_empty_token_ends_the_listing() {
     assert_eq!(
         page,
         Page {
-            resources: vec![],
+            items: vec![],
             next: None
         }
     );
@@ -105,8 +105,8 @@ async fn an_error_names_its_aws_code() {
         .page(&Pushdown::default(), None)
         .await
         .unwrap_err();
-    assert_eq!(error.code, "InvalidParameterException");
-    assert_eq!(error.message, "bad filter");
+    assert_eq!(error.code(), "InvalidParameterException");
+    assert_eq!(error.error.to_string(), "bad filter");
     assert!(!error.retryable);
 }
 
@@ -123,16 +123,16 @@ const LISTING: &str = r#"{
 async fn a_file_reads_what_the_cli_prints_and_filters_like_the_api() {
     let file = ResourceFile::parse(LISTING).unwrap();
     let all = file.page(&Pushdown::default(), None).await.unwrap();
-    assert_eq!(all.resources.len(), 3);
-    assert_eq!(all.resources[0].tag("backup"), Some("nightly"));
+    assert_eq!(all.items.len(), 3);
+    assert_eq!(all.items[0].tag("backup"), Some("nightly"));
     assert_eq!(all.next, None);
     let tagged = Pushdown {
         tag_filters: vec![("backup".into(), vec!["nightly".into()])],
         resource_types: vec!["dynamodb".into()],
     };
     let page = file.page(&tagged, None).await.unwrap();
-    assert_eq!(page.resources.len(), 1);
-    assert!(page.resources[0].arn.ends_with("table/orders"));
+    assert_eq!(page.items.len(), 1);
+    assert!(page.items[0].arn.ends_with("table/orders"));
 }
 
 #[tokio::test]
@@ -144,9 +144,9 @@ async fn a_large_file_comes_in_pages() {
     let mut token = None;
     let mut seen = Vec::new();
     loop {
-        let page = file.page(&Pushdown::default(), token.as_deref()).await.unwrap();
-        assert!(page.resources.len() <= 100);
-        seen.extend(page.resources.into_iter().map(|r| r.arn));
+        let page = file.page(&Pushdown::default(), token.clone()).await.unwrap();
+        assert!(page.items.len() <= 100);
+        seen.extend(page.items.into_iter().map(|r| r.arn));
         match page.next {
             Some(next) => token = Some(next),
             None => break,
@@ -154,7 +154,7 @@ async fn a_large_file_comes_in_pages() {
     }
     assert_eq!(seen.len(), 250);
     assert_eq!(seen[249], "arn:aws:s3:::bucket-249");
-    assert!(file.page(&Pushdown::default(), Some("x")).await.is_err());
+    assert!(file.page(&Pushdown::default(), Some("x".into())).await.is_err());
 }
 
 #[test]
@@ -190,8 +190,8 @@ async fn every_page_is_read_each_with_the_token_of_the_one_before() {
     let mut token: Option<String> = None;
     let mut arns = Vec::new();
     loop {
-        let page = api.page(&Pushdown::default(), token.as_deref()).await.unwrap();
-        arns.extend(page.resources.into_iter().map(|r| r.arn));
+        let page = api.page(&Pushdown::default(), token.clone()).await.unwrap();
+        arns.extend(page.items.into_iter().map(|r| r.arn));
         match page.next {
             Some(next) => token = Some(next),
             None => break,

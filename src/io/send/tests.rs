@@ -4,9 +4,10 @@ use std::sync::Mutex;
 use serde_json::json;
 
 use super::*;
-use crate::rate::CallsPerSecond;
-use crate::request::validate;
-use crate::settings::Settings;
+use crate::core::job::Started;
+use crate::core::request::validate;
+use crate::core::Defaults;
+use crate::io::rate::CallsPerSecond;
 
 fn job(resource: &str) -> Job {
     let request = json!({
@@ -14,7 +15,7 @@ fn job(resource: &str) -> Job {
         "BackupVaultName": "Vault",
         "IamRoleArn": "arn:aws:iam::123456789012:role/Backup",
     });
-    validate(&request, &[], &Settings::default(), &format!("token-{resource}")).expect("valid request")
+    validate(&request, &[], &Defaults::default(), &format!("token-{resource}")).expect("valid request")
 }
 
 fn jobs(n: usize) -> Vec<Job> {
@@ -33,7 +34,18 @@ struct Fake {
 }
 
 impl JobStarter for Fake {
-    async fn start(&self, job: &Job) -> Outcome {
+    fn start<'a>(&'a self, job: &'a Job) -> BoxFuture<'a, Outcome> {
+        Box::pin(self.started(job))
+    }
+}
+
+/// The fake as the starter `send_all` takes.
+fn starter(fake: &Arc<Fake>) -> Arc<dyn JobStarter> {
+    Arc::clone(fake) as Arc<dyn JobStarter>
+}
+
+impl Fake {
+    async fn started(&self, job: &Job) -> Outcome {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.most_in_flight.fetch_max(now, Ordering::SeqCst);
@@ -62,7 +74,7 @@ async fn at_most_max_concurrency_calls_run_at_once() {
         delay: Duration::from_millis(100),
         ..Fake::default()
     });
-    let results = send_all(&fake, jobs(20), &Limits::concurrency(3), far()).await;
+    let results = send_all(&starter(&fake), jobs(20), &Limits::concurrency(3), far()).await;
     assert_eq!(results.len(), 20);
     assert_eq!(fake.calls.load(Ordering::SeqCst), 20);
     assert_eq!(fake.most_in_flight.load(Ordering::SeqCst), 3);
@@ -75,7 +87,7 @@ async fn calls_run_concurrently_up_to_the_limit() {
         ..Fake::default()
     });
     let began = Instant::now();
-    send_all(&fake, jobs(8), &Limits::concurrency(8), far()).await;
+    send_all(&starter(&fake), jobs(8), &Limits::concurrency(8), far()).await;
     // Virtual time: 8 calls of 100 ms at once take 100 ms, not 800.
     assert!(began.elapsed() < Duration::from_millis(200), "{:?}", began.elapsed());
     assert_eq!(fake.most_in_flight.load(Ordering::SeqCst), 8);
@@ -84,7 +96,7 @@ async fn calls_run_concurrently_up_to_the_limit() {
 #[tokio::test(start_paused = true)]
 async fn results_keep_the_order_of_the_plan() {
     let fake = Arc::new(Fake::default());
-    let results = send_all(&fake, jobs(10), &Limits::concurrency(4), far()).await;
+    let results = send_all(&starter(&fake), jobs(10), &Limits::concurrency(4), far()).await;
     let tokens: Vec<&str> = results.iter().map(|r| r.job.idempotency_token()).collect();
     let expected: Vec<String> = (0..10).map(|i| format!("token-vol-{i}")).collect();
     assert_eq!(tokens, expected);
@@ -106,13 +118,13 @@ async fn a_panic_fails_its_own_job_only() {
     let fake = Arc::new(Fake::default());
     let mut list = jobs(2);
     list.insert(1, job("vol-panic"));
-    let results = send_all(&fake, list, &Limits::concurrency(8), far()).await;
+    let results = send_all(&starter(&fake), list, &Limits::concurrency(8), far()).await;
     assert!(matches!(results[0].outcome, Outcome::Started(_)));
     assert!(matches!(results[2].outcome, Outcome::Started(_)));
     let Outcome::Failed(failure) = &results[1].outcome else {
         panic!("the panicking job must fail")
     };
-    assert_eq!(failure.code, "InternalError");
+    assert_eq!(failure.code(), "InternalError");
     assert_eq!(
         results[1].job.subject_arn(),
         "arn:aws:ec2:eu-west-1:123456789012:volume/vol-panic"
@@ -123,13 +135,13 @@ async fn a_panic_fails_its_own_job_only() {
 async fn nothing_starts_when_too_little_time_is_left() {
     let fake = Arc::new(Fake::default());
     let deadline = Deadline::after(Deadline::START_RESERVE - Duration::from_millis(1));
-    let results = send_all(&fake, jobs(3), &Limits::concurrency(8), deadline).await;
+    let results = send_all(&starter(&fake), jobs(3), &Limits::concurrency(8), deadline).await;
     assert_eq!(fake.calls.load(Ordering::SeqCst), 0, "no call may start");
     for r in results {
         let Outcome::Failed(failure) = r.outcome else {
             panic!("must be reported as failed")
         };
-        assert_eq!(failure.code, "NotStarted");
+        assert_eq!(failure.code(), "NotStarted");
         assert!(failure.retryable);
     }
 }
@@ -138,7 +150,7 @@ async fn nothing_starts_when_too_little_time_is_left() {
 async fn a_call_starts_when_just_enough_time_is_left() {
     let fake = Arc::new(Fake::default());
     let deadline = Deadline::after(Deadline::START_RESERVE + Duration::from_millis(50));
-    let results = send_all(&fake, jobs(1), &Limits::concurrency(8), deadline).await;
+    let results = send_all(&starter(&fake), jobs(1), &Limits::concurrency(8), deadline).await;
     assert!(matches!(results[0].outcome, Outcome::Started(_)));
 }
 
@@ -151,12 +163,12 @@ async fn jobs_still_queued_at_the_cutoff_are_not_started() {
         ..Fake::default()
     });
     let deadline = Deadline::after(Duration::from_millis(4500));
-    let results = send_all(&fake, jobs(5), &Limits::concurrency(1), deadline).await;
+    let results = send_all(&starter(&fake), jobs(5), &Limits::concurrency(1), deadline).await;
     let codes: Vec<&str> = results
         .iter()
         .map(|r| match &r.outcome {
             Outcome::Started(_) => "started",
-            Outcome::Failed(f) => f.code.as_str(),
+            Outcome::Failed(f) => f.code(),
             Outcome::WouldStart => "dry",
         })
         .collect();
@@ -172,7 +184,7 @@ async fn a_call_that_outlives_the_deadline_is_abandoned_and_reported() {
     });
     let began = Instant::now();
     let results = send_all(
-        &fake,
+        &starter(&fake),
         jobs(1),
         &Limits::concurrency(8),
         Deadline::after(Duration::from_secs(5)),
@@ -186,14 +198,8 @@ async fn a_call_that_outlives_the_deadline_is_abandoned_and_reported() {
     let Outcome::Failed(failure) = &results[0].outcome else {
         panic!("must fail")
     };
-    assert_eq!(failure.code, "DeadlineExceeded");
-    assert!(failure.message.contains("retrying is safe"));
-}
-
-#[tokio::test]
-async fn dry_run_calls_nothing_and_answers_would_start() {
-    let results = send_all(&Arc::new(DryRun), jobs(2), &Limits::concurrency(8), far()).await;
-    assert!(results.iter().all(|r| r.outcome == Outcome::WouldStart));
+    assert_eq!(failure.code(), "DeadlineExceeded");
+    assert!(failure.error.to_string().contains("retrying is safe"));
 }
 
 #[test]
@@ -218,7 +224,7 @@ fn paced(per_second: f64) -> Limits {
 async fn a_capped_limiter_spaces_call_starts_evenly() {
     let fake = Arc::new(Fake::default());
     let began = Instant::now();
-    let results = send_all(&fake, jobs(11), &paced(5.0), far()).await;
+    let results = send_all(&starter(&fake), jobs(11), &paced(5.0), far()).await;
     assert!(results.iter().all(|r| matches!(r.outcome, Outcome::Started(_))));
     // Virtual time: 11 starts at 5 a second take 2 s (the first starts at once).
     assert_eq!(began.elapsed(), Duration::from_secs(2));
@@ -229,7 +235,7 @@ async fn a_paced_start_after_the_cutoff_is_not_made() {
     let fake = Arc::new(Fake::default());
     // 4.5 s to the deadline: starts allowed until 2.5 s, so at 0, 1 and 2 s only.
     let results = send_all(
-        &fake,
+        &starter(&fake),
         jobs(5),
         &paced(1.0),
         Deadline::after(Duration::from_millis(4500)),
@@ -254,7 +260,7 @@ async fn an_unthrottled_limiter_does_not_pace() {
         limiter: Some(Arc::new(Limiter::new(None))),
     };
     let began = Instant::now();
-    let results = send_all(&fake, jobs(16), &limits, far()).await;
+    let results = send_all(&starter(&fake), jobs(16), &limits, far()).await;
     assert!(results.iter().all(|r| matches!(r.outcome, Outcome::Started(_))));
     // Two rounds of 8 calls of 100 ms: nothing held back for want of a setting.
     assert_eq!(began.elapsed(), Duration::from_millis(200));
@@ -281,7 +287,7 @@ async fn a_long_list_keeps_at_most_max_concurrency_tasks_alive() {
             }
         })
     };
-    let results = send_all(&fake, jobs(500), &Limits::concurrency(4), far()).await;
+    let results = send_all(&starter(&fake), jobs(500), &Limits::concurrency(4), far()).await;
     watch.abort();
     assert_eq!(results.len(), 500);
     assert_eq!(fake.calls.load(Ordering::SeqCst), 500);
