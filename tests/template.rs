@@ -41,7 +41,15 @@ const RESOURCE_STAR_ALLOWLIST: &[&str] = &[
     // The Resource Groups Tagging API has no resource-level permissions: selections
     // find resources with it (docs/reference.md, "Selections").
     "tag:GetResources",
+    // Audits read these; the IAM Service Authorization Reference (AWS Backup,
+    // list_backup) gives them no resource type and no condition key.
+    "backup:ListProtectedResources",
+    "backup:ListBackupJobs",
 ];
+
+/// What audits read from AWS Backup: when each resource was last backed up, and
+/// which backup jobs are under way.
+const AUDIT_ACTIONS: &[&str] = &["backup:ListProtectedResources", "backup:ListBackupJobs"];
 
 /// AWS managed policies the stack may attach to the role it passes to AWS Backup.
 const BACKUP_SERVICE_ROLE_POLICIES: &[&str] = &[
@@ -745,8 +753,9 @@ fn backup_jobs_are_limited_to_the_configured_vault() {
         for action in &actions {
             if action.starts_with("backup:") {
                 assert!(
-                    ["backup:StartBackupJob", "backup:StartCopyJob"].contains(action),
-                    "least privilege: {} allows {action}; the function only starts backup and copy jobs",
+                    ["backup:StartBackupJob", "backup:StartCopyJob"].contains(action) || AUDIT_ACTIONS.contains(action),
+                    "least privilege: {} allows {action}; the function only starts backup and copy jobs and reads \
+                     what audits read ({AUDIT_ACTIONS:?})",
                     s.place
                 );
             }
@@ -1359,4 +1368,47 @@ fn the_function_finds_resources_by_tag_and_fans_out_to_its_queue_only() {
         BTreeSet::from([queue, "AsyncFailureQueue"]),
         "least privilege: sqs:SendMessage on the request queue and the async failure queue only"
     );
+}
+
+// ------------------------------------------------------------------ audits
+
+#[test]
+fn the_function_reads_what_audits_need_on_resource_star_only() {
+    let t = template();
+    let statements = function_statements(&t);
+    let audits: Vec<&Statement> = statements
+        .iter()
+        .filter(|s| s.allows() && s.actions().iter().any(|a| AUDIT_ACTIONS.contains(a)))
+        .collect();
+    assert_eq!(
+        audits.len(),
+        1,
+        "audit: one statement of the function role allows {AUDIT_ACTIONS:?}"
+    );
+    let s = audits[0];
+    let actions: BTreeSet<&str> = s.actions().into_iter().collect();
+    assert_eq!(
+        actions,
+        AUDIT_ACTIONS.iter().copied().collect::<BTreeSet<_>>(),
+        "least privilege: {} must allow exactly {AUDIT_ACTIONS:?}: nothing else on Resource \"*\"",
+        s.place
+    );
+    // Neither action has a resource type in IAM: "*" is the only Resource that works.
+    let resources = s.resources();
+    assert!(
+        resources.len() == 1 && sub_text(resources[0]) == Some("*"),
+        "audit: {} must be on Resource \"*\" (IAM names no resource type for {AUDIT_ACTIONS:?}), not {resources:?}",
+        s.place
+    );
+    assert!(
+        s.value.get("Condition").is_none(),
+        "audit: {} has a Condition, but IAM names no condition key for {AUDIT_ACTIONS:?}",
+        s.place
+    );
+    for action in AUDIT_ACTIONS {
+        assert!(
+            RESOURCE_STAR_ALLOWLIST.contains(action),
+            "least privilege: {action} must be in RESOURCE_STAR_ALLOWLIST with its reason"
+        );
+    }
 }
