@@ -477,8 +477,11 @@ fn schedule_input_is_a_list_with_a_per_firing_idempotency_key() {
         });
         let depends = t["Conditions"][condition].to_string();
         assert!(
-            depends.contains("ScheduledResourceArns") || depends.contains("ScheduledSelection"),
-            "schedule: condition {condition} of {name} must depend on ScheduledResourceArns or ScheduledSelection"
+            depends.contains("ScheduledResourceArns")
+                || depends.contains("ScheduledSelection")
+                || depends.contains("AuditScheduleExpression"),
+            "schedule: condition {condition} of {name} must depend on ScheduledResourceArns, ScheduledSelection or \
+             AuditScheduleExpression"
         );
     }
 }
@@ -1263,15 +1266,19 @@ fn the_selection_schedule_sends_the_pasted_selection_with_a_per_firing_key() {
         pattern.starts_with("^$|"),
         "selection: ScheduledSelection must allow empty (no selection schedule)"
     );
+    // The audit schedule may send ScheduledSelection too; it has a test of its own.
     let schedules: Vec<(&str, &Value)> = resources_of_type(&t, "AWS::Scheduler::Schedule")
         .into_iter()
         .filter(|(_, r)| {
-            r["Properties"]["Target"]["Input"]
-                .to_string()
-                .contains("ScheduledSelection")
+            let input = r["Properties"]["Target"]["Input"].to_string();
+            input.contains("ScheduledSelection") && !input.contains("Audit")
         })
         .collect();
-    assert_eq!(schedules.len(), 1, "selection: one schedule sends ScheduledSelection");
+    assert_eq!(
+        schedules.len(),
+        1,
+        "selection: one schedule backs up ScheduledSelection"
+    );
     let (name, schedule) = schedules[0];
     let condition = schedule["Condition"]
         .as_str()
@@ -1372,6 +1379,68 @@ fn the_function_finds_resources_by_tag_and_fans_out_to_its_queue_only() {
 
 // ------------------------------------------------------------------ audits
 
+/// Parameter values for evaluating the template's conditions and rules: every
+/// parameter a condition reads, empty unless given.
+fn condition_params<'a>(given: &[(&'a str, Value)]) -> BTreeMap<&'a str, Value> {
+    let mut params = BTreeMap::from([
+        ("BackupRoleArn", Value::from("")),
+        ("ScheduledResourceArns", Value::from(Vec::<&str>::new())),
+        ("ScheduledSelection", Value::from("")),
+        ("AuditScheduleExpression", Value::from("")),
+        ("AuditSelection", Value::from("")),
+        ("AlarmTopicArn", Value::from("")),
+    ]);
+    for (name, value) in given {
+        params.insert(name, value.clone());
+    }
+    params
+}
+
+/// Every combination of the parameters that create schedules, as
+/// (what is set, parameter values).
+fn schedule_settings() -> Vec<(String, BTreeMap<&'static str, Value>)> {
+    let mut out = Vec::new();
+    for arns in [false, true] {
+        for selection in [false, true] {
+            for audit in [false, true] {
+                for audit_selection in [false, true] {
+                    let mut given = Vec::new();
+                    if arns {
+                        given.push((
+                            "ScheduledResourceArns",
+                            Value::from(vec!["arn:aws:rds:eu-west-1:123456789012:db:orders"]),
+                        ));
+                    }
+                    if selection {
+                        given.push(("ScheduledSelection", Value::from(PASTED_SELECTION)));
+                    }
+                    if audit {
+                        given.push(("AuditScheduleExpression", Value::from("cron(0 9 * * ? *)")));
+                    }
+                    if audit_selection {
+                        given.push(("AuditSelection", Value::from(PASTED_SELECTION)));
+                    }
+                    let what = format!(
+                        "ScheduledResourceArns {arns}, ScheduledSelection {selection}, AuditScheduleExpression {audit}, \
+                         AuditSelection {audit_selection}"
+                    );
+                    out.push((what, condition_params(&given)));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn audit_schedule(t: &Value) -> (&str, &Value) {
+    let audits: Vec<(&str, &Value)> = resources_of_type(t, "AWS::Scheduler::Schedule")
+        .into_iter()
+        .filter(|(_, r)| r["Properties"]["Target"]["Input"].to_string().contains("Audit"))
+        .collect();
+    assert_eq!(audits.len(), 1, "audit: one schedule sends an audit");
+    audits[0]
+}
+
 #[test]
 fn the_function_reads_what_audits_need_on_resource_star_only() {
     let t = template();
@@ -1410,5 +1479,299 @@ fn the_function_reads_what_audits_need_on_resource_star_only() {
             RESOURCE_STAR_ALLOWLIST.contains(action),
             "least privilege: {action} must be in RESOURCE_STAR_ALLOWLIST with its reason"
         );
+    }
+}
+
+#[test]
+fn audit_parameters_have_the_ranges_the_function_accepts() {
+    let t = template();
+    let number = |name: &str, default: i64, min: i64, max: i64| {
+        let p = parameter(&t, name);
+        assert_eq!(p["Type"], "Number", "audit: {name} must be a Number");
+        assert_eq!(
+            int(&p["Default"]),
+            Some(default),
+            "audit: {name} must default to {default}"
+        );
+        assert_eq!(int(&p["MinValue"]), Some(min), "audit: {name} MinValue must be {min}");
+        assert_eq!(int(&p["MaxValue"]), Some(max), "audit: {name} MaxValue must be {max}");
+    };
+    number("AuditMaxAgeHours", 26, 1, 8760);
+    number("AuditMaxRemediations", 1000, 1, 100_000);
+
+    let remediate = parameter(&t, "AuditRemediate");
+    let allowed: BTreeSet<&str> = list(&remediate["AllowedValues"])
+        .into_iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        allowed,
+        BTreeSet::from(["true", "false"]),
+        "audit: AuditRemediate must allow exactly true and false (JSON booleans once in the input)"
+    );
+    assert_eq!(
+        remediate["Default"], "false",
+        "audit: AuditRemediate must default to false"
+    );
+
+    let schedule = parameter(&t, "AuditScheduleExpression");
+    assert_eq!(schedule["Default"], "", "audit: no audit schedule unless asked for");
+    let selection = parameter(&t, "AuditSelection");
+    assert_eq!(
+        selection["Default"], "",
+        "audit: AuditSelection defaults to ScheduledSelection's"
+    );
+    assert_eq!(
+        selection["AllowedPattern"],
+        parameter(&t, "ScheduledSelection")["AllowedPattern"],
+        "audit: AuditSelection must take what ScheduledSelection takes"
+    );
+    for name in [
+        "AuditScheduleExpression",
+        "AuditSelection",
+        "AuditMaxAgeHours",
+        "AuditRemediate",
+        "AuditMaxRemediations",
+    ] {
+        assert!(
+            parameter(&t, name)["Description"]
+                .as_str()
+                .is_some_and(|d| d.len() > 40),
+            "audit: parameter {name} needs a Description"
+        );
+    }
+}
+
+#[test]
+fn the_audit_schedule_sends_the_selection_and_the_audit_as_json() {
+    let t = template();
+    let (name, schedule) = audit_schedule(&t);
+    let selection_schedule = resources_of_type(&t, "AWS::Scheduler::Schedule")
+        .into_iter()
+        .find(|(_, r)| {
+            let input = r["Properties"]["Target"]["Input"].to_string();
+            input.contains("ScheduledSelection") && !input.contains("Audit")
+        })
+        .map(|(_, r)| r)
+        .expect("the selection schedule");
+    let p = &schedule["Properties"];
+    assert_eq!(
+        ref_name(&p["ScheduleExpression"]),
+        Some("AuditScheduleExpression"),
+        "audit: {name} fires on AuditScheduleExpression"
+    );
+    assert_eq!(
+        ref_name(&p["ScheduleExpressionTimezone"]),
+        Some("ScheduleTimezone"),
+        "audit: {name} uses ScheduleTimezone"
+    );
+    let target = &p["Target"];
+    let other = &selection_schedule["Properties"]["Target"];
+    for field in ["Arn", "RoleArn", "RetryPolicy", "DeadLetterConfig"] {
+        assert_eq!(
+            target[field], other[field],
+            "audit: {name} must have the {field} of the other schedules"
+        );
+    }
+    assert_eq!(
+        queue_of_arn(&t, &target["DeadLetterConfig"]["Arn"]),
+        Some("ScheduleDeadLetterQueue"),
+        "audit: {name} dead-letters to ScheduleDeadLetterQueue"
+    );
+
+    let audited = r#"{"Resources": ["arn:aws:dynamodb:eu-west-1:123456789012:table/customers"]}"#;
+    // As deployed: the stack always sets the vault and the backup role.
+    let settings = Settings {
+        backup_vault_name: Some("Default".into()),
+        backup_iam_role_arn: Some("arn:aws:iam::123456789012:role/backup-trigger-BackupRole-0123456789AB".into()),
+        ..Settings::default()
+    };
+    let origin = backup_trigger::event::Origin {
+        request_id: "r",
+        message_id: None,
+    };
+    for (audit_selection, expected) in [("", PASTED_SELECTION), (audited, audited)] {
+        for (max_age, remediate, max_remediations) in
+            [("26", "false", "1000"), ("1", "true", "1"), ("8760", "true", "100000")]
+        {
+            let mut params = condition_params(&[
+                ("ScheduledSelection", Value::from(PASTED_SELECTION)),
+                ("AuditScheduleExpression", Value::from("cron(0 9 * * ? *)")),
+                ("AuditSelection", Value::from(audit_selection)),
+            ]);
+            // What !Sub puts in for these parameters: their text.
+            params.insert("AuditMaxAgeHours", Value::from(max_age));
+            params.insert("AuditRemediate", Value::from(remediate));
+            params.insert("AuditMaxRemediations", Value::from(max_remediations));
+            let rendered = evaluate_in(&t, &target["Input"], &params);
+            let text = rendered.as_str().expect("audit: Input renders to a string");
+            let input: Value = serde_json::from_str(text)
+                .unwrap_or_else(|e| panic!("audit: {name} Input is not JSON for {params:?}: {e}\n{text}"));
+            let keys: BTreeSet<&str> = input
+                .as_object()
+                .expect("audit: the input is an object")
+                .keys()
+                .map(String::as_str)
+                .collect();
+            assert_eq!(
+                keys,
+                BTreeSet::from(["IdempotencyKey", "Selection", "Audit"]),
+                "audit: {name} sends IdempotencyKey, Selection and Audit"
+            );
+            assert_eq!(
+                input["IdempotencyKey"], "<aws.scheduler.schedule-arn>/<aws.scheduler.scheduled-time>",
+                "idempotency: {name} Input must carry a per-firing IdempotencyKey"
+            );
+            assert_eq!(
+                input["Selection"],
+                serde_json::from_str::<Value>(expected).unwrap(),
+                "audit: {name} must send AuditSelection, or ScheduledSelection when AuditSelection is empty \
+                 (AuditSelection {audit_selection:?})"
+            );
+            let expected_audit = serde_json::json!({
+                "MaxAgeHours": max_age.parse::<u64>().unwrap(),
+                "Remediate": remediate == "true",
+                "MaxRemediations": max_remediations.parse::<u64>().unwrap(),
+            });
+            assert_eq!(
+                input["Audit"], expected_audit,
+                "audit: {name} must send MaxAgeHours and MaxRemediations as JSON numbers and Remediate as a JSON \
+                 boolean"
+            );
+            // The selection part is one the function reads.
+            let mut selection_only = input.clone();
+            selection_only.as_object_mut().unwrap().remove("Audit");
+            let parsed = backup_trigger::event::selection(&selection_only, &origin, &settings)
+                .expect("audit: the input's selection must be read as a selection");
+            assert!(
+                parsed.is_ok(),
+                "audit: the function refuses the audit's selection: {parsed:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_audit_schedule_exists_only_when_asked_for() {
+    let t = template();
+    let (name, schedule) = audit_schedule(&t);
+    let condition = schedule["Condition"]
+        .as_str()
+        .unwrap_or_else(|| panic!("audit: {name} needs a Condition"));
+    for (what, params) in schedule_settings() {
+        let set = params["AuditScheduleExpression"] != "";
+        assert_eq!(
+            condition_holds(&t, condition, &params),
+            set,
+            "audit: {name} must exist exactly when AuditScheduleExpression is set ({what})"
+        );
+    }
+}
+
+#[test]
+fn an_audit_schedule_without_a_selection_is_refused_at_deploy_time() {
+    let t = template();
+    let rules = t["Rules"]
+        .as_object()
+        .expect("audit: the template needs Rules, which CloudFormation checks before it changes anything");
+    for (what, params) in schedule_settings() {
+        let schedule = params["AuditScheduleExpression"] != "";
+        let nothing_to_audit = params["AuditSelection"] == "" && params["ScheduledSelection"] == "";
+        let mut refused = Vec::new();
+        for (name, rule) in rules {
+            let applies = rule.get("RuleCondition").is_none_or(|c| holds(c, &params, Some(&t)));
+            if !applies {
+                continue;
+            }
+            for assertion in list(&rule["Assertions"]) {
+                if !holds(&assertion["Assert"], &params, Some(&t)) {
+                    refused.push((
+                        name.as_str(),
+                        assertion["AssertDescription"].as_str().unwrap_or_default(),
+                    ));
+                }
+            }
+        }
+        if schedule && nothing_to_audit {
+            assert_eq!(
+                refused.len(),
+                1,
+                "audit: an audit schedule with neither AuditSelection nor ScheduledSelection must be refused by one \
+                 rule ({what})"
+            );
+            let (rule, description) = refused[0];
+            assert!(
+                ["AuditScheduleExpression", "AuditSelection", "ScheduledSelection"]
+                    .iter()
+                    .all(|p| description.contains(p)),
+                "audit: rule {rule} must say which parameters to set, not {description:?}"
+            );
+        } else {
+            assert!(
+                refused.is_empty(),
+                "audit: the rules must accept {what}, but {refused:?} refuse it"
+            );
+        }
+    }
+}
+
+#[test]
+fn what_the_schedules_share_exists_whenever_a_schedule_does() {
+    let t = template();
+    let schedules = resources_of_type(&t, "AWS::Scheduler::Schedule");
+    assert!(schedules.len() >= 3, "schedules: the list, the selection and the audit");
+    // Everything made for the schedules: their role, their dead-letter queue and
+    // its alarm, its outputs and its line on the dashboard.
+    let mut shared: Vec<(String, &str)> = Vec::new();
+    for name in ["ScheduleRole", "ScheduleDeadLetterQueue"] {
+        let condition = resource(&t, name)["Condition"]
+            .as_str()
+            .unwrap_or_else(|| panic!("schedules: {name} needs a Condition: it exists only with a schedule"));
+        shared.push((name.to_owned(), condition));
+    }
+    for (name, r) in resources_of_type(&t, "AWS::CloudWatch::Alarm") {
+        let p = &r["Properties"];
+        if list(&p["Dimensions"])
+            .iter()
+            .any(|d| get_att(&d["Value"]) == Some(("ScheduleDeadLetterQueue", "QueueName")))
+        {
+            let condition = r["Condition"]
+                .as_str()
+                .unwrap_or_else(|| panic!("schedules: {name} needs the condition of its queue"));
+            shared.push((name.to_owned(), condition));
+        }
+    }
+    for (name, o) in t["Outputs"].as_object().expect("outputs") {
+        let value = &o["Value"];
+        if ref_name(value) == Some("ScheduleDeadLetterQueue")
+            || get_att(value).map(|(r, _)| r) == Some("ScheduleDeadLetterQueue")
+        {
+            let condition = o["Condition"]
+                .as_str()
+                .unwrap_or_else(|| panic!("schedules: output {name} needs the condition of its queue"));
+            shared.push((format!("output {name}"), condition));
+        }
+    }
+    let body = resources_of_type(&t, "AWS::CloudWatch::Dashboard")[0].1["Properties"]["DashboardBody"].to_string();
+    for (_, condition) in &shared {
+        assert!(
+            body.contains(&format!("\"Fn::If\":[\"{condition}\"")),
+            "schedules: the dashboard must show ScheduleDeadLetterQueue under the condition {condition}"
+        );
+    }
+    for (what, params) in schedule_settings() {
+        let any_schedule = schedules.iter().any(|(name, r)| {
+            let condition = r["Condition"]
+                .as_str()
+                .unwrap_or_else(|| panic!("schedules: {name} needs a Condition"));
+            condition_holds(&t, condition, &params)
+        });
+        for (name, condition) in &shared {
+            assert_eq!(
+                condition_holds(&t, condition, &params),
+                any_schedule,
+                "schedules: {name} (condition {condition}) must exist exactly when some schedule does ({what})"
+            );
+        }
     }
 }
