@@ -1775,3 +1775,172 @@ fn what_the_schedules_share_exists_whenever_a_schedule_does() {
         }
     }
 }
+
+fn alarm_on<'a>(t: &'a Value, metric: &str) -> (&'a str, &'a Value) {
+    let alarms: Vec<(&str, &Value)> = resources_of_type(t, "AWS::CloudWatch::Alarm")
+        .into_iter()
+        .filter(|(_, a)| a["Properties"]["MetricName"] == metric)
+        .collect();
+    assert_eq!(alarms.len(), 1, "alarms: one alarm on {metric}");
+    alarms[0]
+}
+
+/// The alarm reads the function's own metric: its namespace and its one dimension.
+fn assert_reads_the_functions_metric(t: &Value, name: &str, alarm: &Value) {
+    let p = &alarm["Properties"];
+    let (function_name, _) = function(t);
+    assert_eq!(
+        ref_name(&p["Namespace"]),
+        Some(metrics_namespace_parameter(t)),
+        "alarms: {name} must read the namespace the function writes to"
+    );
+    let dimensions = list(&p["Dimensions"]);
+    assert!(
+        dimensions.len() == 1
+            && dimensions[0]["Name"] == "FunctionName"
+            && ref_name(&dimensions[0]["Value"]) == Some(function_name),
+        "alarms: {name} must have the one dimension FunctionName = !Ref {function_name}, as the metrics line has"
+    );
+    let actions = &p["AlarmActions"]["Fn::If"];
+    assert!(
+        actions[0] == "HasAlarmTopic" && list(&actions[1]).iter().any(|a| ref_name(a) == Some("AlarmTopicArn")),
+        "alarms: {name} must notify AlarmTopicArn when it is set"
+    );
+}
+
+#[test]
+fn unprotected_resources_alarm_holds_until_an_audit_finds_none() {
+    let t = template();
+    let (name, alarm) = alarm_on(&t, "ResourcesUnprotected");
+    assert_eq!(
+        name, "UnprotectedResourcesAlarm",
+        "alarms: the alarm on ResourcesUnprotected"
+    );
+    assert_reads_the_functions_metric(&t, name, alarm);
+    let p = &alarm["Properties"];
+    assert!(
+        p["Statistic"] == "Maximum"
+            && p["ComparisonOperator"] == "GreaterThanThreshold"
+            && int(&p["Threshold"]) == Some(0),
+        "alarms: {name} must fire when an audit finds any resource unprotected (Maximum > 0)"
+    );
+    assert_eq!(
+        p["TreatMissingData"], "ignore",
+        "alarms: {name}: no data between two audits must keep the last audit's finding (ignore)"
+    );
+    assert_eq!(int(&p["Period"]), Some(300), "alarms: {name} reads 5-minute periods");
+    assert_eq!(
+        int(&p["EvaluationPeriods"]),
+        Some(1),
+        "alarms: {name}: one audit's data point decides the state"
+    );
+    assert!(
+        p.get("DatapointsToAlarm").is_none_or(|d| int(d) == Some(1)),
+        "alarms: {name}: one breaching data point is enough"
+    );
+    assert!(
+        alarm.get("Condition").is_none(),
+        "alarms: {name} must exist whatever the settings (audits may be invoked without the schedule)"
+    );
+}
+
+#[test]
+fn audit_missing_alarm_fires_when_no_audit_completed_for_a_day() {
+    let t = template();
+    let (name, alarm) = alarm_on(&t, "ResourcesAudited");
+    assert_eq!(name, "AuditMissingAlarm", "alarms: the alarm on ResourcesAudited");
+    assert_reads_the_functions_metric(&t, name, alarm);
+    let p = &alarm["Properties"];
+    assert!(
+        p["Statistic"] == "SampleCount"
+            && p["ComparisonOperator"] == "LessThanThreshold"
+            && int(&p["Threshold"]) == Some(1),
+        "alarms: {name} must fire when fewer than 1 audit (SampleCount of ResourcesAudited) completed"
+    );
+    assert_eq!(
+        p["TreatMissingData"], "breaching",
+        "alarms: {name}: no data is no audit, a finding too"
+    );
+    let period = int(&p["Period"]).expect("alarms: Period");
+    let periods = int(&p["EvaluationPeriods"]).expect("alarms: EvaluationPeriods");
+    assert_eq!(period * periods, 86_400, "alarms: {name} looks at a day");
+    assert_eq!(
+        (period, periods),
+        (3600, 24),
+        "alarms: {name} reads 24 hourly periods, so that the day before's audit cannot stand in for a missing one"
+    );
+    assert_eq!(
+        int(&p["DatapointsToAlarm"]).unwrap_or(periods),
+        periods,
+        "alarms: {name}: every hour of the day must be without an audit"
+    );
+    let (_, schedule) = audit_schedule(&t);
+    assert_eq!(
+        alarm["Condition"], schedule["Condition"],
+        "alarms: {name} must exist exactly when the audit schedule does"
+    );
+}
+
+#[test]
+fn every_alarm_keeps_within_cloudwatchs_limits() {
+    let t = template();
+    for (name, alarm) in resources_of_type(&t, "AWS::CloudWatch::Alarm") {
+        let p = &alarm["Properties"];
+        let period = int(&p["Period"]).unwrap_or_else(|| panic!("alarms: {name} needs a Period"));
+        assert!(
+            [10, 20, 30].contains(&period) || (period > 0 && period % 60 == 0),
+            "alarms: {name} Period must be 10, 20, 30 or a multiple of 60, not {period}"
+        );
+        let periods = int(&p["EvaluationPeriods"]).unwrap_or_else(|| panic!("alarms: {name} needs EvaluationPeriods"));
+        // PutMetricAlarm: at most 7 days, and 1 day for a period under an hour.
+        let limit = if period < 3600 { 86_400 } else { 604_800 };
+        assert!(
+            periods >= 1 && period * periods <= limit,
+            "alarms: {name} Period x EvaluationPeriods is {}, more than CloudWatch's {limit}",
+            period * periods
+        );
+        let to_alarm = int(&p["DatapointsToAlarm"]).unwrap_or(periods);
+        assert!(
+            (1..=periods).contains(&to_alarm),
+            "alarms: {name} DatapointsToAlarm must be 1 to EvaluationPeriods"
+        );
+        assert!(
+            ["breaching", "notBreaching", "ignore", "missing"].contains(&p["TreatMissingData"].as_str().unwrap_or("")),
+            "alarms: {name} must say how it treats missing data"
+        );
+    }
+}
+
+#[test]
+fn every_alarm_has_a_name_made_of_the_stack_name() {
+    let t = template();
+    let alarms = resources_of_type(&t, "AWS::CloudWatch::Alarm");
+    assert!(alarms.len() >= 10, "alarms: expected the 10 alarms of the template");
+    let mut names = BTreeSet::new();
+    for (name, alarm) in alarms {
+        let p = &alarm["Properties"];
+        let text = p["AlarmName"]
+            .get("Fn::Sub")
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("alarms: {name} needs AlarmName: !Sub \"${{AWS::StackName}}-<purpose>\""));
+        let purpose = text
+            .strip_prefix("${AWS::StackName}-")
+            .unwrap_or_else(|| panic!("alarms: {name}'s AlarmName must start with the stack name: {text}"));
+        assert!(
+            !purpose.is_empty()
+                && purpose
+                    .split('-')
+                    .all(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())),
+            "alarms: {name}'s AlarmName must end in kebab-case words (a-z, 0-9, single hyphens), not {purpose:?}"
+        );
+        assert!(
+            names.insert(purpose.to_owned()),
+            "alarms: two alarms are named ${{AWS::StackName}}-{purpose}"
+        );
+        let actions = &p["AlarmActions"]["Fn::If"];
+        assert!(
+            actions[0] == "HasAlarmTopic" && list(&actions[1]).iter().any(|a| ref_name(a) == Some("AlarmTopicArn")),
+            "alarms: {name} must notify AlarmTopicArn when it is set"
+        );
+    }
+}
