@@ -1104,6 +1104,56 @@ fn the_dashboard_shows_jobs_outcomes_failed_messages_and_dead_letter_queues() {
             shows("AWS/Lambda", "Throttles", "FunctionName", &fn_name),
             "dashboard: {name} must show the function's throttles"
         );
+        // Its throttles are Lambda's, not AWS Backup's: the title says so.
+        for w in widgets.iter().filter(|w| w.to_string().contains("\"Throttles\"")) {
+            let title = w["properties"]["title"].as_str().unwrap_or_default();
+            assert!(
+                title.contains("Lambda") && title.contains("throttles"),
+                "dashboard: the widget with AWS/Lambda Throttles must say they are Lambda's throttles, not {title:?}"
+            );
+        }
+        for metric in AUDIT_METRICS {
+            assert!(
+                shows(&ours, metric, "FunctionName", &fn_name),
+                "dashboard: {name} must show the audit metric {metric} of the function ({ours}, FunctionName)"
+            );
+        }
+        // OldestBackupAge is in seconds: its own widget, in hours.
+        let age_widgets: Vec<&Value> = widgets
+            .iter()
+            .filter(|w| w.to_string().contains("\"OldestBackupAge\""))
+            .collect();
+        assert_eq!(age_widgets.len(), 1, "dashboard: one widget shows OldestBackupAge");
+        let age_widget = &age_widgets[0]["properties"];
+        for metric in AUDIT_METRICS.iter().filter(|m| **m != "OldestBackupAge") {
+            assert!(
+                !age_widgets[0].to_string().contains(&format!("\"{metric}\"")),
+                "dashboard: OldestBackupAge (seconds) must have a widget of its own, not share one with the count {metric}"
+            );
+        }
+        let entries: Vec<&Vec<Value>> = age_widget["metrics"]
+            .as_array()
+            .expect("dashboard: the age widget has metrics")
+            .iter()
+            .map(|m| m.as_array().expect("dashboard: each metrics entry is a list"))
+            .collect();
+        let age_id = entries
+            .iter()
+            .find(|m| m.get(1).and_then(Value::as_str) == Some("OldestBackupAge"))
+            .and_then(|m| m.last())
+            .and_then(|o| o["id"].as_str())
+            .expect("dashboard: OldestBackupAge needs an id for the expression that turns it into hours");
+        let in_hours = entries.iter().any(|m| {
+            let e = &m[0];
+            e["expression"]
+                .as_str()
+                .is_some_and(|x| x.replace(' ', "") == format!("{age_id}/3600"))
+                && e["label"].as_str().is_some_and(|l| l.contains("hours"))
+        });
+        assert!(
+            in_hours,
+            "dashboard: OldestBackupAge must be shown in hours: an expression {age_id}/3600 labelled in hours"
+        );
         for (queue, role) in dead_letter_queues(&t) {
             if resource(&t, &queue).get("Condition").is_some() && !schedule {
                 continue;
@@ -1378,6 +1428,16 @@ fn the_function_finds_resources_by_tag_and_fans_out_to_its_queue_only() {
 }
 
 // ------------------------------------------------------------------ audits
+
+/// The metrics of an audit (docs/reference.md, "Metrics"): four counts and
+/// OldestBackupAge in seconds.
+const AUDIT_METRICS: &[&str] = &[
+    "ResourcesAudited",
+    "ResourcesUnprotected",
+    "ResourcesInProgress",
+    "ResourcesRemediated",
+    "OldestBackupAge",
+];
 
 /// Parameter values for evaluating the template's conditions and rules: every
 /// parameter a condition reads, empty unless given.
