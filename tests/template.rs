@@ -2004,3 +2004,38 @@ fn every_alarm_has_a_name_made_of_the_stack_name() {
         );
     }
 }
+
+#[test]
+fn every_dead_letter_queue_has_its_arn_beside_its_url_output() {
+    let t = template();
+    let outputs = t["Outputs"].as_object().expect("outputs");
+    for (queue, role) in dead_letter_queues(&t) {
+        let url = outputs
+            .iter()
+            .find(|(_, o)| ref_name(&o["Value"]) == Some(queue.as_str()))
+            .unwrap_or_else(|| panic!("outputs: the URL of {queue} ({role}) must be an output"));
+        let arn = outputs
+            .iter()
+            .find(|(_, o)| get_att(&o["Value"]) == Some((queue.as_str(), "Arn")))
+            .unwrap_or_else(|| {
+                panic!("outputs: the ARN of {queue} ({role}) must be an output, for aws sqs start-message-move-task")
+            });
+        assert_eq!(
+            arn.0.as_str(),
+            format!("{}Arn", url.0.strip_suffix("Url").unwrap_or(url.0.as_str())),
+            "outputs: the ARN output of {queue} is named after its URL output {}",
+            url.0
+        );
+        assert_eq!(
+            arn.1["Condition"], url.1["Condition"],
+            "outputs: {} must exist exactly when {} does",
+            arn.0, url.0
+        );
+        assert_eq!(
+            arn.1["Condition"],
+            resource(&t, &queue)["Condition"],
+            "outputs: {} must exist exactly when {queue} does",
+            arn.0
+        );
+    }
+}
