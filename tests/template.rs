@@ -943,7 +943,8 @@ fn template_is_next_to_the_manifest() {
 
 // ------------------------------------------------- metrics, alarms, dashboard
 
-/// The metrics (README, "Job outcomes, metrics and alarms") that fire an alarm when above 0.
+/// The metrics (docs/reference.md, "Metrics"; docs/operations.md, "Alarms") that fire an
+/// alarm when their 5-minute sum is above 0.
 const ALARMED_METRICS: &[&str] = &["JobsFailed", "MessagesFailed", "BackupJobsFailed", "CopyJobsFailed"];
 
 /// The parameter that names the metrics' namespace, as the function reads it.
@@ -2036,6 +2037,25 @@ fn every_dead_letter_queue_has_its_arn_beside_its_url_output() {
             resource(&t, &queue)["Condition"],
             "outputs: {} must exist exactly when {queue} does",
             arn.0
+        );
+    }
+}
+
+#[test]
+fn template_comments_point_at_the_reference_and_operations_pages() {
+    let text = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml is readable");
+    assert!(
+        !text.contains("README"),
+        "docs: template.yaml must point at docs/reference.md or docs/operations.md, not at the README"
+    );
+    for (i, _) in text.match_indices("docs/") {
+        let page: String = text[i..]
+            .chars()
+            .take_while(|c| !c.is_whitespace() && *c != ',' && *c != ')')
+            .collect();
+        assert!(
+            ["docs/reference.md", "docs/operations.md"].contains(&page.as_str()),
+            "docs: template.yaml points at {page}; the manual's pages are docs/reference.md and docs/operations.md"
         );
     }
 }
