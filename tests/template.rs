@@ -41,7 +41,15 @@ const RESOURCE_STAR_ALLOWLIST: &[&str] = &[
     // The Resource Groups Tagging API has no resource-level permissions: selections
     // find resources with it (docs/reference.md, "Selections").
     "tag:GetResources",
+    // Audits read these; the IAM Service Authorization Reference (AWS Backup,
+    // list_backup) gives them no resource type and no condition key.
+    "backup:ListProtectedResources",
+    "backup:ListBackupJobs",
 ];
+
+/// What audits read from AWS Backup: when each resource was last backed up, and
+/// which backup jobs are under way.
+const AUDIT_ACTIONS: &[&str] = &["backup:ListProtectedResources", "backup:ListBackupJobs"];
 
 /// AWS managed policies the stack may attach to the role it passes to AWS Backup.
 const BACKUP_SERVICE_ROLE_POLICIES: &[&str] = &[
@@ -469,8 +477,11 @@ fn schedule_input_is_a_list_with_a_per_firing_idempotency_key() {
         });
         let depends = t["Conditions"][condition].to_string();
         assert!(
-            depends.contains("ScheduledResourceArns") || depends.contains("ScheduledSelection"),
-            "schedule: condition {condition} of {name} must depend on ScheduledResourceArns or ScheduledSelection"
+            depends.contains("ScheduledResourceArns")
+                || depends.contains("ScheduledSelection")
+                || depends.contains("AuditScheduleExpression"),
+            "schedule: condition {condition} of {name} must depend on ScheduledResourceArns, ScheduledSelection or \
+             AuditScheduleExpression"
         );
     }
 }
@@ -745,8 +756,9 @@ fn backup_jobs_are_limited_to_the_configured_vault() {
         for action in &actions {
             if action.starts_with("backup:") {
                 assert!(
-                    ["backup:StartBackupJob", "backup:StartCopyJob"].contains(action),
-                    "least privilege: {} allows {action}; the function only starts backup and copy jobs",
+                    ["backup:StartBackupJob", "backup:StartCopyJob"].contains(action) || AUDIT_ACTIONS.contains(action),
+                    "least privilege: {} allows {action}; the function only starts backup and copy jobs and reads \
+                     what audits read ({AUDIT_ACTIONS:?})",
                     s.place
                 );
             }
@@ -931,7 +943,8 @@ fn template_is_next_to_the_manifest() {
 
 // ------------------------------------------------- metrics, alarms, dashboard
 
-/// The metrics (README, "Job outcomes, metrics and alarms") that fire an alarm when above 0.
+/// The metrics (docs/reference.md, "Metrics"; docs/operations.md, "Alarms") that fire an
+/// alarm when their 5-minute sum is above 0.
 const ALARMED_METRICS: &[&str] = &["JobsFailed", "MessagesFailed", "BackupJobsFailed", "CopyJobsFailed"];
 
 /// The parameter that names the metrics' namespace, as the function reads it.
@@ -1091,6 +1104,56 @@ fn the_dashboard_shows_jobs_outcomes_failed_messages_and_dead_letter_queues() {
         assert!(
             shows("AWS/Lambda", "Throttles", "FunctionName", &fn_name),
             "dashboard: {name} must show the function's throttles"
+        );
+        // Its throttles are Lambda's, not AWS Backup's: the title says so.
+        for w in widgets.iter().filter(|w| w.to_string().contains("\"Throttles\"")) {
+            let title = w["properties"]["title"].as_str().unwrap_or_default();
+            assert!(
+                title.contains("Lambda") && title.contains("throttles"),
+                "dashboard: the widget with AWS/Lambda Throttles must say they are Lambda's throttles, not {title:?}"
+            );
+        }
+        for metric in AUDIT_METRICS {
+            assert!(
+                shows(&ours, metric, "FunctionName", &fn_name),
+                "dashboard: {name} must show the audit metric {metric} of the function ({ours}, FunctionName)"
+            );
+        }
+        // OldestBackupAge is in seconds: its own widget, in hours.
+        let age_widgets: Vec<&Value> = widgets
+            .iter()
+            .filter(|w| w.to_string().contains("\"OldestBackupAge\""))
+            .collect();
+        assert_eq!(age_widgets.len(), 1, "dashboard: one widget shows OldestBackupAge");
+        let age_widget = &age_widgets[0]["properties"];
+        for metric in AUDIT_METRICS.iter().filter(|m| **m != "OldestBackupAge") {
+            assert!(
+                !age_widgets[0].to_string().contains(&format!("\"{metric}\"")),
+                "dashboard: OldestBackupAge (seconds) must have a widget of its own, not share one with the count {metric}"
+            );
+        }
+        let entries: Vec<&Vec<Value>> = age_widget["metrics"]
+            .as_array()
+            .expect("dashboard: the age widget has metrics")
+            .iter()
+            .map(|m| m.as_array().expect("dashboard: each metrics entry is a list"))
+            .collect();
+        let age_id = entries
+            .iter()
+            .find(|m| m.get(1).and_then(Value::as_str) == Some("OldestBackupAge"))
+            .and_then(|m| m.last())
+            .and_then(|o| o["id"].as_str())
+            .expect("dashboard: OldestBackupAge needs an id for the expression that turns it into hours");
+        let in_hours = entries.iter().any(|m| {
+            let e = &m[0];
+            e["expression"]
+                .as_str()
+                .is_some_and(|x| x.replace(' ', "") == format!("{age_id}/3600"))
+                && e["label"].as_str().is_some_and(|l| l.contains("hours"))
+        });
+        assert!(
+            in_hours,
+            "dashboard: OldestBackupAge must be shown in hours: an expression {age_id}/3600 labelled in hours"
         );
         for (queue, role) in dead_letter_queues(&t) {
             if resource(&t, &queue).get("Condition").is_some() && !schedule {
@@ -1254,15 +1317,19 @@ fn the_selection_schedule_sends_the_pasted_selection_with_a_per_firing_key() {
         pattern.starts_with("^$|"),
         "selection: ScheduledSelection must allow empty (no selection schedule)"
     );
+    // The audit schedule may send ScheduledSelection too; it has a test of its own.
     let schedules: Vec<(&str, &Value)> = resources_of_type(&t, "AWS::Scheduler::Schedule")
         .into_iter()
         .filter(|(_, r)| {
-            r["Properties"]["Target"]["Input"]
-                .to_string()
-                .contains("ScheduledSelection")
+            let input = r["Properties"]["Target"]["Input"].to_string();
+            input.contains("ScheduledSelection") && !input.contains("Audit")
         })
         .collect();
-    assert_eq!(schedules.len(), 1, "selection: one schedule sends ScheduledSelection");
+    assert_eq!(
+        schedules.len(),
+        1,
+        "selection: one schedule backs up ScheduledSelection"
+    );
     let (name, schedule) = schedules[0];
     let condition = schedule["Condition"]
         .as_str()
@@ -1359,4 +1426,636 @@ fn the_function_finds_resources_by_tag_and_fans_out_to_its_queue_only() {
         BTreeSet::from([queue, "AsyncFailureQueue"]),
         "least privilege: sqs:SendMessage on the request queue and the async failure queue only"
     );
+}
+
+// ------------------------------------------------------------------ audits
+
+/// The metrics of an audit (docs/reference.md, "Metrics"): four counts and
+/// OldestBackupAge in seconds.
+const AUDIT_METRICS: &[&str] = &[
+    "ResourcesAudited",
+    "ResourcesUnprotected",
+    "ResourcesInProgress",
+    "ResourcesRemediated",
+    "OldestBackupAge",
+];
+
+/// Parameter values for evaluating the template's conditions and rules: every
+/// parameter a condition reads, empty unless given.
+fn condition_params<'a>(given: &[(&'a str, Value)]) -> BTreeMap<&'a str, Value> {
+    let mut params = BTreeMap::from([
+        ("BackupRoleArn", Value::from("")),
+        ("ScheduledResourceArns", Value::from(Vec::<&str>::new())),
+        ("ScheduledSelection", Value::from("")),
+        ("AuditScheduleExpression", Value::from("")),
+        ("AuditSelection", Value::from("")),
+        ("AlarmTopicArn", Value::from("")),
+    ]);
+    for (name, value) in given {
+        params.insert(name, value.clone());
+    }
+    params
+}
+
+/// Every combination of the parameters that create schedules, as
+/// (what is set, parameter values).
+fn schedule_settings() -> Vec<(String, BTreeMap<&'static str, Value>)> {
+    let mut out = Vec::new();
+    for arns in [false, true] {
+        for selection in [false, true] {
+            for audit in [false, true] {
+                for audit_selection in [false, true] {
+                    let mut given = Vec::new();
+                    if arns {
+                        given.push((
+                            "ScheduledResourceArns",
+                            Value::from(vec!["arn:aws:rds:eu-west-1:123456789012:db:orders"]),
+                        ));
+                    }
+                    if selection {
+                        given.push(("ScheduledSelection", Value::from(PASTED_SELECTION)));
+                    }
+                    if audit {
+                        given.push(("AuditScheduleExpression", Value::from("cron(0 9 * * ? *)")));
+                    }
+                    if audit_selection {
+                        given.push(("AuditSelection", Value::from(PASTED_SELECTION)));
+                    }
+                    let what = format!(
+                        "ScheduledResourceArns {arns}, ScheduledSelection {selection}, AuditScheduleExpression {audit}, \
+                         AuditSelection {audit_selection}"
+                    );
+                    out.push((what, condition_params(&given)));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn audit_schedule(t: &Value) -> (&str, &Value) {
+    let audits: Vec<(&str, &Value)> = resources_of_type(t, "AWS::Scheduler::Schedule")
+        .into_iter()
+        .filter(|(_, r)| r["Properties"]["Target"]["Input"].to_string().contains("Audit"))
+        .collect();
+    assert_eq!(audits.len(), 1, "audit: one schedule sends an audit");
+    audits[0]
+}
+
+#[test]
+fn the_function_reads_what_audits_need_on_resource_star_only() {
+    let t = template();
+    let statements = function_statements(&t);
+    let audits: Vec<&Statement> = statements
+        .iter()
+        .filter(|s| s.allows() && s.actions().iter().any(|a| AUDIT_ACTIONS.contains(a)))
+        .collect();
+    assert_eq!(
+        audits.len(),
+        1,
+        "audit: one statement of the function role allows {AUDIT_ACTIONS:?}"
+    );
+    let s = audits[0];
+    let actions: BTreeSet<&str> = s.actions().into_iter().collect();
+    assert_eq!(
+        actions,
+        AUDIT_ACTIONS.iter().copied().collect::<BTreeSet<_>>(),
+        "least privilege: {} must allow exactly {AUDIT_ACTIONS:?}: nothing else on Resource \"*\"",
+        s.place
+    );
+    // Neither action has a resource type in IAM: "*" is the only Resource that works.
+    let resources = s.resources();
+    assert!(
+        resources.len() == 1 && sub_text(resources[0]) == Some("*"),
+        "audit: {} must be on Resource \"*\" (IAM names no resource type for {AUDIT_ACTIONS:?}), not {resources:?}",
+        s.place
+    );
+    assert!(
+        s.value.get("Condition").is_none(),
+        "audit: {} has a Condition, but IAM names no condition key for {AUDIT_ACTIONS:?}",
+        s.place
+    );
+    for action in AUDIT_ACTIONS {
+        assert!(
+            RESOURCE_STAR_ALLOWLIST.contains(action),
+            "least privilege: {action} must be in RESOURCE_STAR_ALLOWLIST with its reason"
+        );
+    }
+}
+
+#[test]
+fn audit_parameters_have_the_ranges_the_function_accepts() {
+    let t = template();
+    let number = |name: &str, default: i64, min: i64, max: i64| {
+        let p = parameter(&t, name);
+        assert_eq!(p["Type"], "Number", "audit: {name} must be a Number");
+        assert_eq!(
+            int(&p["Default"]),
+            Some(default),
+            "audit: {name} must default to {default}"
+        );
+        assert_eq!(int(&p["MinValue"]), Some(min), "audit: {name} MinValue must be {min}");
+        assert_eq!(int(&p["MaxValue"]), Some(max), "audit: {name} MaxValue must be {max}");
+    };
+    number("AuditMaxAgeHours", 26, 1, 8760);
+    number("AuditMaxRemediations", 1000, 1, 100_000);
+
+    let remediate = parameter(&t, "AuditRemediate");
+    let allowed: BTreeSet<&str> = list(&remediate["AllowedValues"])
+        .into_iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(
+        allowed,
+        BTreeSet::from(["true", "false"]),
+        "audit: AuditRemediate must allow exactly true and false (JSON booleans once in the input)"
+    );
+    assert_eq!(
+        remediate["Default"], "false",
+        "audit: AuditRemediate must default to false"
+    );
+
+    let schedule = parameter(&t, "AuditScheduleExpression");
+    assert_eq!(schedule["Default"], "", "audit: no audit schedule unless asked for");
+    let selection = parameter(&t, "AuditSelection");
+    assert_eq!(
+        selection["Default"], "",
+        "audit: AuditSelection defaults to ScheduledSelection's"
+    );
+    assert_eq!(
+        selection["AllowedPattern"],
+        parameter(&t, "ScheduledSelection")["AllowedPattern"],
+        "audit: AuditSelection must take what ScheduledSelection takes"
+    );
+    for name in [
+        "AuditScheduleExpression",
+        "AuditSelection",
+        "AuditMaxAgeHours",
+        "AuditRemediate",
+        "AuditMaxRemediations",
+    ] {
+        assert!(
+            parameter(&t, name)["Description"]
+                .as_str()
+                .is_some_and(|d| d.len() > 40),
+            "audit: parameter {name} needs a Description"
+        );
+    }
+}
+
+#[test]
+fn the_audit_schedule_sends_the_selection_and_the_audit_as_json() {
+    let t = template();
+    let (name, schedule) = audit_schedule(&t);
+    let selection_schedule = resources_of_type(&t, "AWS::Scheduler::Schedule")
+        .into_iter()
+        .find(|(_, r)| {
+            let input = r["Properties"]["Target"]["Input"].to_string();
+            input.contains("ScheduledSelection") && !input.contains("Audit")
+        })
+        .map(|(_, r)| r)
+        .expect("the selection schedule");
+    let p = &schedule["Properties"];
+    assert_eq!(
+        ref_name(&p["ScheduleExpression"]),
+        Some("AuditScheduleExpression"),
+        "audit: {name} fires on AuditScheduleExpression"
+    );
+    assert_eq!(
+        ref_name(&p["ScheduleExpressionTimezone"]),
+        Some("ScheduleTimezone"),
+        "audit: {name} uses ScheduleTimezone"
+    );
+    let target = &p["Target"];
+    let other = &selection_schedule["Properties"]["Target"];
+    for field in ["Arn", "RoleArn", "RetryPolicy", "DeadLetterConfig"] {
+        assert_eq!(
+            target[field], other[field],
+            "audit: {name} must have the {field} of the other schedules"
+        );
+    }
+    assert_eq!(
+        queue_of_arn(&t, &target["DeadLetterConfig"]["Arn"]),
+        Some("ScheduleDeadLetterQueue"),
+        "audit: {name} dead-letters to ScheduleDeadLetterQueue"
+    );
+
+    let audited = r#"{"Resources": ["arn:aws:dynamodb:eu-west-1:123456789012:table/customers"]}"#;
+    // As deployed: the stack always sets the vault and the backup role.
+    let settings = Settings {
+        backup_vault_name: Some("Default".into()),
+        backup_iam_role_arn: Some("arn:aws:iam::123456789012:role/backup-trigger-BackupRole-0123456789AB".into()),
+        ..Settings::default()
+    };
+    let origin = backup_trigger::event::Origin {
+        request_id: "r",
+        message_id: None,
+    };
+    for (audit_selection, expected) in [("", PASTED_SELECTION), (audited, audited)] {
+        for (max_age, remediate, max_remediations) in
+            [("26", "false", "1000"), ("1", "true", "1"), ("8760", "true", "100000")]
+        {
+            let mut params = condition_params(&[
+                ("ScheduledSelection", Value::from(PASTED_SELECTION)),
+                ("AuditScheduleExpression", Value::from("cron(0 9 * * ? *)")),
+                ("AuditSelection", Value::from(audit_selection)),
+            ]);
+            // What !Sub puts in for these parameters: their text.
+            params.insert("AuditMaxAgeHours", Value::from(max_age));
+            params.insert("AuditRemediate", Value::from(remediate));
+            params.insert("AuditMaxRemediations", Value::from(max_remediations));
+            let rendered = evaluate_in(&t, &target["Input"], &params);
+            let text = rendered.as_str().expect("audit: Input renders to a string");
+            let input: Value = serde_json::from_str(text)
+                .unwrap_or_else(|e| panic!("audit: {name} Input is not JSON for {params:?}: {e}\n{text}"));
+            let keys: BTreeSet<&str> = input
+                .as_object()
+                .expect("audit: the input is an object")
+                .keys()
+                .map(String::as_str)
+                .collect();
+            assert_eq!(
+                keys,
+                BTreeSet::from(["IdempotencyKey", "Selection", "Audit"]),
+                "audit: {name} sends IdempotencyKey, Selection and Audit"
+            );
+            assert_eq!(
+                input["IdempotencyKey"], "<aws.scheduler.schedule-arn>/<aws.scheduler.scheduled-time>",
+                "idempotency: {name} Input must carry a per-firing IdempotencyKey"
+            );
+            assert_eq!(
+                input["Selection"],
+                serde_json::from_str::<Value>(expected).unwrap(),
+                "audit: {name} must send AuditSelection, or ScheduledSelection when AuditSelection is empty \
+                 (AuditSelection {audit_selection:?})"
+            );
+            let expected_audit = serde_json::json!({
+                "MaxAgeHours": max_age.parse::<u64>().unwrap(),
+                "Remediate": remediate == "true",
+                "MaxRemediations": max_remediations.parse::<u64>().unwrap(),
+            });
+            assert_eq!(
+                input["Audit"], expected_audit,
+                "audit: {name} must send MaxAgeHours and MaxRemediations as JSON numbers and Remediate as a JSON \
+                 boolean"
+            );
+            // The selection part is one the function reads.
+            let mut selection_only = input.clone();
+            selection_only.as_object_mut().unwrap().remove("Audit");
+            let parsed = backup_trigger::event::selection(&selection_only, &origin, &settings)
+                .expect("audit: the input's selection must be read as a selection");
+            assert!(
+                parsed.is_ok(),
+                "audit: the function refuses the audit's selection: {parsed:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_audit_schedule_exists_only_when_asked_for() {
+    let t = template();
+    let (name, schedule) = audit_schedule(&t);
+    let condition = schedule["Condition"]
+        .as_str()
+        .unwrap_or_else(|| panic!("audit: {name} needs a Condition"));
+    for (what, params) in schedule_settings() {
+        let set = params["AuditScheduleExpression"] != "";
+        assert_eq!(
+            condition_holds(&t, condition, &params),
+            set,
+            "audit: {name} must exist exactly when AuditScheduleExpression is set ({what})"
+        );
+    }
+}
+
+#[test]
+fn an_audit_schedule_without_a_selection_is_refused_at_deploy_time() {
+    let t = template();
+    let rules = t["Rules"]
+        .as_object()
+        .expect("audit: the template needs Rules, which CloudFormation checks before it changes anything");
+    for (what, params) in schedule_settings() {
+        let schedule = params["AuditScheduleExpression"] != "";
+        let nothing_to_audit = params["AuditSelection"] == "" && params["ScheduledSelection"] == "";
+        let mut refused = Vec::new();
+        for (name, rule) in rules {
+            let applies = rule.get("RuleCondition").is_none_or(|c| holds(c, &params, Some(&t)));
+            if !applies {
+                continue;
+            }
+            for assertion in list(&rule["Assertions"]) {
+                if !holds(&assertion["Assert"], &params, Some(&t)) {
+                    refused.push((
+                        name.as_str(),
+                        assertion["AssertDescription"].as_str().unwrap_or_default(),
+                    ));
+                }
+            }
+        }
+        if schedule && nothing_to_audit {
+            assert_eq!(
+                refused.len(),
+                1,
+                "audit: an audit schedule with neither AuditSelection nor ScheduledSelection must be refused by one \
+                 rule ({what})"
+            );
+            let (rule, description) = refused[0];
+            assert!(
+                ["AuditScheduleExpression", "AuditSelection", "ScheduledSelection"]
+                    .iter()
+                    .all(|p| description.contains(p)),
+                "audit: rule {rule} must say which parameters to set, not {description:?}"
+            );
+        } else {
+            assert!(
+                refused.is_empty(),
+                "audit: the rules must accept {what}, but {refused:?} refuse it"
+            );
+        }
+    }
+}
+
+#[test]
+fn what_the_schedules_share_exists_whenever_a_schedule_does() {
+    let t = template();
+    let schedules = resources_of_type(&t, "AWS::Scheduler::Schedule");
+    assert!(schedules.len() >= 3, "schedules: the list, the selection and the audit");
+    // Everything made for the schedules: their role, their dead-letter queue and
+    // its alarm, its outputs and its line on the dashboard.
+    let mut shared: Vec<(String, &str)> = Vec::new();
+    for name in ["ScheduleRole", "ScheduleDeadLetterQueue"] {
+        let condition = resource(&t, name)["Condition"]
+            .as_str()
+            .unwrap_or_else(|| panic!("schedules: {name} needs a Condition: it exists only with a schedule"));
+        shared.push((name.to_owned(), condition));
+    }
+    for (name, r) in resources_of_type(&t, "AWS::CloudWatch::Alarm") {
+        let p = &r["Properties"];
+        if list(&p["Dimensions"])
+            .iter()
+            .any(|d| get_att(&d["Value"]) == Some(("ScheduleDeadLetterQueue", "QueueName")))
+        {
+            let condition = r["Condition"]
+                .as_str()
+                .unwrap_or_else(|| panic!("schedules: {name} needs the condition of its queue"));
+            shared.push((name.to_owned(), condition));
+        }
+    }
+    for (name, o) in t["Outputs"].as_object().expect("outputs") {
+        let value = &o["Value"];
+        if ref_name(value) == Some("ScheduleDeadLetterQueue")
+            || get_att(value).map(|(r, _)| r) == Some("ScheduleDeadLetterQueue")
+        {
+            let condition = o["Condition"]
+                .as_str()
+                .unwrap_or_else(|| panic!("schedules: output {name} needs the condition of its queue"));
+            shared.push((format!("output {name}"), condition));
+        }
+    }
+    let body = resources_of_type(&t, "AWS::CloudWatch::Dashboard")[0].1["Properties"]["DashboardBody"].to_string();
+    for (_, condition) in &shared {
+        assert!(
+            body.contains(&format!("\"Fn::If\":[\"{condition}\"")),
+            "schedules: the dashboard must show ScheduleDeadLetterQueue under the condition {condition}"
+        );
+    }
+    for (what, params) in schedule_settings() {
+        let any_schedule = schedules.iter().any(|(name, r)| {
+            let condition = r["Condition"]
+                .as_str()
+                .unwrap_or_else(|| panic!("schedules: {name} needs a Condition"));
+            condition_holds(&t, condition, &params)
+        });
+        for (name, condition) in &shared {
+            assert_eq!(
+                condition_holds(&t, condition, &params),
+                any_schedule,
+                "schedules: {name} (condition {condition}) must exist exactly when some schedule does ({what})"
+            );
+        }
+    }
+}
+
+fn alarm_on<'a>(t: &'a Value, metric: &str) -> (&'a str, &'a Value) {
+    let alarms: Vec<(&str, &Value)> = resources_of_type(t, "AWS::CloudWatch::Alarm")
+        .into_iter()
+        .filter(|(_, a)| a["Properties"]["MetricName"] == metric)
+        .collect();
+    assert_eq!(alarms.len(), 1, "alarms: one alarm on {metric}");
+    alarms[0]
+}
+
+/// The alarm reads the function's own metric: its namespace and its one dimension.
+fn assert_reads_the_functions_metric(t: &Value, name: &str, alarm: &Value) {
+    let p = &alarm["Properties"];
+    let (function_name, _) = function(t);
+    assert_eq!(
+        ref_name(&p["Namespace"]),
+        Some(metrics_namespace_parameter(t)),
+        "alarms: {name} must read the namespace the function writes to"
+    );
+    let dimensions = list(&p["Dimensions"]);
+    assert!(
+        dimensions.len() == 1
+            && dimensions[0]["Name"] == "FunctionName"
+            && ref_name(&dimensions[0]["Value"]) == Some(function_name),
+        "alarms: {name} must have the one dimension FunctionName = !Ref {function_name}, as the metrics line has"
+    );
+    let actions = &p["AlarmActions"]["Fn::If"];
+    assert!(
+        actions[0] == "HasAlarmTopic" && list(&actions[1]).iter().any(|a| ref_name(a) == Some("AlarmTopicArn")),
+        "alarms: {name} must notify AlarmTopicArn when it is set"
+    );
+}
+
+#[test]
+fn unprotected_resources_alarm_holds_until_an_audit_finds_none() {
+    let t = template();
+    let (name, alarm) = alarm_on(&t, "ResourcesUnprotected");
+    assert_eq!(
+        name, "UnprotectedResourcesAlarm",
+        "alarms: the alarm on ResourcesUnprotected"
+    );
+    assert_reads_the_functions_metric(&t, name, alarm);
+    let p = &alarm["Properties"];
+    assert!(
+        p["Statistic"] == "Maximum"
+            && p["ComparisonOperator"] == "GreaterThanThreshold"
+            && int(&p["Threshold"]) == Some(0),
+        "alarms: {name} must fire when an audit finds any resource unprotected (Maximum > 0)"
+    );
+    assert_eq!(
+        p["TreatMissingData"], "ignore",
+        "alarms: {name}: no data between two audits must keep the last audit's finding (ignore)"
+    );
+    assert_eq!(int(&p["Period"]), Some(300), "alarms: {name} reads 5-minute periods");
+    assert_eq!(
+        int(&p["EvaluationPeriods"]),
+        Some(1),
+        "alarms: {name}: one audit's data point decides the state"
+    );
+    assert!(
+        p.get("DatapointsToAlarm").is_none_or(|d| int(d) == Some(1)),
+        "alarms: {name}: one breaching data point is enough"
+    );
+    assert!(
+        alarm.get("Condition").is_none(),
+        "alarms: {name} must exist whatever the settings (audits may be invoked without the schedule)"
+    );
+}
+
+#[test]
+fn audit_missing_alarm_fires_when_no_audit_completed_for_a_day() {
+    let t = template();
+    let (name, alarm) = alarm_on(&t, "ResourcesAudited");
+    assert_eq!(name, "AuditMissingAlarm", "alarms: the alarm on ResourcesAudited");
+    assert_reads_the_functions_metric(&t, name, alarm);
+    let p = &alarm["Properties"];
+    assert!(
+        p["Statistic"] == "SampleCount"
+            && p["ComparisonOperator"] == "LessThanThreshold"
+            && int(&p["Threshold"]) == Some(1),
+        "alarms: {name} must fire when fewer than 1 audit (SampleCount of ResourcesAudited) completed"
+    );
+    assert_eq!(
+        p["TreatMissingData"], "breaching",
+        "alarms: {name}: no data is no audit, a finding too"
+    );
+    let period = int(&p["Period"]).expect("alarms: Period");
+    let periods = int(&p["EvaluationPeriods"]).expect("alarms: EvaluationPeriods");
+    assert_eq!(period * periods, 86_400, "alarms: {name} looks at a day");
+    assert_eq!(
+        (period, periods),
+        (3600, 24),
+        "alarms: {name} reads 24 hourly periods, so that the day before's audit cannot stand in for a missing one"
+    );
+    assert_eq!(
+        int(&p["DatapointsToAlarm"]).unwrap_or(periods),
+        periods,
+        "alarms: {name}: every hour of the day must be without an audit"
+    );
+    let (_, schedule) = audit_schedule(&t);
+    assert_eq!(
+        alarm["Condition"], schedule["Condition"],
+        "alarms: {name} must exist exactly when the audit schedule does"
+    );
+}
+
+#[test]
+fn every_alarm_keeps_within_cloudwatchs_limits() {
+    let t = template();
+    for (name, alarm) in resources_of_type(&t, "AWS::CloudWatch::Alarm") {
+        let p = &alarm["Properties"];
+        let period = int(&p["Period"]).unwrap_or_else(|| panic!("alarms: {name} needs a Period"));
+        assert!(
+            [10, 20, 30].contains(&period) || (period > 0 && period % 60 == 0),
+            "alarms: {name} Period must be 10, 20, 30 or a multiple of 60, not {period}"
+        );
+        let periods = int(&p["EvaluationPeriods"]).unwrap_or_else(|| panic!("alarms: {name} needs EvaluationPeriods"));
+        // PutMetricAlarm: at most 7 days, and 1 day for a period under an hour.
+        let limit = if period < 3600 { 86_400 } else { 604_800 };
+        assert!(
+            periods >= 1 && period * periods <= limit,
+            "alarms: {name} Period x EvaluationPeriods is {}, more than CloudWatch's {limit}",
+            period * periods
+        );
+        let to_alarm = int(&p["DatapointsToAlarm"]).unwrap_or(periods);
+        assert!(
+            (1..=periods).contains(&to_alarm),
+            "alarms: {name} DatapointsToAlarm must be 1 to EvaluationPeriods"
+        );
+        assert!(
+            ["breaching", "notBreaching", "ignore", "missing"].contains(&p["TreatMissingData"].as_str().unwrap_or("")),
+            "alarms: {name} must say how it treats missing data"
+        );
+    }
+}
+
+#[test]
+fn every_alarm_has_a_name_made_of_the_stack_name() {
+    let t = template();
+    let alarms = resources_of_type(&t, "AWS::CloudWatch::Alarm");
+    assert!(alarms.len() >= 10, "alarms: expected the 10 alarms of the template");
+    let mut names = BTreeSet::new();
+    for (name, alarm) in alarms {
+        let p = &alarm["Properties"];
+        let text = p["AlarmName"]
+            .get("Fn::Sub")
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("alarms: {name} needs AlarmName: !Sub \"${{AWS::StackName}}-<purpose>\""));
+        let purpose = text
+            .strip_prefix("${AWS::StackName}-")
+            .unwrap_or_else(|| panic!("alarms: {name}'s AlarmName must start with the stack name: {text}"));
+        assert!(
+            !purpose.is_empty()
+                && purpose
+                    .split('-')
+                    .all(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())),
+            "alarms: {name}'s AlarmName must end in kebab-case words (a-z, 0-9, single hyphens), not {purpose:?}"
+        );
+        assert!(
+            names.insert(purpose.to_owned()),
+            "alarms: two alarms are named ${{AWS::StackName}}-{purpose}"
+        );
+        let actions = &p["AlarmActions"]["Fn::If"];
+        assert!(
+            actions[0] == "HasAlarmTopic" && list(&actions[1]).iter().any(|a| ref_name(a) == Some("AlarmTopicArn")),
+            "alarms: {name} must notify AlarmTopicArn when it is set"
+        );
+    }
+}
+
+#[test]
+fn every_dead_letter_queue_has_its_arn_beside_its_url_output() {
+    let t = template();
+    let outputs = t["Outputs"].as_object().expect("outputs");
+    for (queue, role) in dead_letter_queues(&t) {
+        let url = outputs
+            .iter()
+            .find(|(_, o)| ref_name(&o["Value"]) == Some(queue.as_str()))
+            .unwrap_or_else(|| panic!("outputs: the URL of {queue} ({role}) must be an output"));
+        let arn = outputs
+            .iter()
+            .find(|(_, o)| get_att(&o["Value"]) == Some((queue.as_str(), "Arn")))
+            .unwrap_or_else(|| {
+                panic!("outputs: the ARN of {queue} ({role}) must be an output, for aws sqs start-message-move-task")
+            });
+        assert_eq!(
+            arn.0.as_str(),
+            format!("{}Arn", url.0.strip_suffix("Url").unwrap_or(url.0.as_str())),
+            "outputs: the ARN output of {queue} is named after its URL output {}",
+            url.0
+        );
+        assert_eq!(
+            arn.1["Condition"], url.1["Condition"],
+            "outputs: {} must exist exactly when {} does",
+            arn.0, url.0
+        );
+        assert_eq!(
+            arn.1["Condition"],
+            resource(&t, &queue)["Condition"],
+            "outputs: {} must exist exactly when {queue} does",
+            arn.0
+        );
+    }
+}
+
+#[test]
+fn template_comments_point_at_the_reference_and_operations_pages() {
+    let text = std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml is readable");
+    assert!(
+        !text.contains("README"),
+        "docs: template.yaml must point at docs/reference.md or docs/operations.md, not at the README"
+    );
+    for (i, _) in text.match_indices("docs/") {
+        let page: String = text[i..]
+            .chars()
+            .take_while(|c| !c.is_whitespace() && *c != ',' && *c != ')')
+            .collect();
+        assert!(
+            ["docs/reference.md", "docs/operations.md"].contains(&page.as_str()),
+            "docs: template.yaml points at {page}; the manual's pages are docs/reference.md and docs/operations.md"
+        );
+    }
 }

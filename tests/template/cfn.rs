@@ -151,12 +151,75 @@ pub fn sub_text(v: &Value) -> Option<&str> {
 }
 
 // ------------------------------------------------- evaluating intrinsics
-// Enough of CloudFormation to render the schedule's input and the rule's pattern
-// for given parameter values.
+// Enough of CloudFormation to render the schedules' inputs and the rule's pattern
+// for given parameter values, and to decide its conditions and rules.
 
+/// `v` with its intrinsics evaluated; a `Fn::If` has no template to read its
+/// condition from here: use [`evaluate_in`].
 pub fn evaluate(v: &Value, params: &BTreeMap<&str, Value>) -> Value {
+    eval(v, params, None)
+}
+
+/// `v` with its intrinsics evaluated, `Fn::If` included, its conditions read
+/// from `t`'s Conditions.
+pub fn evaluate_in(t: &Value, v: &Value, params: &BTreeMap<&str, Value>) -> Value {
+    eval(v, params, Some(t))
+}
+
+/// Whether the condition `name` of `t` holds for these parameter values.
+pub fn condition_holds(t: &Value, name: &str, params: &BTreeMap<&str, Value>) -> bool {
+    let expression = t["Conditions"]
+        .get(name)
+        .unwrap_or_else(|| panic!("condition {name} is used but not defined"));
+    holds(expression, params, Some(t))
+}
+
+/// Whether a condition expression holds: `Fn::Equals`, `Fn::Not`, `Fn::And`,
+/// `Fn::Or` and `{"Condition": name}`, as in Conditions and in the Rules'
+/// RuleCondition and Assert (where `t` may be None if no condition is named).
+pub fn holds(expression: &Value, params: &BTreeMap<&str, Value>, t: Option<&Value>) -> bool {
+    let o = expression
+        .as_object()
+        .filter(|o| o.len() == 1)
+        .unwrap_or_else(|| panic!("a condition is one function, not {expression}"));
+    let (function, args) = o.iter().next().expect("one entry");
+    let list = || {
+        args.as_array()
+            .unwrap_or_else(|| panic!("{function} takes a list, not {args}"))
+    };
+    match function.as_str() {
+        "Fn::Equals" => {
+            let args = list();
+            assert_eq!(args.len(), 2, "Fn::Equals compares two values");
+            eval(&args[0], params, t) == eval(&args[1], params, t)
+        }
+        "Fn::Not" => {
+            let args = list();
+            assert_eq!(args.len(), 1, "Fn::Not takes one condition");
+            !holds(&args[0], params, t)
+        }
+        "Fn::And" => list().iter().all(|c| holds(c, params, t)),
+        "Fn::Or" => list().iter().any(|c| holds(c, params, t)),
+        "Condition" => {
+            let name = args.as_str().expect("Condition names a condition");
+            let t = t.expect("a named condition needs the template");
+            condition_holds(t, name, params)
+        }
+        other => panic!("the test's evaluator does not know the condition function {other}"),
+    }
+}
+
+fn eval(v: &Value, params: &BTreeMap<&str, Value>, t: Option<&Value>) -> Value {
+    let evaluate = |v: &Value, params: &BTreeMap<&str, Value>| eval(v, params, t);
     match v {
         Value::Array(items) => Value::Array(items.iter().map(|i| evaluate(i, params)).collect()),
+        Value::Object(o) if o.len() == 1 && o.contains_key("Fn::If") => {
+            let args = o["Fn::If"].as_array().expect("Fn::If takes [condition, then, else]");
+            assert_eq!(args.len(), 3, "Fn::If takes [condition, then, else]");
+            let name = args[0].as_str().expect("Fn::If names a condition");
+            let t = t.unwrap_or_else(|| panic!("Fn::If {name}: evaluate with evaluate_in, which reads the Conditions"));
+            evaluate(&args[if condition_holds(t, name, params) { 1 } else { 2 }], params)
+        }
         Value::Object(o) if o.len() == 1 && o.contains_key("Ref") => {
             let name = o["Ref"].as_str().expect("Ref names a string");
             params
