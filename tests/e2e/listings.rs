@@ -844,3 +844,551 @@ fn error(status: u16, code: &str, message: &str) -> Response {
     )
         .into_response()
 }
+
+/// The fakes read through the real aws-sdk-backup client and its paginators: no function
+/// binary involved. They run in the end-to-end test binary only: the benchmarks, which
+/// include this file, have no test harness (under `cargo clippy --all-targets` they see
+/// this module without its tests, hence the `allow`).
+#[cfg(test)]
+#[allow(unused_imports)]
+mod listings_fake_tests {
+    use std::collections::HashMap;
+    use std::time::{Duration, Instant, SystemTime};
+
+    use aws_sdk_backup::config::retry::RetryConfig;
+    use aws_sdk_backup::config::{BehaviorVersion, Credentials, Region};
+    use aws_sdk_backup::error::ProvideErrorMetadata;
+    use aws_sdk_backup::primitives::{DateTime, DateTimeFormat};
+    use aws_sdk_backup::types::BackupJobState;
+    use aws_sdk_backup::Client;
+
+    use super::super::FakeBackup;
+    use super::{Duplicates, Job, Listing, Protected, Times, When};
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    /// A real client at the fake: dummy credentials, quick retries (3 attempts).
+    fn sdk(backup: &FakeBackup) -> Client {
+        let config = aws_sdk_backup::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(super::REGION))
+            .credentials_provider(Credentials::new(
+                "AKIALISTINGSFAKETEST",
+                "listings/fake/secret",
+                None,
+                None,
+                "listings-fake-tests",
+            ))
+            .endpoint_url(&backup.endpoint)
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(3)
+                    .with_initial_backoff(Duration::from_millis(5)),
+            )
+            .build();
+        Client::from_conf(config)
+    }
+
+    fn volume(i: usize) -> String {
+        format!("arn:aws:ec2:eu-west-1:123456789012:volume/vol-{i:017x}")
+    }
+
+    /// `time` is `age` before a moment between `before` and `after`, to the millisecond.
+    fn assert_aged(time: &DateTime, age: Duration, before: SystemTime, after: SystemTime) {
+        let time = SystemTime::try_from(*time).expect("a time after 1970");
+        let slack = Duration::from_millis(2);
+        assert!(
+            time + age + slack >= before && time + age <= after + slack,
+            "{time:?} is not {age:?} before the answer"
+        );
+    }
+
+    fn served(backup: &FakeBackup) -> Vec<(usize, u16, usize)> {
+        backup
+            .listing_requests()
+            .iter()
+            .map(|r| {
+                let s = r.served.as_ref().expect("answered");
+                (r.page, s.status, s.items)
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn the_sdk_reads_every_page_of_protected_resources() {
+        let backup = FakeBackup::start().await;
+        backup.set_protected(2_500, |i| {
+            Protected::new(&volume(i), HOUR + Duration::from_secs(i as u64))
+        });
+        let before = SystemTime::now();
+        let items = sdk(&backup)
+            .list_protected_resources()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .expect("the listing");
+        let after = SystemTime::now();
+
+        assert_eq!(items.len(), 2_500);
+        for (i, item) in items.iter().enumerate() {
+            assert_eq!(item.resource_arn(), Some(volume(i).as_str()));
+            assert_eq!(item.resource_type(), Some("EBS"));
+            assert_eq!(item.resource_name(), Some(format!("vol-{i:017x}").as_str()));
+            assert_eq!(
+                item.last_backup_vault_arn(),
+                Some("arn:aws:backup:eu-west-1:123456789012:backup-vault:Default")
+            );
+            assert!(item
+                .last_recovery_point_arn()
+                .is_some_and(|a| a.starts_with("arn:aws:backup:eu-west-1:123456789012:recovery-point:")));
+            let age = HOUR + Duration::from_secs(i as u64);
+            assert_aged(item.last_backup_time().expect("LastBackupTime"), age, before, after);
+        }
+
+        // Three pages of the default 1000; each next token sent back as it was given,
+        // percent-encoded on the wire.
+        let requests = backup.listing_requests();
+        assert_eq!(served(&backup), [(1, 200, 1000), (2, 200, 1000), (3, 200, 500)]);
+        assert!(requests
+            .iter()
+            .all(|r| r.path == "/resources" && r.listing == Listing::Protected));
+        assert!(requests[0].query.is_empty(), "{:?}", requests[0].query);
+        for pair in requests.windows(2) {
+            let given = pair[0].served.as_ref().unwrap().next_token.as_deref();
+            assert!(given.is_some_and(|t| t.contains('+') && t.contains('/') && t.ends_with("==")));
+            assert_eq!(pair[1].names(), ["nextToken"]);
+            assert_eq!(pair[1].param("nextToken"), given);
+            assert!(pair[1].raw_query.contains("%2B") && pair[1].raw_query.contains("%2F"));
+        }
+        assert_eq!(requests[2].served.as_ref().unwrap().next_token, None);
+        assert!(requests[0].headers["authorization"].starts_with("AWS4-HMAC-SHA256 Credential=AKIALISTINGSFAKETEST/"));
+        assert_eq!(backup.listing_calls(Listing::Protected), 3);
+        assert_eq!(backup.listing_calls(Listing::Jobs), 0);
+        assert!(backup.recorded().is_empty(), "listings are not StartBackupJob calls");
+    }
+
+    #[tokio::test]
+    async fn the_page_size_is_max_results_capped_at_1000() {
+        let backup = FakeBackup::start().await;
+        backup.set_protected(1_000, |i| Protected::new(&volume(i), HOUR));
+        let client = sdk(&backup);
+        let items = client
+            .list_protected_resources()
+            .into_paginator()
+            .page_size(300)
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(items.len(), 1_000);
+        assert_eq!(
+            served(&backup),
+            [(1, 200, 300), (2, 200, 300), (3, 200, 300), (4, 200, 100)]
+        );
+        let requests = backup.listing_requests();
+        assert_eq!(requests[0].names(), ["maxResults"]);
+        assert!(requests.iter().all(|r| r.param("maxResults") == Some("300")));
+        assert_eq!(requests[1].names(), ["nextToken", "maxResults"]);
+
+        backup.clear();
+        backup.set_protected(2_000, |i| Protected::new(&volume(i), HOUR));
+        let page = client
+            .list_protected_resources()
+            .max_results(5_000)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.results().len(), 1_000);
+        assert!(page.next_token().is_some());
+
+        let refused = client
+            .list_protected_resources()
+            .max_results(0)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Some("InvalidParameterValueException"));
+    }
+
+    #[tokio::test]
+    async fn jobs_are_read_and_filtered_by_created_after() {
+        let backup = FakeBackup::start().await;
+        let states = ["COMPLETED", "FAILED", "RUNNING", "ABORTED", "EXPIRED", "PARTIAL"];
+        // Job i was created i hours and a half ago: 48 of them, over two days.
+        let job = move |i: usize| {
+            let state = states[i % states.len()];
+            let message = (state == "FAILED").then(|| format!("Access denied to volume {i}"));
+            Job::new(&volume(i), state, HOUR * i as u32 + HOUR / 2, message.as_deref())
+        };
+        backup.set_jobs(48, job);
+        let before = SystemTime::now();
+        let created_after = DateTime::from(before - HOUR * 24);
+        let items = sdk(&backup)
+            .list_backup_jobs()
+            .by_created_after(created_after)
+            .into_paginator()
+            .page_size(10)
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .unwrap();
+        let after = SystemTime::now();
+
+        // The 24 younger than a day, on three pages; the SDK's own RFC 3339 text recorded.
+        assert_eq!(items.len(), 24);
+        assert_eq!(served(&backup), [(1, 200, 10), (2, 200, 10), (3, 200, 4)]);
+        let wire = created_after.fmt(DateTimeFormat::DateTime).unwrap();
+        for (n, request) in backup.listing_requests().iter().enumerate() {
+            assert_eq!(request.path, "/backup-jobs");
+            assert_eq!(request.listing, Listing::Jobs);
+            assert_eq!(request.param("createdAfter"), Some(wire.as_str()));
+            assert_eq!(request.param("maxResults"), Some("10"));
+            let names = if n == 0 {
+                vec!["maxResults", "createdAfter"]
+            } else {
+                vec!["nextToken", "maxResults", "createdAfter"]
+            };
+            assert_eq!(request.names(), names);
+        }
+
+        for (i, item) in items.iter().enumerate() {
+            let expected = job(i);
+            assert_eq!(item.backup_job_id(), Some(expected.backup_job_id.as_str()));
+            assert_eq!(item.resource_arn(), Some(volume(i).as_str()));
+            assert_eq!(item.resource_type(), Some("EBS"));
+            assert_eq!(item.account_id(), Some("123456789012"));
+            assert_eq!(item.state(), Some(&BackupJobState::from(expected.state.as_str())));
+            assert_eq!(item.state().map(BackupJobState::as_str), Some(expected.state.as_str()));
+            assert_eq!(item.status_message(), expected.status_message.as_deref());
+            assert_eq!(item.backup_vault_name(), Some("Default"));
+            assert_eq!(
+                item.backup_vault_arn(),
+                Some("arn:aws:backup:eu-west-1:123456789012:backup-vault:Default")
+            );
+            let age = HOUR * i as u32 + HOUR / 2;
+            assert_aged(item.creation_date().unwrap(), age, before, after);
+            let finished = expected.state != "RUNNING";
+            assert_eq!(item.completion_date().is_some(), finished, "job {i}");
+            let recovered = matches!(expected.state.as_str(), "COMPLETED" | "PARTIAL");
+            assert_eq!(item.recovery_point_arn().is_some(), recovered, "job {i}");
+        }
+        assert_eq!(items[1].status_message(), Some("Access denied to volume 1"));
+        assert_eq!(items[1].state(), Some(&BackupJobState::Failed));
+    }
+
+    #[tokio::test]
+    async fn jobs_older_than_30_days_and_jobs_filtered_out_are_not_listed() {
+        let backup = FakeBackup::start().await;
+        let day = HOUR * 24;
+        backup.set_job_list(vec![
+            Job::new(&volume(0), "COMPLETED", day * 29, None),
+            Job::new(&volume(1), "COMPLETED", day * 31, None),
+            Job::new(&volume(2), "FAILED", day, Some("Insufficient privileges")),
+            Job::new("arn:aws:rds:eu-west-1:123456789012:db:orders", "FAILED", day, None),
+            Job {
+                created: When::At(SystemTime::now() - day * 2),
+                backup_vault_name: "Other".to_owned(),
+                ..Job::new(&volume(4), "RUNNING", Duration::ZERO, None)
+            },
+        ]);
+        let client = sdk(&backup);
+        let arns = |jobs: Vec<aws_sdk_backup::types::BackupJob>| -> Vec<String> {
+            jobs.iter().map(|j| j.resource_arn().unwrap().to_owned()).collect()
+        };
+        let all = client.list_backup_jobs().into_paginator().items().send();
+        assert_eq!(
+            arns(all.try_collect().await.unwrap()),
+            [
+                volume(0),
+                volume(2),
+                "arn:aws:rds:eu-west-1:123456789012:db:orders".into(),
+                volume(4)
+            ]
+        );
+        let failed = client
+            .list_backup_jobs()
+            .by_state(BackupJobState::Failed)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(failed.backup_jobs().len(), 2);
+        let rds = client.list_backup_jobs().by_resource_type("RDS").send().await.unwrap();
+        assert_eq!(
+            arns(rds.backup_jobs().to_vec()),
+            ["arn:aws:rds:eu-west-1:123456789012:db:orders"]
+        );
+        let one = client
+            .list_backup_jobs()
+            .by_resource_arn(volume(2))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(arns(one.backup_jobs().to_vec()), [volume(2)]);
+        let vault = client
+            .list_backup_jobs()
+            .by_backup_vault_name("Other")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(arns(vault.backup_jobs().to_vec()), [volume(4)]);
+        let recent = client
+            .list_backup_jobs()
+            .by_created_after(DateTime::from(SystemTime::now() - day * 3))
+            .by_created_before(DateTime::from(SystemTime::now() - day - HOUR))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(arns(recent.backup_jobs().to_vec()), [volume(4)]);
+
+        // A filter the fake does not implement is refused rather than ignored.
+        let refused = client
+            .list_backup_jobs()
+            .by_message_category("AccessDenied")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), Some("InvalidParameterValueException"));
+        assert!(refused.message().unwrap().contains("messageCategory"));
+        let requests = backup.listing_requests();
+        assert_eq!(requests.last().unwrap().param("messageCategory"), Some("AccessDenied"));
+    }
+
+    #[tokio::test]
+    async fn a_page_failing_once_with_a_retryable_error_is_retried_by_the_sdk() {
+        let backup = FakeBackup::start().await;
+        backup.set_protected(2_500, |i| Protected::new(&volume(i), HOUR));
+        backup.fail_listing_page(Listing::Protected, 2, 503, "ServiceUnavailableException", Times::Once);
+        let items = sdk(&backup)
+            .list_protected_resources()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .expect("retried");
+        assert_eq!(items.len(), 2_500);
+        assert_eq!(
+            served(&backup),
+            [(1, 200, 1000), (2, 503, 0), (2, 200, 1000), (3, 200, 500)]
+        );
+        let requests = backup.listing_requests();
+        assert_eq!(requests[1].query, requests[2].query, "the retry asks for the same page");
+        let failed = requests[1].served.as_ref().unwrap();
+        assert_eq!(failed.error_code.as_deref(), Some("ServiceUnavailableException"));
+    }
+
+    #[tokio::test]
+    async fn a_listing_failing_half_way_surfaces_the_aws_error_code() {
+        let backup = FakeBackup::start().await;
+        backup.set_protected(2_500, |i| Protected::new(&volume(i), HOUR));
+        backup.set_jobs(2_500, |i| Job::new(&volume(i), "COMPLETED", HOUR, None));
+        backup.fail_listing_page(Listing::Protected, 2, 403, "AccessDeniedException", Times::Always);
+        backup.fail_listing_page(Listing::Jobs, 3, 400, "ThrottlingException", Times::Always);
+        let client = sdk(&backup);
+
+        let mut stream = client.list_protected_resources().into_paginator().items().send();
+        let mut listed = 0;
+        let error = loop {
+            match stream.next().await.expect("an error before the end") {
+                Ok(_) => listed += 1,
+                Err(error) => break error,
+            }
+        };
+        assert_eq!(listed, 1_000, "the first page, then the error");
+        assert_eq!(error.code(), Some("AccessDeniedException"));
+        assert!(error.message().unwrap().contains("page 2"));
+        assert!(stream.next().await.is_none(), "the paginator stops at the error");
+        assert_eq!(served(&backup), [(1, 200, 1000), (2, 403, 0)], "not retried");
+
+        // Throttling is retried (3 attempts), then surfaces as itself.
+        backup.clear();
+        let mut pages = client.list_backup_jobs().into_paginator().send();
+        assert_eq!(pages.next().await.unwrap().unwrap().backup_jobs().len(), 1_000);
+        assert_eq!(pages.next().await.unwrap().unwrap().backup_jobs().len(), 1_000);
+        let error = pages.next().await.unwrap().unwrap_err();
+        assert_eq!(error.code(), Some("ThrottlingException"));
+        assert_eq!(
+            served(&backup),
+            [(1, 200, 1000), (2, 200, 1000), (3, 400, 0), (3, 400, 0), (3, 400, 0)]
+        );
+
+        // Times::N(2) of a throttled page: two refusals, then the page.
+        let backup = FakeBackup::start().await;
+        backup.set_jobs(10, |i| Job::new(&volume(i), "COMPLETED", HOUR, None));
+        backup.fail_listing_page(Listing::Jobs, 1, 400, "ThrottlingException", Times::N(2));
+        let page = sdk(&backup).list_backup_jobs().send().await.expect("the third attempt");
+        assert_eq!(page.backup_jobs().len(), 10);
+        assert_eq!(served(&backup), [(1, 400, 0), (1, 400, 0), (1, 200, 10)]);
+    }
+
+    #[tokio::test]
+    async fn a_duplicated_listing_lists_each_item_twice() {
+        let backup = FakeBackup::start().await;
+        backup.set_protected(1_500, |i| Protected::new(&volume(i), HOUR));
+        backup.set_listing_duplicates(Listing::Protected, Duplicates::Repeated);
+        backup.set_jobs(7, |i| Job::new(&volume(i), "COMPLETED", HOUR, None));
+        backup.set_listing_duplicates(Listing::Jobs, Duplicates::Adjacent);
+        let client = sdk(&backup);
+
+        let resources = client
+            .list_protected_resources()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(resources.len(), 3_000);
+        let mut seen: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (position, r) in resources.iter().enumerate() {
+            seen.entry(r.resource_arn().unwrap()).or_default().push(position);
+        }
+        assert_eq!(seen.len(), 1_500);
+        assert!(seen.values().all(|p| p.len() == 2 && p[1] - p[0] == 1_500));
+        // Resource 0 is listed on page 1, and again on page 2.
+        assert_eq!(served(&backup), [(1, 200, 1000), (2, 200, 1000), (3, 200, 1000)]);
+
+        let jobs = client
+            .list_backup_jobs()
+            .into_paginator()
+            .page_size(3)
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .unwrap();
+        let ids: Vec<&str> = jobs.iter().map(|j| j.backup_job_id().unwrap()).collect();
+        assert_eq!(ids.len(), 14);
+        for pair in ids.chunks(2) {
+            assert_eq!(pair[0], pair[1]);
+        }
+        assert_eq!(ids.iter().collect::<std::collections::HashSet<_>>().len(), 7);
+    }
+
+    #[tokio::test]
+    async fn pages_wait_their_delay_and_a_stalled_page_its_stall() {
+        let backup = FakeBackup::start().await;
+        backup.set_protected(25, |i| Protected::new(&volume(i), HOUR));
+        backup.set_listing_delay(Listing::Protected, Duration::from_millis(100));
+        backup.stall_listing_page(Listing::Protected, 2, Duration::from_millis(300), Times::Once);
+        let client = sdk(&backup);
+        let started = Instant::now();
+        let items = client
+            .list_protected_resources()
+            .into_paginator()
+            .page_size(10)
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .unwrap();
+        assert_eq!(items.len(), 25);
+        assert!(
+            started.elapsed() >= Duration::from_millis(600),
+            "{:?}",
+            started.elapsed()
+        );
+
+        // The stall was once: a second run waits the delays only; the jobs listing none.
+        backup.clear();
+        let started = Instant::now();
+        client.list_protected_resources().max_results(10).send().await.unwrap();
+        client.list_backup_jobs().send().await.unwrap();
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(100) && took < Duration::from_millis(300),
+            "{took:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_token_the_fake_did_not_give_is_refused() {
+        let backup = FakeBackup::start().await;
+        backup.set_protected(2_000, |i| Protected::new(&volume(i), HOUR));
+        backup.set_jobs(2_000, |i| Job::new(&volume(i), "COMPLETED", HOUR, None));
+        let client = sdk(&backup);
+        let forged = client
+            .list_protected_resources()
+            .next_token("2000")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(forged.code(), Some("InvalidParameterValueException"));
+        // A token of the other listing is not one of this listing.
+        let page = client.list_protected_resources().send().await.unwrap();
+        let crossed = client
+            .list_backup_jobs()
+            .next_token(page.next_token().unwrap())
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(crossed.code(), Some("InvalidParameterValueException"));
+        let pages: Vec<usize> = backup.listing_requests().iter().map(|r| r.page).collect();
+        assert_eq!(pages, [0, 1, 0]);
+    }
+
+    #[tokio::test]
+    async fn the_listings_share_the_host_with_start_backup_job() {
+        let backup = FakeBackup::start().await;
+        backup.set_jobs(3, |i| Job::new(&volume(i), "RUNNING", HOUR, None));
+        let client = sdk(&backup);
+        let started = client
+            .start_backup_job()
+            .backup_vault_name("Default")
+            .resource_arn(volume(9))
+            .iam_role_arn("arn:aws:iam::123456789012:role/Backup")
+            .idempotency_token("0f0e0d0c-0000-4000-8000-000000000abc")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(started.backup_job_id(), Some("backup-0F0E0D0C000040008000000000000ABC"));
+        let listed = client.list_backup_jobs().send().await.unwrap();
+        assert_eq!(listed.backup_jobs().len(), 3);
+
+        let recorded = backup.recorded();
+        assert_eq!(recorded.len(), 1);
+        assert_eq!(
+            (recorded[0].method.as_str(), recorded[0].path.as_str()),
+            ("PUT", "/backup-jobs")
+        );
+        assert_eq!(backup.listing_requests().len(), 1);
+        assert_eq!(backup.listing_requests()[0].path, "/backup-jobs");
+    }
+
+    #[tokio::test]
+    async fn a_hundred_thousand_resources_and_jobs_are_listed_from_generators() {
+        let backup = FakeBackup::start().await;
+        backup.set_protected(100_000, |i| Protected::new(&volume(i), HOUR));
+        backup.set_jobs(100_000, |i| {
+            Job::new(&volume(i), "COMPLETED", HOUR * 2 * (i % 24) as u32, None)
+        });
+        let client = sdk(&backup);
+        let mut resources = client.list_protected_resources().into_paginator().items().send();
+        let mut count = 0;
+        while let Some(item) = resources.next().await {
+            assert_eq!(item.unwrap().resource_arn(), Some(volume(count).as_str()));
+            count += 1;
+        }
+        assert_eq!(count, 100_000);
+        assert_eq!(backup.listing_calls(Listing::Protected), 100);
+
+        // Half the jobs are younger than a day (ages 0, 2, ..., 22 hours of 0..46).
+        let jobs = client
+            .list_backup_jobs()
+            .by_created_after(DateTime::from(SystemTime::now() - HOUR * 23))
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .unwrap();
+        let listed: usize = jobs.iter().map(|p| p.backup_jobs().len()).sum();
+        assert_eq!(listed, (0..100_000).filter(|i| i % 24 < 12).count());
+        assert!(jobs
+            .iter()
+            .all(|p| p.backup_jobs().len() == 1000 || p.next_token().is_none()));
+    }
+}
