@@ -1391,4 +1391,22 @@ mod listings_fake_tests {
             .iter()
             .all(|p| p.backup_jobs().len() == 1000 || p.next_token().is_none()));
     }
+
+    #[tokio::test]
+    async fn the_request_log_keeps_the_latest_requests_only() {
+        let listings = super::Listings::new();
+        listings.set_protected(5, |i| Protected::new(&volume(i), HOUR));
+        let headers = axum::http::HeaderMap::new();
+        for n in 0..super::LOG_LIMIT + 5 {
+            let uri: axum::http::Uri = format!("/resources?maxResults={}", n % 5 + 1).parse().unwrap();
+            listings.answer(Listing::Protected, &uri, &headers).await;
+        }
+        let kept = listings.requests();
+        assert_eq!(kept.len(), super::LOG_LIMIT);
+        assert_eq!(listings.calls(Listing::Protected), super::LOG_LIMIT as u64 + 5);
+        // The oldest five are gone: the first kept is request 5 (maxResults 1).
+        assert_eq!(kept[0].param("maxResults"), Some("1"));
+        assert_eq!(kept[0].served.as_ref().unwrap().items, 1);
+        assert!(listings.requests_of(Listing::Jobs).is_empty());
+    }
 }
