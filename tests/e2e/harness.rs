@@ -2,8 +2,9 @@
 //!
 //! [`FakeLambda`] speaks the Lambda Runtime API (`/next`, `/response`, `/error`,
 //! `/init/error`); [`FakeBackup`] answers `PUT /backup-jobs` and `PUT /copy-jobs` as
-//! AWS Backup does and records every request; [`Function`] runs the binary between
-//! them with a realistic Lambda environment. Everything listens on 127.0.0.1 with
+//! AWS Backup does and records every request, and serves the listings
+//! `GET /resources` and `GET /backup-jobs` ([`listings`]); [`Function`] runs the binary
+//! between them with a realistic Lambda environment. Everything listens on 127.0.0.1 with
 //! ephemeral ports. Shared by the end-to-end tests and the benchmark.
 #![allow(dead_code)]
 
@@ -25,6 +26,13 @@ use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinHandle;
+
+// Beside this file, and a module of it, so that whatever includes the harness (the
+// end-to-end tests, the benchmarks through `#[path]`) has the listings too.
+#[path = "listings.rs"]
+pub mod listings;
+#[allow(unused_imports)]
+pub use listings::{Duplicates, Fault, Job, Listing, ListingRequest, Listings, Protected, Served, Times, When};
 
 pub const ACCESS_KEY_ID: &str = "AKIAE2ETESTACCESSKEY";
 pub const SECRET_ACCESS_KEY: &str = "e2e/Secret+Access+Key/should-never-be-logged";
@@ -290,6 +298,9 @@ struct BackupState {
     latency: Mutex<Duration>,
     /// A quota: calls beyond it get ThrottlingException.
     rate_limit: Mutex<Option<RateLimit>>,
+    /// ListProtectedResources and ListBackupJobs: apart from all the above, which is
+    /// StartBackupJob's and StartCopyJob's.
+    listings: Listings,
 }
 
 /// A quota of `per_second` calls a second; calls beyond it get ThrottlingException.
@@ -353,7 +364,8 @@ impl FakeBackup {
     pub async fn start() -> FakeBackup {
         let state = Arc::new(BackupState::default());
         let router = Router::new()
-            .route("/backup-jobs", put(backup_call))
+            .route("/backup-jobs", put(backup_call).get(list_backup_jobs))
+            .route("/resources", get(list_protected_resources))
             .route("/copy-jobs", put(backup_call))
             .fallback(backup_call)
             .with_state(Arc::clone(&state));
@@ -375,7 +387,8 @@ impl FakeBackup {
         self.state.by_resource.lock().unwrap().push((suffix.to_owned(), reply));
     }
 
-    /// Adds `latency` before every answer.
+    /// Adds `latency` before every StartBackupJob and StartCopyJob answer (the listings
+    /// have [`FakeBackup::set_listing_delay`]).
     pub fn set_latency(&self, latency: Duration) {
         *self.state.latency.lock().unwrap() = latency;
     }
@@ -418,9 +431,89 @@ impl FakeBackup {
         self.state.recorded.lock().unwrap().clone()
     }
 
+    /// Forgets the requests received, listings' included.
     pub fn clear(&self) {
         self.state.recorded.lock().unwrap().clear();
+        self.state.listings.clear_requests();
     }
+
+    // ------------------------------------------------------------ listings
+    //
+    // ListProtectedResources and ListBackupJobs, empty until set. Their requests are
+    // not in `recorded()` and are not touched by `script`, `reply_for`, `set_latency`
+    // or the rate limits.
+
+    /// The listings themselves, for what the methods below do not cover.
+    pub fn listings(&self) -> &Listings {
+        &self.state.listings
+    }
+
+    /// ListProtectedResources lists `count` resources, the `i`th being `resource(i)`, made
+    /// when its page is answered (so times relative to "now" stay fresh).
+    pub fn set_protected(&self, count: usize, resource: impl Fn(usize) -> Protected + Send + Sync + 'static) {
+        self.state.listings.set_protected(count, resource);
+    }
+
+    /// ListProtectedResources lists these resources, in this order.
+    pub fn set_protected_list(&self, resources: Vec<Protected>) {
+        let count = resources.len();
+        self.set_protected(count, move |i| resources[i].clone());
+    }
+
+    /// ListBackupJobs lists, before its filters, `count` jobs, the `i`th being `job(i)`.
+    pub fn set_jobs(&self, count: usize, job: impl Fn(usize) -> Job + Send + Sync + 'static) {
+        self.state.listings.set_jobs(count, job);
+    }
+
+    /// ListBackupJobs lists, before its filters, these jobs, in this order.
+    pub fn set_job_list(&self, jobs: Vec<Job>) {
+        let count = jobs.len();
+        self.set_jobs(count, move |i| jobs[i].clone());
+    }
+
+    /// Waits `delay` before answering each page of `listing`.
+    pub fn set_listing_delay(&self, listing: Listing, delay: Duration) {
+        self.state.listings.set_page_delay(listing, delay);
+    }
+
+    /// Page `page` (from 1) of `listing` answers the AWS error `code` with HTTP `status`,
+    /// `times` times (then the page is answered). The SDK retries 5xx, throttling codes
+    /// and transient errors: `Times::Once` of those is a retried success,
+    /// `Times::Always` an error after 3 attempts.
+    pub fn fail_listing_page(&self, listing: Listing, page: usize, status: u16, code: &str, times: Times) {
+        self.state.listings.fail_page(listing, page, status, code, times);
+    }
+
+    /// Page `page` (from 1) of `listing` waits `wait` before its answer, `times` times.
+    pub fn stall_listing_page(&self, listing: Listing, page: usize, wait: Duration, times: Times) {
+        self.state
+            .listings
+            .script_page(listing, page, Fault::Stall(wait), times);
+    }
+
+    /// Lists every item of `listing` twice, as `duplicates` says.
+    pub fn set_listing_duplicates(&self, listing: Listing, duplicates: Duplicates) {
+        self.state.listings.set_duplicates(listing, duplicates);
+    }
+
+    /// The listing requests received, oldest first (the latest 10,000), with their query
+    /// and what was answered.
+    pub fn listing_requests(&self) -> Vec<ListingRequest> {
+        self.state.listings.requests()
+    }
+
+    /// How many requests `listing` received in all.
+    pub fn listing_calls(&self, listing: Listing) -> u64 {
+        self.state.listings.calls(listing)
+    }
+}
+
+async fn list_protected_resources(State(state): State<Arc<BackupState>>, uri: Uri, headers: HeaderMap) -> Response {
+    state.listings.answer(Listing::Protected, &uri, &headers).await
+}
+
+async fn list_backup_jobs(State(state): State<Arc<BackupState>>, uri: Uri, headers: HeaderMap) -> Response {
+    state.listings.answer(Listing::Jobs, &uri, &headers).await
 }
 
 async fn backup_call(
