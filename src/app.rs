@@ -61,12 +61,10 @@ pub fn aws_io(config: &aws_config::SdkConfig, settings: &Settings) -> Io {
     }
     let limiter = Arc::new(Limiter::new(settings.max_calls_per_second));
     let starter = AwsBackup::new(sdk::backup_client(config, Arc::clone(&limiter)));
-    let queue = settings.request_queue_url.as_ref().map(|url| {
-        Queue::Sqs(Arc::new(SqsQueue::new(
-            aws_sdk_sqs::Client::new(config),
-            url.clone(),
-        )))
-    });
+    let queue = settings
+        .request_queue_url
+        .as_ref()
+        .map(|url| Queue::Sqs(Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(config), url.clone()))));
     Io {
         starter: Arc::new(starter),
         inventory,

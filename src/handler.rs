@@ -57,7 +57,10 @@ pub const MAX_EVENT_BYTES: usize = 6 * 1024 * 1024;
 /// refuses nesting deeper than 128 levels.
 pub async fn handle_text(app: &Arc<App>, text: &str, invocation: &Invocation) -> Result<Answer, Error> {
     let event = if text.len() > MAX_EVENT_BYTES {
-        Err(format!("the event is {} bytes; at most {MAX_EVENT_BYTES} are read", text.len()))
+        Err(format!(
+            "the event is {} bytes; at most {MAX_EVENT_BYTES} are read",
+            text.len()
+        ))
     } else {
         serde_json::from_str(text).map_err(|e| format!("the event is not JSON ({e}); {EXPECTED}"))
     };
@@ -138,11 +141,19 @@ impl Run {
     /// Reads one event (or a message's body) into a command, runs it, and finishes
     /// its report. A panic while reading fails the event (or message) only.
     async fn event(&self, event: Value, message_id: Option<&str>) -> Result<Answer, Error> {
-        let began = if message_id.is_some() { Instant::now() } else { self.began };
+        let began = if message_id.is_some() {
+            Instant::now()
+        } else {
+            self.began
+        };
         let origin = self.origin(message_id);
         let read = catch_unwind(AssertUnwindSafe(|| Command::read(&event, &origin, &self.app.defaults)))
             .unwrap_or_else(|_| {
-                let kind = if message_id.is_some() { Kind::SqsMessage } else { Kind::Unknown };
+                let kind = if message_id.is_some() {
+                    Kind::SqsMessage
+                } else {
+                    Kind::Unknown
+                };
                 Err(Rejected::new(
                     kind,
                     Error::Internal("backup-trigger failed while reading this event".into()),

@@ -180,7 +180,9 @@ pub async fn invoke(args: &[String]) -> ExitCode {
         }
     }
     // The metrics line goes with the log lines, to stderr: stdout holds the answer only.
-    let app = App::new(&settings, io).with_metrics_sink(Sink::Stderr).with_clock(clock);
+    let app = App::new(&settings, io)
+        .with_metrics_sink(Sink::Stderr)
+        .with_clock(clock);
     run(app, event, &invocation).await
 }
 

@@ -14,7 +14,6 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
-
 /// Crates whose logs are never let through below INFO, whatever the level asked:
 /// at DEBUG and TRACE they log request signing, headers and payload details.
 const CAPPED: &[&str] = &[

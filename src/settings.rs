@@ -319,7 +319,9 @@ mod tests {
         assert_eq!(s.max_calls_per_second, CallsPerSecond::new(5.0));
         assert!(s.dry_run);
         assert!(s.defaults().allows(VAULT_B));
-        assert!(!s.defaults().allows("arn:aws:backup:eu-west-1:999999999999:backup-vault:Evil"));
+        assert!(!s
+            .defaults()
+            .allows("arn:aws:backup:eu-west-1:999999999999:backup-vault:Evil"));
     }
 
     #[test]

@@ -11,6 +11,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use backup_trigger::command::Command;
+use backup_trigger::core::token::Origin;
 use backup_trigger::settings::Settings;
 use serde_json::{Map, Value};
 
@@ -1357,15 +1359,14 @@ fn the_selection_schedule_sends_the_pasted_selection_with_a_per_firing_key() {
         backup_vault_name: Some("Default".into()),
         ..Settings::default()
     };
-    let origin = backup_trigger::event::Origin {
+    let origin = Origin {
         request_id: "r",
         message_id: None,
     };
-    let parsed = backup_trigger::event::selection(&input, &origin, &settings)
-        .expect("selection: the schedule's input must be read as a selection");
+    let read = Command::read(&input, &origin, &settings.defaults());
     assert!(
-        parsed.is_ok(),
-        "selection: the function refuses the schedule's input: {parsed:?}"
+        matches!(read, Ok(Command::Selection(_))),
+        "selection: the function must read the schedule's input as a selection: {read:?}"
     );
 }
 
@@ -1647,7 +1648,7 @@ fn the_audit_schedule_sends_the_selection_and_the_audit_as_json() {
         backup_iam_role_arn: Some("arn:aws:iam::123456789012:role/backup-trigger-BackupRole-0123456789AB".into()),
         ..Settings::default()
     };
-    let origin = backup_trigger::event::Origin {
+    let origin = Origin {
         request_id: "r",
         message_id: None,
     };
@@ -1699,14 +1700,11 @@ fn the_audit_schedule_sends_the_selection_and_the_audit_as_json() {
                 "audit: {name} must send MaxAgeHours and MaxRemediations as JSON numbers and Remediate as a JSON \
                  boolean"
             );
-            // The selection part is one the function reads.
-            let mut selection_only = input.clone();
-            selection_only.as_object_mut().unwrap().remove("Audit");
-            let parsed = backup_trigger::event::selection(&selection_only, &origin, &settings)
-                .expect("audit: the input's selection must be read as a selection");
+            // The whole input is an audit the function reads.
+            let read = Command::read(&input, &origin, &settings.defaults());
             assert!(
-                parsed.is_ok(),
-                "audit: the function refuses the audit's selection: {parsed:?}"
+                matches!(read, Ok(Command::Audit(_))),
+                "audit: the function must read the schedule's input as an audit: {read:?}"
             );
         }
     }

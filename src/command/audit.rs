@@ -35,7 +35,12 @@ pub struct Audit {
 
 /// Reads an audit: a selection with an `Audit` beside it. Every problem of both is
 /// said at once.
-pub fn read(map: &Map<String, Value>, origin: &Origin, event_id: Option<&str>, defaults: &Defaults) -> Result<Audit, Rejected> {
+pub fn read(
+    map: &Map<String, Value>,
+    origin: &Origin,
+    event_id: Option<&str>,
+    defaults: &Defaults,
+) -> Result<Audit, Rejected> {
     let rejected = |error: Error| Rejected::new(Kind::Audit, error);
     if !is_selection(map) {
         return Err(rejected(Error::invalid(
@@ -152,7 +157,13 @@ impl Audit {
 
     /// Sends a backup request for each resource chosen for remediation, and marks
     /// those whose request went out.
-    async fn remediate(&self, context: &Context<'_>, tally: &mut Tally, mut audited: Audited, report: &mut Report) -> Audited {
+    async fn remediate(
+        &self,
+        context: &Context<'_>,
+        tally: &mut Tally,
+        mut audited: Audited,
+        report: &mut Report,
+    ) -> Audited {
         let chosen: Vec<usize> = (0..audited.verdict.findings.len())
             .filter(|&i| audited.verdict.findings[i].remediate)
             .collect();
@@ -168,7 +179,10 @@ impl Audit {
             let job = match self.selection.job_for(arn) {
                 Ok(job) => job,
                 Err(problem) => {
-                    stopped = Some(Error::invalid("", format!("the request for {arn} is invalid: {problem}")));
+                    stopped = Some(Error::invalid(
+                        "",
+                        format!("the request for {arn} is invalid: {problem}"),
+                    ));
                     break;
                 }
             };

@@ -55,7 +55,12 @@ impl Jobs {
 }
 
 /// Reads a bare request or a list.
-pub fn read(map: &Map<String, Value>, origin: &Origin, within: Within<'_>, defaults: &Defaults) -> Result<Jobs, Rejected> {
+pub fn read(
+    map: &Map<String, Value>,
+    origin: &Origin,
+    within: Within<'_>,
+    defaults: &Defaults,
+) -> Result<Jobs, Rejected> {
     let (kind, event_id) = match within {
         Within::Detail { event_id } => (Kind::EventBridge, event_id),
         Within::Event if map.contains_key("Jobs") => (Kind::List, None),
@@ -70,8 +75,13 @@ pub fn read(map: &Map<String, Value>, origin: &Origin, within: Within<'_>, defau
         // "Jobs" is never present here (that makes a list); it is named so that a
         // misspelled "jobs" is hinted at.
         let request = Value::Object(map.clone());
-        let job = validate(&request, &["IdempotencyKey", "Jobs", "Selection"], defaults, &source.token(0))
-            .map_err(|problems| rejected(Error::Validation(problems)))?;
+        let job = validate(
+            &request,
+            &["IdempotencyKey", "Jobs", "Selection"],
+            defaults,
+            &source.token(0),
+        )
+        .map_err(|problems| rejected(Error::Validation(problems)))?;
         vec![job]
     };
     Ok(Jobs { kind, source, jobs })

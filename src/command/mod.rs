@@ -88,7 +88,10 @@ impl Command {
         if map.contains_key("Records") {
             return Err(Rejected::new(
                 unread,
-                Error::invalid("Records", format!("an SQS event cannot be nested in another event; {EXPECTED}")),
+                Error::invalid(
+                    "Records",
+                    format!("an SQS event cannot be nested in another event; {EXPECTED}"),
+                ),
             ));
         }
         if map.contains_key("detail-type") {

@@ -50,7 +50,12 @@ impl Selection {
 }
 
 /// Reads a selection. `event_id` is the enclosing EventBridge event's id.
-pub fn read(map: &Map<String, Value>, origin: &Origin, event_id: Option<&str>, defaults: &Defaults) -> Result<Selection, Rejected> {
+pub fn read(
+    map: &Map<String, Value>,
+    origin: &Origin,
+    event_id: Option<&str>,
+    defaults: &Defaults,
+) -> Result<Selection, Rejected> {
     let rejected = |error: Error| Rejected::new(Kind::Selection, error);
     let key = idempotency_key(map).map_err(rejected)?;
     let selection = parse(map, origin.source_id(key, event_id), defaults).map_err(rejected)?;
@@ -66,7 +71,8 @@ async fn walk(
 ) -> Result<(), Error> {
     let mut pages = tagging_pages(context, selection);
     while let Some(page) = pages.next().await {
-        let resources = page.map_err(|stop| listing_stopped(TAGGING, stop, tally.resolved.found, destination.enqueued()))?;
+        let resources =
+            page.map_err(|stop| listing_stopped(TAGGING, stop, tally.resolved.found, destination.enqueued()))?;
         for resource in resources {
             let Some((arn, _)) = tally.sort(selection, resource) else {
                 continue;

@@ -644,7 +644,8 @@ fn the_allow_list_refuses_a_defaulted_destination() {
 
 #[test]
 fn an_sqs_event_nested_in_a_body_is_refused() {
-    let inner = json!({ "Records": [{ "messageId": "m-inner", "eventSource": "aws:sqs", "body": backup(1).to_string() }] });
+    let inner =
+        json!({ "Records": [{ "messageId": "m-inner", "eventSource": "aws:sqs", "body": backup(1).to_string() }] });
     let problem = one(refused_with(&inner, &from_sqs(MESSAGE_ID), &defaults()));
     assert_says(&problem, "Records", &["cannot be nested", EXPECTED]);
 }
@@ -869,7 +870,6 @@ fn an_object_with_none_of_our_fields_is_told_what_was_expected() {
     assert!(text.contains("\"httpMethod\""), "{text}");
 }
 
-
 // ---- aws.backup: what becomes of each state ----
 
 #[test]
@@ -904,12 +904,18 @@ fn a_backup_that_did_not_complete_is_recorded_or_skipped_and_never_copied() {
             let plan = planned_with(&backup_state_change(state), &direct(), &defaults);
             assert!(plan.jobs.is_empty(), "{state}");
             let why = plan.skipped.expect("a reason");
-            assert!(why.contains(state) && why.contains("only a COMPLETED backup starts a copy"), "{why}");
+            assert!(
+                why.contains(state) && why.contains("only a COMPLETED backup starts a copy"),
+                "{why}"
+            );
             assert_eq!(plan.outcome.map(|o| o.state.as_str()), Some(state));
         }
         for state in ["CREATED", "PENDING", "RUNNING", "ABORTING"] {
             let plan = planned_with(&backup_state_change(state), &direct(), &defaults);
-            assert!(plan.jobs.is_empty() && plan.outcome.is_none(), "{state}: skipped, not recorded");
+            assert!(
+                plan.jobs.is_empty() && plan.outcome.is_none(),
+                "{state}: skipped, not recorded"
+            );
             let why = plan.skipped.expect("a reason");
             assert!(why.contains(state) && why.contains("COMPLETED"), "{why}");
         }
@@ -923,7 +929,10 @@ fn a_completed_backup_of_a_backup_plan_is_recorded_and_not_copied() {
     let plan = planned(event);
     assert!(plan.jobs.is_empty());
     let why = plan.skipped.expect("a reason");
-    assert!(why.contains("recorded as an outcome") && why.contains("backup plan \"plan-1\""), "{why}");
+    assert!(
+        why.contains("recorded as an outcome") && why.contains("backup plan \"plan-1\""),
+        "{why}"
+    );
     assert!(plan.outcome.is_some());
 }
 
@@ -935,7 +944,10 @@ fn a_copy_that_cannot_be_made_refuses_the_event_but_keeps_its_outcome() {
     };
     let (outcome, error) = recorded_then_refused(&backup_state_change("COMPLETED"), &without_role);
     assert_eq!(outcome.state.as_str(), "COMPLETED");
-    assert!(matches!(&error, Error::Config(t) if t.contains("BACKUP_IAM_ROLE_ARN")), "{error:?}");
+    assert!(
+        matches!(&error, Error::Config(t) if t.contains("BACKUP_IAM_ROLE_ARN")),
+        "{error:?}"
+    );
 
     let mut no_point = backup_state_change("COMPLETED");
     no_point["resources"] = json!([]);
@@ -944,12 +956,24 @@ fn a_copy_that_cannot_be_made_refuses_the_event_but_keeps_its_outcome() {
     let Error::Validation(problems) = error else {
         panic!("expected a validation error, got {error:?}");
     };
-    assert_says(&one(problems), "resources", &["is empty", "detail.recoveryPointArn is missing"]);
+    assert_says(
+        &one(problems),
+        "resources",
+        &["is empty", "detail.recoveryPointArn is missing"],
+    );
 }
 
 #[test]
 fn a_copy_state_change_starts_nothing_and_answers_why() {
-    for state in ["CREATED", "RUNNING", "COMPLETED", "FAILED", "ABORTED", "PARTIAL", "EXPIRED"] {
+    for state in [
+        "CREATED",
+        "RUNNING",
+        "COMPLETED",
+        "FAILED",
+        "ABORTED",
+        "PARTIAL",
+        "EXPIRED",
+    ] {
         let plan = planned(copy_state_change(state));
         assert_eq!(plan.shape, Kind::CopyStateChange);
         assert!(plan.jobs.is_empty(), "{state}");
@@ -984,7 +1008,11 @@ fn the_allow_list_refuses_copies_in_every_kind_of_event() {
             direct(),
             "Jobs[1].DestinationBackupVaultArn",
         ),
-        (eventbridge(outside.clone()), direct(), "detail.DestinationBackupVaultArn"),
+        (
+            eventbridge(outside.clone()),
+            direct(),
+            "detail.DestinationBackupVaultArn",
+        ),
         (outside.clone(), from_sqs(MESSAGE_ID), "DestinationBackupVaultArn"),
     ] {
         let problem = one(refused_with(&event, &origin, &defaults));
@@ -994,9 +1022,21 @@ fn the_allow_list_refuses_copies_in_every_kind_of_event() {
             &[&format!("\"{OTHER_DESTINATION}\""), "ALLOWED_DESTINATION_VAULT_ARNS"],
         );
     }
-    assert_eq!(planned_with(&inside, &direct(), &defaults).jobs.len(), 1, "the allowed one passes");
-    let problem = one(refused_with(&backup_state_change("COMPLETED"), &direct(), &allowing(&[OTHER_DESTINATION])));
-    assert_says(&problem, "copy.DestinationBackupVaultArn", &["ALLOWED_DESTINATION_VAULT_ARNS"]);
+    assert_eq!(
+        planned_with(&inside, &direct(), &defaults).jobs.len(),
+        1,
+        "the allowed one passes"
+    );
+    let problem = one(refused_with(
+        &backup_state_change("COMPLETED"),
+        &direct(),
+        &allowing(&[OTHER_DESTINATION]),
+    ));
+    assert_says(
+        &problem,
+        "copy.DestinationBackupVaultArn",
+        &["ALLOWED_DESTINATION_VAULT_ARNS"],
+    );
 }
 
 // ---- What an event is ----
@@ -1013,7 +1053,10 @@ fn a_message_body_can_be_any_event() {
         assert_eq!((plan.shape, plan.jobs.len()), (shape, jobs));
     }
     let plan = planned_with(&backup_state_change("FAILED"), &from_sqs(MESSAGE_ID), &defaults());
-    assert!(plan.jobs.is_empty() && plan.skipped.is_some(), "a skipped backup is a success");
+    assert!(
+        plan.jobs.is_empty() && plan.skipped.is_some(),
+        "a skipped backup is a success"
+    );
 }
 
 #[test]
@@ -1050,7 +1093,10 @@ fn a_refused_event_keeps_the_kind_it_was_read_as() {
         let rejected = Command::read(&event, &direct(), &defaults()).unwrap_err();
         assert_eq!(rejected.kind, kind, "{event}");
         let report = rejected.report(&direct());
-        assert_eq!(report.source.value, REQUEST_ID, "a refused event's source is the request id");
+        assert_eq!(
+            report.source.value, REQUEST_ID,
+            "a refused event's source is the request id"
+        );
         assert!(report.error.is_some_and(|e| e.is_refusal()));
     }
 }
@@ -1074,7 +1120,8 @@ fn a_selection_is_read_bare_in_a_detail_and_in_an_sqs_body() {
     assert_eq!(keyed.source().value, "k");
     let body = read_selection(&json!({ "Selection": inner }), &from_sqs(MESSAGE_ID));
     assert_eq!(body.source().value, MESSAGE_ID);
-    let rule = json!({ "detail-type": "Nightly", "source": "my.app", "id": EVENT_ID, "detail": { "Selection": inner } });
+    let rule =
+        json!({ "detail-type": "Nightly", "source": "my.app", "id": EVENT_ID, "detail": { "Selection": inner } });
     let in_detail = read_selection(&rule, &direct());
     assert_eq!(in_detail.source().value, EVENT_ID);
     assert_ne!(
@@ -1083,7 +1130,8 @@ fn a_selection_is_read_bare_in_a_detail_and_in_an_sqs_body() {
     );
 
     // Problems in a detail are named from the event.
-    let bad = json!({ "detail-type": "Nightly", "source": "my.app", "detail": { "Selection": {} , "IdempotencyToken": "t"} });
+    let bad =
+        json!({ "detail-type": "Nightly", "source": "my.app", "detail": { "Selection": {} , "IdempotencyToken": "t"} });
     let rejected = Command::read(&bad, &direct(), &defaults()).unwrap_err();
     let error = rejected.error.to_string();
     assert_eq!(rejected.kind, Kind::Selection);
@@ -1119,13 +1167,19 @@ fn an_audit_is_a_selection_with_an_audit_beside_it() {
     assert_eq!(audit.selection().name(), Some("nightly-prod"));
     assert_eq!(audit.selection().source().value, "audit/2026-11-22T09:00:00Z");
     assert_eq!(
-        (audit.audit().max_age_hours, audit.audit().remediate, audit.audit().max_remediations),
+        (
+            audit.audit().max_age_hours,
+            audit.audit().remediate,
+            audit.audit().max_remediations
+        ),
         (26, true, 500)
     );
     // Its remediations take a selection's tokens, and its fields.
     let arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/orders";
     let job = audit.selection().job_for(arn).unwrap();
-    let Job::StartBackupJob(backup) = &job else { panic!("a backup") };
+    let Job::StartBackupJob(backup) = &job else {
+        panic!("a backup")
+    };
     assert_eq!(job.idempotency_token(), audit.selection().source().resource_token(arn));
     assert_eq!(backup.start_window_minutes(), Some(60));
     // In an EventBridge detail, as a selection.
@@ -1144,9 +1198,25 @@ fn an_invalid_audit_names_every_problem_of_the_audit_and_the_selection() {
     let Error::Validation(problems) = rejected.error else {
         panic!("a validation error");
     };
-    assert_says(at(&problems, "Selection.Resources[0]"), "Selection.Resources[0]", &["must be an ARN"]);
-    assert_says(at(&problems, "Audit.MaxAgeHours"), "Audit.MaxAgeHours", &["below the minimum"]);
-    assert_says(at(&problems, "Audit.\"Remediat\""), "Audit.\"Remediat\"", &["did you mean \"Remediate\""]);
+    assert_says(
+        at(&problems, "Selection.Resources[0]"),
+        "Selection.Resources[0]",
+        &["must be an ARN"],
+    );
+    assert_says(
+        at(&problems, "Audit.MaxAgeHours"),
+        "Audit.MaxAgeHours",
+        &["below the minimum"],
+    );
+    assert_says(
+        at(&problems, "Audit.\"Remediat\""),
+        "Audit.\"Remediat\"",
+        &["did you mean \"Remediate\""],
+    );
     let rejected = read_audit(&json!({ "Audit": { "MaxAgeHours": 26 } })).unwrap_err();
-    assert!(rejected.error.to_string().contains("Selection: is required"), "{}", rejected.error);
+    assert!(
+        rejected.error.to_string().contains("Selection: is required"),
+        "{}",
+        rejected.error
+    );
 }

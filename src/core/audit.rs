@@ -197,9 +197,7 @@ impl Ledger {
     /// Whether some audited resource has no backup made at or after `cutoff`: only
     /// then is `ListBackupJobs` read.
     pub fn any_stale(&self, cutoff: Timestamp) -> bool {
-        self.entries
-            .values()
-            .any(|e| e.audited.is_some() && !fresh(e, cutoff))
+        self.entries.values().any(|e| e.audited.is_some() && !fresh(e, cutoff))
     }
 
     /// `ListBackupJobs` lists a job of `arn`. Kept only for an audited resource that

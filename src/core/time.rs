@@ -50,18 +50,28 @@ impl Timestamp {
         let b = text.as_bytes();
         let digits = |from: usize, count: usize| -> Option<i64> {
             let part = b.get(from..from + count)?;
-            part.iter().all(u8::is_ascii_digit).then(|| {
-                part.iter()
-                    .fold(0i64, |n, d| n * 10 + i64::from(d - b'0'))
-            })
+            part.iter()
+                .all(u8::is_ascii_digit)
+                .then(|| part.iter().fold(0i64, |n, d| n * 10 + i64::from(d - b'0')))
         };
         let at = |i: usize, c: u8| b.get(i) == Some(&c);
-        if !(at(4, b'-') && at(7, b'-') && (at(10, b'T') || at(10, b't') || at(10, b' ')) && at(13, b':') && at(16, b':')) {
+        if !(at(4, b'-')
+            && at(7, b'-')
+            && (at(10, b'T') || at(10, b't') || at(10, b' '))
+            && at(13, b':')
+            && at(16, b':'))
+        {
             return None;
         }
         let (year, month, day) = (digits(0, 4)?, digits(5, 2)?, digits(8, 2)?);
         let (hour, minute, second) = (digits(11, 2)?, digits(14, 2)?, digits(17, 2)?);
-        if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 60 {
+        if !(1..=12).contains(&month)
+            || day < 1
+            || day > days_in_month(year, month)
+            || hour > 23
+            || minute > 59
+            || second > 60
+        {
             return None;
         }
         let mut i = 19;
@@ -224,10 +234,20 @@ mod tests {
     fn writes_rfc3339_in_utc_and_reads_it_back() {
         let t = Timestamp::from_millis(1_795_316_400_123);
         assert_eq!(t.to_string(), "2026-11-22T03:00:00.123Z");
-        assert_eq!(Timestamp::from_millis(1_795_316_400_000).to_string(), "2026-11-22T03:00:00Z");
+        assert_eq!(
+            Timestamp::from_millis(1_795_316_400_000).to_string(),
+            "2026-11-22T03:00:00Z"
+        );
         assert_eq!(Timestamp::from_millis(-1).to_string(), "1969-12-31T23:59:59.999Z");
         assert_eq!(Timestamp::from_millis(i64::MAX).to_string(), "9999-12-31T23:59:59.999Z");
-        for millis in [0, 1, 951_782_400_000, 1_709_164_800_000, 4_102_444_799_999, -62_135_596_800_000] {
+        for millis in [
+            0,
+            1,
+            951_782_400_000,
+            1_709_164_800_000,
+            4_102_444_799_999,
+            -62_135_596_800_000,
+        ] {
             let t = Timestamp::from_millis(millis);
             assert_eq!(Timestamp::parse_rfc3339(&t.to_string()), Some(t), "{t}");
         }

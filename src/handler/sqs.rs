@@ -10,11 +10,11 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::Run;
+use crate::command::Rejected;
 use crate::command::EXPECTED;
 use crate::core::error::Error;
 use crate::core::job::Failure;
 use crate::core::request::kind_of;
-use crate::command::Rejected;
 use crate::report::answer::{self, Answer};
 use crate::report::{log, Kind, Report};
 
@@ -130,7 +130,11 @@ impl Run {
                 if stopped {
                     self.not_started_fifo(&message.id);
                     failed.push(message.id);
-                } else if !self.spawn_message(message.id.clone(), message.body).await.unwrap_or(false) {
+                } else if !self
+                    .spawn_message(message.id.clone(), message.body)
+                    .await
+                    .unwrap_or(false)
+                {
                     stopped = true;
                     failed.push(message.id);
                 }

@@ -160,10 +160,15 @@ async fn a_list_with_one_failed_request_fails_the_invocation_naming_it() {
     let event = json!({ "Jobs": [request("vol-1"), request("vol-fail"), request("vol-panic")] });
     let error = handled(&app(), event, &invocation()).await.unwrap_err();
     assert_eq!(
-        error.error_type(), "ResourceNotFoundException",
+        error.error_type(),
+        "ResourceNotFoundException",
         "the first failure's kind"
     );
-    assert!(error.to_string().starts_with("2 of 3 requests failed"), "{}", error.to_string());
+    assert!(
+        error.to_string().starts_with("2 of 3 requests failed"),
+        "{}",
+        error.to_string()
+    );
     assert!(
         error.to_string().contains("Jobs[1]")
             && error.to_string().contains("vol-fail")
@@ -202,7 +207,8 @@ async fn events_too_large_or_not_json_are_refused_before_parsing() {
     let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
     let error = handled_text(&app(), &deep, &invocation()).await.unwrap_err();
     assert_eq!(
-        error.error_type(), "ValidationError",
+        error.error_type(),
+        "ValidationError",
         "nesting is refused, not a stack overflow"
     );
 }
@@ -219,7 +225,9 @@ async fn near_the_deadline_a_single_event_fails_naming_what_was_not_started() {
     .unwrap_err();
     assert_eq!(error.error_type(), "NotStarted");
     assert!(
-        error.to_string().contains("Jobs[0]") && error.to_string().contains("Jobs[1]") && error.to_string().contains("not started"),
+        error.to_string().contains("Jobs[0]")
+            && error.to_string().contains("Jobs[1]")
+            && error.to_string().contains("not started"),
         "{}",
         error.to_string()
     );

@@ -104,7 +104,11 @@ impl Listings for AwsListings {
         })
     }
 
-    fn jobs(&self, created_after: Timestamp, token: Option<String>) -> BoxFuture<'static, Result<Page<ListedJob>, Failure>> {
+    fn jobs(
+        &self,
+        created_after: Timestamp,
+        token: Option<String>,
+    ) -> BoxFuture<'static, Result<Page<ListedJob>, Failure>> {
         let request = self
             .client
             .list_backup_jobs()

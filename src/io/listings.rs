@@ -42,7 +42,11 @@ pub trait Listings: Send + Sync + 'static {
     /// A page of `ListProtectedResources`, starting at `token` (None: the first).
     fn protected(&self, token: Option<String>) -> BoxFuture<'static, Result<Page<Protected>, Failure>>;
     /// A page of `ListBackupJobs` with `ByCreatedAfter` `created_after`.
-    fn jobs(&self, created_after: Timestamp, token: Option<String>) -> BoxFuture<'static, Result<Page<ListedJob>, Failure>>;
+    fn jobs(
+        &self,
+        created_after: Timestamp,
+        token: Option<String>,
+    ) -> BoxFuture<'static, Result<Page<ListedJob>, Failure>>;
 }
 
 /// The listings read from files, filtered and paged as AWS would.
@@ -94,10 +98,12 @@ impl ListingFiles {
     /// Reads the files (a missing jobs file lists no job). `now` is the time of the
     /// run, against which a date such as `now-30h` is read (see [`time_of`]).
     pub fn open(protected: &Path, jobs: Option<&Path>, now: Timestamp) -> Result<ListingFiles, String> {
-        let read = |path: &Path| std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()));
+        let read =
+            |path: &Path| std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()));
         let protected_text = read(protected)?;
         let jobs_text = jobs.map(read).transpose()?;
-        ListingFiles::parse(&protected_text, jobs_text.as_deref(), now).map_err(|e| format!("{e} (in {})", protected.display()))
+        ListingFiles::parse(&protected_text, jobs_text.as_deref(), now)
+            .map_err(|e| format!("{e} (in {})", protected.display()))
     }
 
     pub fn parse(protected: &str, jobs: Option<&str>, now: Timestamp) -> Result<ListingFiles, String> {
@@ -108,8 +114,12 @@ impl ListingFiles {
             .results
             .into_iter()
             .map(|item| {
-                let last_backup = time_of(&item.last_backup_time, now)
-                    .ok_or_else(|| format!("{}: LastBackupTime {} is not a time", item.resource_arn, item.last_backup_time))?;
+                let last_backup = time_of(&item.last_backup_time, now).ok_or_else(|| {
+                    format!(
+                        "{}: LastBackupTime {} is not a time",
+                        item.resource_arn, item.last_backup_time
+                    )
+                })?;
                 Ok(Protected {
                     arn: item.resource_arn,
                     last_backup,
@@ -127,8 +137,12 @@ impl ListingFiles {
                     .backup_jobs
                     .into_iter()
                     .map(|item| {
-                        let created = time_of(&item.creation_date, now)
-                            .ok_or_else(|| format!("job {}: CreationDate {} is not a time", item.backup_job_id, item.creation_date))?;
+                        let created = time_of(&item.creation_date, now).ok_or_else(|| {
+                            format!(
+                                "job {}: CreationDate {} is not a time",
+                                item.backup_job_id, item.creation_date
+                            )
+                        })?;
                         Ok(ListedJob {
                             resource_arn: item.resource_arn,
                             job: LastJob {
@@ -169,7 +183,9 @@ pub fn time_of(value: &Value, now: Timestamp) -> Option<Timestamp> {
                     'd' => count.checked_mul(24 * 60)?,
                     _ => return None,
                 };
-                Some(Timestamp::from_millis(now.millis().checked_sub(minutes.checked_mul(60_000)?)?))
+                Some(Timestamp::from_millis(
+                    now.millis().checked_sub(minutes.checked_mul(60_000)?)?,
+                ))
             }
         },
         _ => None,
@@ -202,10 +218,18 @@ impl Listings for ListingFiles {
         Box::pin(async move { page_of(&protected, token.as_deref()) })
     }
 
-    fn jobs(&self, created_after: Timestamp, token: Option<String>) -> BoxFuture<'static, Result<Page<ListedJob>, Failure>> {
+    fn jobs(
+        &self,
+        created_after: Timestamp,
+        token: Option<String>,
+    ) -> BoxFuture<'static, Result<Page<ListedJob>, Failure>> {
         let jobs = Arc::clone(&self.jobs);
         Box::pin(async move {
-            let listed: Vec<ListedJob> = jobs.iter().filter(|j| j.job.created >= created_after).cloned().collect();
+            let listed: Vec<ListedJob> = jobs
+                .iter()
+                .filter(|j| j.job.created >= created_after)
+                .cloned()
+                .collect();
             page_of(&listed, token.as_deref())
         })
     }

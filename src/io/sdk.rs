@@ -247,4 +247,3 @@ where
     let retryable = RETRYABLE.contains(&code) || status.is_some_and(|s| s >= 500);
     Failure::aws(code, message, retryable)
 }
-

@@ -252,7 +252,12 @@ pub fn of(mut report: Report) -> Result<Answer, Error> {
                     enqueued: selection.enqueued,
                     messages: selection.messages,
                 },
-                findings: verdict.findings.iter().take(FINDINGS_SHOWN).map(FindingAnswer::from).collect(),
+                findings: verdict
+                    .findings
+                    .iter()
+                    .take(FINDINGS_SHOWN)
+                    .map(FindingAnswer::from)
+                    .collect(),
                 jobs: shown(jobs),
             })
         }

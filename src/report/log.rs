@@ -378,4 +378,3 @@ pub fn batch(messages: usize, failed: usize, fifo: bool, duration: Duration, col
 fn millis(duration: Duration) -> f64 {
     (duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0
 }
-

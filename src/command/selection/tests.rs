@@ -377,7 +377,11 @@ async fn a_listing_error_fails_with_its_aws_code_and_what_was_done() {
         error.to_string()
     );
     // A page's requests wait for a full batch: nothing was sent yet.
-    assert!(error.to_string().contains("0 requests were enqueued"), "{}", error.to_string());
+    assert!(
+        error.to_string().contains("0 requests were enqueued"),
+        "{}",
+        error.to_string()
+    );
 }
 
 #[tokio::test]
@@ -390,7 +394,9 @@ async fn an_enqueue_failure_fails_with_the_sqs_code_and_the_count_enqueued() {
     let error = call(&s.app, prod_tables()).await.unwrap_err();
     assert_eq!(error.error_type(), "AccessDenied");
     assert!(
-        error.to_string().contains("100 request(s) in 10 message(s) were enqueued"),
+        error
+            .to_string()
+            .contains("100 request(s) in 10 message(s) were enqueued"),
         "{}",
         error.to_string()
     );
@@ -600,7 +606,9 @@ async fn a_stalled_send_message_batch_stops_at_the_deadline_saying_what_was_enqu
         .unwrap_err();
     assert_eq!(error.error_type(), "DeadlineExceeded");
     assert!(
-        error.to_string().contains("100 request(s) in 10 message(s) were enqueued"),
+        error
+            .to_string()
+            .contains("100 request(s) in 10 message(s) were enqueued"),
         "{}",
         error.to_string()
     );

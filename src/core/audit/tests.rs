@@ -73,7 +73,11 @@ fn an_audit_takes_its_three_fields_and_defaults() {
 #[test]
 fn max_age_hours_is_required_and_bounded() {
     let problems = parsed(json!({})).unwrap_err();
-    assert_says(at(&problems, "Audit.MaxAgeHours"), "Audit.MaxAgeHours", &["is required"]);
+    assert_says(
+        at(&problems, "Audit.MaxAgeHours"),
+        "Audit.MaxAgeHours",
+        &["is required"],
+    );
     for (value, says) in [
         (json!(0), "below the minimum of 1"),
         (json!(8_761), "above the maximum of 8760"),
@@ -88,7 +92,11 @@ fn max_age_hours_is_required_and_bounded() {
 #[test]
 fn remediate_and_max_remediations_follow_their_rules() {
     let problems = parsed(json!({ "MaxAgeHours": 26, "Remediate": "yes", "MaxRemediations": 0 })).unwrap_err();
-    assert_says(at(&problems, "Audit.Remediate"), "Audit.Remediate", &["true or false", "\"yes\""]);
+    assert_says(
+        at(&problems, "Audit.Remediate"),
+        "Audit.Remediate",
+        &["true or false", "\"yes\""],
+    );
     assert_says(
         at(&problems, "Audit.MaxRemediations"),
         "Audit.MaxRemediations",
@@ -110,7 +118,11 @@ fn unknown_fields_are_refused_with_a_hint() {
         "Audit.\"MaxAgeHour\"",
         &["did you mean \"MaxAgeHours\""],
     );
-    assert_says(at(&problems, "Audit.\"Colour\""), "Audit.\"Colour\"", &["MaxAgeHours, Remediate, MaxRemediations"]);
+    assert_says(
+        at(&problems, "Audit.\"Colour\""),
+        "Audit.\"Colour\"",
+        &["MaxAgeHours, Remediate, MaxRemediations"],
+    );
 }
 
 #[test]
@@ -127,7 +139,11 @@ fn a_backup_exactly_max_age_hours_old_protects_and_one_millisecond_older_does_no
     ledger.audit(&arn("at-the-limit"), "DynamoDB");
     ledger.protected(&arn("at-the-limit"), hours_ago(26), Some(VAULT));
     ledger.audit(&arn("just-over"), "DynamoDB");
-    ledger.protected(&arn("just-over"), Timestamp::from_millis(hours_ago(26).millis() - 1), Some(VAULT));
+    ledger.protected(
+        &arn("just-over"),
+        Timestamp::from_millis(hours_ago(26).millis() - 1),
+        Some(VAULT),
+    );
     let verdict = ledger.verdict(NOW, &audit(26, false, 1_000));
     assert_eq!((verdict.audited, verdict.protected, verdict.unprotected), (2, 1, 1));
     assert_eq!(arns(&verdict), [arn("just-over")]);
@@ -150,7 +166,10 @@ fn protected_resources_the_selection_does_not_audit_are_not_counted() {
     ledger.protected(&arn("someone-elses"), hours_ago(400), None);
     ledger.audit(&arn("ours"), "DynamoDB");
     ledger.protected(&arn("ours"), hours_ago(2), Some(VAULT));
-    assert!(!ledger.any_stale(hours_ago(26)), "only audited resources need the jobs listing");
+    assert!(
+        !ledger.any_stale(hours_ago(26)),
+        "only audited resources need the jobs listing"
+    );
     let verdict = ledger.verdict(NOW, &audit(26, false, 1_000));
     assert_eq!((verdict.audited, verdict.protected, verdict.findings.len()), (1, 1, 0));
     assert_eq!(verdict.oldest_backup_age, Some(2 * 3_600));
@@ -167,13 +186,20 @@ fn a_running_job_makes_a_stale_resource_in_progress_and_the_last_job_says_why() 
     assert!(ledger.any_stale(cutoff));
     ledger.job(cutoff, &arn("running"), job("j1", 20, "FAILED", Some("Access denied")));
     ledger.job(cutoff, &arn("running"), job("j2", 1, "RUNNING", None));
-    ledger.job(cutoff, &arn("failing"), job("j3", 5, "FAILED", Some("Insufficient privileges")));
+    ledger.job(
+        cutoff,
+        &arn("failing"),
+        job("j3", 5, "FAILED", Some("Insufficient privileges")),
+    );
     ledger.job(cutoff, &arn("failing"), job("j4", 10, "ABORTED", None));
     let verdict = ledger.verdict(NOW, &audit(26, true, 1_000));
     assert_eq!((verdict.in_progress, verdict.unprotected), (1, 2));
     let by_arn = |name: &str| verdict.findings.iter().find(|f| f.arn == arn(name)).unwrap();
     let running = by_arn("running");
-    assert!(running.in_progress && !running.remediate, "in progress is never remediated");
+    assert!(
+        running.in_progress && !running.remediate,
+        "in progress is never remediated"
+    );
     assert_eq!(running.last_job.as_ref().unwrap().state, "RUNNING");
     let failing = by_arn("failing");
     assert!(!failing.in_progress && failing.remediate);
@@ -195,7 +221,10 @@ fn jobs_of_protected_or_unaudited_resources_change_nothing() {
     ledger.job(cutoff, &arn("fresh"), job("j1", 1, "RUNNING", None));
     ledger.job(cutoff, &arn("not-audited"), job("j2", 1, "RUNNING", None));
     let verdict = ledger.verdict(NOW, &audit(26, false, 1_000));
-    assert_eq!((verdict.protected, verdict.in_progress, verdict.findings.len()), (1, 0, 0));
+    assert_eq!(
+        (verdict.protected, verdict.in_progress, verdict.findings.len()),
+        (1, 0, 0)
+    );
 }
 
 #[test]
@@ -213,7 +242,12 @@ fn every_audited_resource_is_counted_once_in_one_of_three() {
 }
 
 fn ledger_counts(verdict: &Verdict) -> (usize, usize, usize, usize) {
-    (verdict.audited, verdict.protected, verdict.in_progress, verdict.unprotected)
+    (
+        verdict.audited,
+        verdict.protected,
+        verdict.in_progress,
+        verdict.unprotected,
+    )
 }
 
 #[test]
@@ -221,7 +255,11 @@ fn a_resource_listed_twice_as_protected_keeps_its_latest_backup() {
     let mut ledger = Ledger::default();
     ledger.audit(&arn("a"), "DynamoDB");
     ledger.protected(&arn("a"), hours_ago(1), Some(VAULT));
-    ledger.protected(&arn("a"), hours_ago(90), Some("arn:aws:backup:eu-west-1:123456789012:backup-vault:Old"));
+    ledger.protected(
+        &arn("a"),
+        hours_ago(90),
+        Some("arn:aws:backup:eu-west-1:123456789012:backup-vault:Old"),
+    );
     let verdict = ledger.verdict(NOW, &audit(26, false, 1_000));
     assert_eq!(verdict.protected, 1);
     assert_eq!(verdict.oldest_backup_age, Some(3_600));
@@ -249,7 +287,13 @@ fn findings_come_never_backed_up_first_then_oldest_first_then_by_arn() {
     let verdict = fleet().verdict(NOW, &audit(26, false, 1_000));
     assert_eq!(
         arns(&verdict),
-        [arn("a-never"), arn("b-never"), arn("stale-running"), arn("older"), arn("old")]
+        [
+            arn("a-never"),
+            arn("b-never"),
+            arn("stale-running"),
+            arn("older"),
+            arn("old")
+        ]
     );
     assert!(remediated(&verdict).is_empty(), "nothing without Remediate");
     assert_eq!(verdict.oldest_backup_age, Some(300 * 3_600));
@@ -260,7 +304,10 @@ fn remediation_takes_the_oldest_unprotected_up_to_max_remediations_never_in_prog
     let verdict = fleet().verdict(NOW, &audit(26, true, 3));
     assert_eq!(remediated(&verdict), [arn("a-never"), arn("b-never"), arn("older")]);
     let verdict = fleet().verdict(NOW, &audit(26, true, 1_000));
-    assert_eq!(remediated(&verdict), [arn("a-never"), arn("b-never"), arn("older"), arn("old")]);
+    assert_eq!(
+        remediated(&verdict),
+        [arn("a-never"), arn("b-never"), arn("older"), arn("old")]
+    );
     let verdict = fleet().verdict(NOW, &audit(26, true, 1));
     assert_eq!(remediated(&verdict), [arn("a-never")]);
 }
@@ -284,7 +331,10 @@ fn the_order_of_the_listings_changes_nothing() {
     forward.job(cutoff, &arn("x"), job("b", 5, "ABORTED", Some("second")));
     backward.job(cutoff, &arn("x"), job("b", 5, "ABORTED", Some("second")));
     backward.job(cutoff, &arn("x"), job("a", 5, "FAILED", Some("first")));
-    let (f, b) = (forward.verdict(NOW, &audit(26, true, 2)), backward.verdict(NOW, &audit(26, true, 2)));
+    let (f, b) = (
+        forward.verdict(NOW, &audit(26, true, 2)),
+        backward.verdict(NOW, &audit(26, true, 2)),
+    );
     assert_eq!(f.findings, b.findings);
     assert_eq!(f.findings[0].last_job.as_ref().unwrap().id, "b");
 }
@@ -304,7 +354,11 @@ fn a_long_status_message_is_cut() {
 fn ages_are_whole_hours_and_never_negative() {
     let mut ledger = Ledger::default();
     ledger.audit(&arn("a"), "DynamoDB");
-    ledger.protected(&arn("a"), Timestamp::from_millis(hours_ago(30).millis() - HOUR / 2), None);
+    ledger.protected(
+        &arn("a"),
+        Timestamp::from_millis(hours_ago(30).millis() - HOUR / 2),
+        None,
+    );
     ledger.audit(&arn("future"), "DynamoDB");
     // A clock ahead of ours: a backup "in the future" protects, and is 0 s old.
     ledger.protected(&arn("future"), Timestamp::from_millis(NOW.millis() + HOUR), None);

@@ -445,7 +445,11 @@ fn the_copy_is_validated_like_any_request_with_the_defaults() {
         panic!("a copy");
     };
     assert_eq!(
-        (copy.destination_backup_vault_arn(), copy.iam_role_arn(), copy.idempotency_token()),
+        (
+            copy.destination_backup_vault_arn(),
+            copy.iam_role_arn(),
+            copy.idempotency_token()
+        ),
         (DESTINATION, ROLE, "token-0")
     );
     let without_role = Defaults {

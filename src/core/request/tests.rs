@@ -1010,9 +1010,14 @@ fn a_job_serialises_as_the_request_it_is_and_reads_back_the_same() {
         "LogicallyAirGappedBackupVaultArn": AIR_GAPPED,
     })));
     let sent = serde_json::to_value(&job).unwrap();
-    assert!(sent.to_string().contains(SECRET), "the tag value travels with the request");
+    assert!(
+        sent.to_string().contains(SECRET),
+        "the tag value travels with the request"
+    );
     assert_eq!(validate(&sent, &[], &Defaults::default(), "other").unwrap(), job);
-    let copy = valid(copy(json!({ "Lifecycle": { "MoveToColdStorageAfterDays": -1, "DeleteAfterDays": -1 } })));
+    let copy = valid(copy(
+        json!({ "Lifecycle": { "MoveToColdStorageAfterDays": -1, "DeleteAfterDays": -1 } }),
+    ));
     let sent = serde_json::to_value(&copy).unwrap();
     assert_eq!(validate(&sent, &[], &Defaults::default(), "other").unwrap(), copy);
 }

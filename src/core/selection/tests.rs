@@ -248,7 +248,10 @@ fn the_reference_example_is_valid_and_keeps_its_fields() {
     let job = s.job_for(TABLE).unwrap();
     assert_eq!(job.subject_arn(), TABLE);
     assert_eq!(job.idempotency_token(), source().resource_token(TABLE));
-    assert!(s.job_for("arn:aws:ec2").is_err(), "an ARN the Tagging API could not list");
+    assert!(
+        s.job_for("arn:aws:ec2").is_err(),
+        "an ARN the Tagging API could not list"
+    );
 }
 
 #[test]

@@ -54,7 +54,10 @@ fn refused(event: Value) -> crate::core::error::Invalid {
 fn says(problem: &crate::core::error::Invalid, at: &str, fragments: &[&str]) {
     assert_eq!(problem.at, at, "{problem}");
     for fragment in fragments {
-        assert!(problem.to_string().contains(fragment), "{problem} should say {fragment}");
+        assert!(
+            problem.to_string().contains(fragment),
+            "{problem} should say {fragment}"
+        );
     }
 }
 
@@ -129,7 +132,11 @@ fn a_record_from_another_source_fails_the_batch() {
     let mut record = sqs_record("m-1", &backup(1).to_string());
     record["eventSource"] = json!("aws:s3");
     let problem = refused(sqs(vec![record]));
-    says(&problem, "Records[0].eventSource", &["is not \"aws:sqs\"", "expected a backup request"]);
+    says(
+        &problem,
+        "Records[0].eventSource",
+        &["is not \"aws:sqs\"", "expected a backup request"],
+    );
     let s3 = json!({ "Records": [{ "eventVersion": "2.1", "eventSource": "aws:s3", "s3": {} }] });
     assert!(refused(s3).to_string().contains(EXPECTED));
 }
@@ -137,8 +144,16 @@ fn a_record_from_another_source_fails_the_batch() {
 #[test]
 fn empty_or_malformed_records_are_refused() {
     says(&refused(json!({ "Records": [] })), "Records", &["is empty"]);
-    says(&refused(json!({ "Records": {} })), "Records", &["must be an array, not an object"]);
-    says(&refused(json!({ "Records": ["m-1"] })), "Records[0]", &["is not an SQS message"]);
+    says(
+        &refused(json!({ "Records": {} })),
+        "Records",
+        &["must be an array, not an object"],
+    );
+    says(
+        &refused(json!({ "Records": ["m-1"] })),
+        "Records[0]",
+        &["is not an SQS message"],
+    );
 }
 
 #[test]

@@ -410,9 +410,16 @@ async fn list_protected_resources_asks_for_full_pages_and_passes_the_token_on() 
         seen.lock().unwrap().push(input.clone());
         match input.next_token() {
             None => ListProtectedResourcesOutput::builder()
-                .results(protected("arn:aws:dynamodb:eu-west-1:123456789012:table/a", 1_795_316_400_123))
+                .results(protected(
+                    "arn:aws:dynamodb:eu-west-1:123456789012:table/a",
+                    1_795_316_400_123,
+                ))
                 // An entry without a time names no backup: left out.
-                .results(ProtectedResource::builder().resource_arn("arn:aws:dynamodb:eu-west-1:123456789012:table/x").build())
+                .results(
+                    ProtectedResource::builder()
+                        .resource_arn("arn:aws:dynamodb:eu-west-1:123456789012:table/x")
+                        .build(),
+                )
                 .next_token("page-2")
                 .build(),
             Some(_) => ListProtectedResourcesOutput::builder()
@@ -435,7 +442,10 @@ async fn list_protected_resources_asks_for_full_pages_and_passes_the_token_on() 
     assert_eq!(last.next, None, "an empty token ends the listing");
     let asked = asked.lock().unwrap();
     assert_eq!(
-        asked.iter().map(|i| (i.max_results(), i.next_token())).collect::<Vec<_>>(),
+        asked
+            .iter()
+            .map(|i| (i.max_results(), i.next_token()))
+            .collect::<Vec<_>>(),
         [(Some(1_000), None), (Some(1_000), Some("page-2"))]
     );
 }
@@ -471,11 +481,19 @@ async fn list_backup_jobs_asks_for_the_jobs_created_since_the_cutoff_only() {
     assert_eq!(job.job.created, Timestamp::from_millis(1_795_316_400_000));
     let asked = asked.lock().unwrap();
     let input = &asked[0];
-    assert_eq!(input.by_created_after(), Some(&DateTime::from_millis(1_795_244_400_000)));
+    assert_eq!(
+        input.by_created_after(),
+        Some(&DateTime::from_millis(1_795_244_400_000))
+    );
     assert_eq!((input.max_results(), input.next_token()), (Some(1_000), Some("t")));
     // No other filter: every job of the account since the cutoff.
     assert_eq!(
-        (input.by_state(), input.by_resource_arn(), input.by_backup_vault_name(), input.by_resource_type()),
+        (
+            input.by_state(),
+            input.by_resource_arn(),
+            input.by_backup_vault_name(),
+            input.by_resource_type()
+        ),
         (None, None, None, None)
     );
 }

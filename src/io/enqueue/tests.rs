@@ -165,7 +165,9 @@ async fn an_entry_refused_every_time_stops_the_fan_out_saying_what_was_enqueued(
     // The first batch, and 9 of the second's 10 messages on their retry.
     assert_eq!(fan.enqueued, 190);
     assert!(
-        error.to_string().contains("190 request(s) in 19 message(s) were enqueued"),
+        error
+            .to_string()
+            .contains("190 request(s) in 19 message(s) were enqueued"),
         "{error}"
     );
     assert_eq!(queue.batches.lock().unwrap().len(), 1 + ENTRY_ATTEMPTS as usize);
@@ -189,11 +191,11 @@ async fn a_sender_fault_is_not_retried_and_a_failed_call_stops_at_once() {
     assert_eq!(queue.batches.lock().unwrap().len(), 1);
 
     let queue = Arc::new(Recorder::default());
-    queue
-        .script
-        .lock()
-        .unwrap()
-        .push_back(Err(Failure::aws("AWS.SimpleQueueService.NonExistentQueue", "no queue", false)));
+    queue.script.lock().unwrap().push_back(Err(Failure::aws(
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "no queue",
+        false,
+    )));
     let mut fan = fan_to(&queue);
     fan.push(&request(0)).await.unwrap();
     let error = fan.finish().await.unwrap_err();
@@ -348,7 +350,9 @@ async fn no_batch_is_sent_too_close_to_the_deadline() {
     assert_eq!(error.error_type(), "DeadlineExceeded");
     assert_eq!(fan.enqueued, 100);
     assert!(
-        error.to_string().contains("100 request(s) in 10 message(s) were enqueued"),
+        error
+            .to_string()
+            .contains("100 request(s) in 10 message(s) were enqueued"),
         "{error}"
     );
     assert_eq!(queue.batches.lock().unwrap().len(), 1);

@@ -36,7 +36,10 @@ async fn get_resources_is_sent_the_filters_the_page_size_and_the_token() {
         tag_filters: vec![("stage".into(), vec!["prod".into()]), ("team".into(), vec![])],
         resource_types: vec!["dynamodb".into()],
     };
-    let page = TaggingApi::new(client).page(&filters, Some("page-2".into())).await.unwrap();
+    let page = TaggingApi::new(client)
+        .page(&filters, Some("page-2".into()))
+        .await
+        .unwrap();
 
     assert_eq!(
         page,

@@ -45,9 +45,15 @@ async fn files_read_what_the_cli_prints_and_filter_jobs_by_creation() {
     let files = ListingFiles::parse(&protected.to_string(), Some(&jobs.to_string()), NOW).unwrap();
     let page = files.protected(None).await.unwrap();
     assert_eq!(page.next, None);
-    assert_eq!(page.items[0].last_backup, Timestamp::from_millis(NOW.millis() - 3 * HOUR));
+    assert_eq!(
+        page.items[0].last_backup,
+        Timestamp::from_millis(NOW.millis() - 3 * HOUR)
+    );
     assert!(page.items[0].vault.is_some() && page.items[1].vault.is_none());
-    assert_eq!(page.items[1].last_backup, Timestamp::from_millis(NOW.millis() - 48 * HOUR));
+    assert_eq!(
+        page.items[1].last_backup,
+        Timestamp::from_millis(NOW.millis() - 48 * HOUR)
+    );
     let listed = files.jobs(NOW.hours_before(26), None).await.unwrap();
     assert_eq!(listed.items.len(), 1, "only the jobs created since the cutoff");
     assert_eq!(
@@ -90,5 +96,8 @@ fn a_file_of_another_shape_says_what_was_expected() {
         NOW,
     )
     .unwrap_err();
-    assert!(error.contains("arn:aws:s3:::a") && error.contains("not a time"), "{error}");
+    assert!(
+        error.contains("arn:aws:s3:::a") && error.contains("not a time"),
+        "{error}"
+    );
 }

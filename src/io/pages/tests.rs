@@ -144,7 +144,9 @@ async fn a_wait_given_up_loses_no_page() {
     });
     let mut pages = walk(Arc::clone(&listing), far());
     // Given up before the first page came (as a `select!` may give it up).
-    assert!(tokio::time::timeout(Duration::from_millis(10), pages.next()).await.is_err());
+    assert!(tokio::time::timeout(Duration::from_millis(10), pages.next())
+        .await
+        .is_err());
     let (items, stop) = drain(&mut pages).await;
     assert_eq!((items, stop), ((0..6).collect::<Vec<_>>(), None));
     assert_eq!(listing.asked.lock().unwrap().len(), 2, "each page asked for once");

@@ -158,13 +158,20 @@ fn a_failed_job_fails_the_event_with_the_first_failures_code_naming_every_failed
     let failed = |n, code: &str| JobResult::unsent(job(n), Outcome::Failed(Failure::aws(code, "no", false)));
     let error = of(report(
         Kind::List,
-        vec![started(0), failed(1, "ResourceNotFoundException"), failed(2, "AccessDeniedException")],
+        vec![
+            started(0),
+            failed(1, "ResourceNotFoundException"),
+            failed(2, "AccessDeniedException"),
+        ],
     ))
     .unwrap_err();
     assert_eq!(error.error_type(), "ResourceNotFoundException");
     let text = error.to_string();
     assert!(text.starts_with("2 of 3 requests failed: Jobs[1]"), "{text}");
-    assert!(text.contains("Jobs[2]") && text.contains("token-2") && text.contains("1 started"), "{text}");
+    assert!(
+        text.contains("Jobs[2]") && text.contains("token-2") && text.contains("1 started"),
+        "{text}"
+    );
     assert!(!text.contains(SECRET));
     let error = of(report(Kind::EventBridge, vec![failed(0, "ThrottlingException")])).unwrap_err();
     assert!(error.to_string().contains("detail request 0"), "{error}");

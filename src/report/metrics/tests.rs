@@ -20,7 +20,10 @@ const NOW_MS: u64 = 1_795_316_400_123;
 
 fn result(outcome: Outcome) -> JobResult {
     let request = json!({ "ResourceArn": RESOURCE });
-    JobResult::unsent(validate(&request, &[], &defaults(), "token-1").expect("a valid request"), outcome)
+    JobResult::unsent(
+        validate(&request, &[], &defaults(), "token-1").expect("a valid request"),
+        outcome,
+    )
 }
 
 fn started() -> Outcome {
@@ -47,10 +50,7 @@ fn report(kind: Kind) -> Report {
 }
 
 fn with_jobs(kind: Kind, jobs: Vec<JobResult>) -> Report {
-    Report {
-        jobs,
-        ..report(kind)
-    }
+    Report { jobs, ..report(kind) }
 }
 
 fn outcome(kind: JobKind, state: FinalState) -> Report {
@@ -115,7 +115,12 @@ fn audit(verdict: Verdict, remediated: usize, sent: bool) -> Report {
 }
 
 fn emitter() -> Emitter {
-    Emitter::new(DEFAULT_NAMESPACE, DEFAULT_FUNCTION_NAME, "INFO", Sink::Memory(Arc::default()))
+    Emitter::new(
+        DEFAULT_NAMESPACE,
+        DEFAULT_FUNCTION_NAME,
+        "INFO",
+        Sink::Memory(Arc::default()),
+    )
 }
 
 fn names(tally: &Tally) -> Vec<&'static str> {
@@ -123,7 +128,11 @@ fn names(tally: &Tally) -> Vec<&'static str> {
 }
 
 fn value(tally: &Tally, name: &str) -> Option<u64> {
-    tally.metrics().into_iter().find(|(n, _, _)| *n == name).map(|(_, v, _)| v)
+    tally
+        .metrics()
+        .into_iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, v, _)| v)
 }
 
 /// The rules of the embedded metric format specification that a document can break.
@@ -188,14 +197,22 @@ fn results_count_started_and_failed_jobs_and_a_dry_run_neither() {
         ],
     ));
     assert_eq!(value(&tally, "JobsStarted"), Some(2));
-    assert_eq!(value(&tally, "JobsFailed"), Some(2), "an AWS error and a job not started in time");
+    assert_eq!(
+        value(&tally, "JobsFailed"),
+        Some(2),
+        "an AWS error and a job not started in time"
+    );
 }
 
 #[test]
 fn a_refused_event_is_counted_once_and_a_stopped_one_not() {
     let tally = Tally::default();
     for _ in 0..2 {
-        tally.record(&Report::refused(Kind::List, report(Kind::List).source, Error::invalid("Jobs", "is empty")));
+        tally.record(&Report::refused(
+            Kind::List,
+            report(Kind::List).source,
+            Error::invalid("Jobs", "is empty"),
+        ));
     }
     assert_eq!(value(&tally, "EventsRejected"), Some(2));
     assert_eq!(value(&tally, "JobsFailed"), Some(0), "its requests are not failed jobs");
@@ -204,7 +221,11 @@ fn a_refused_event_is_counted_once_and_a_stopped_one_not() {
         ..report(Kind::Selection)
     };
     tally.record(&stopped);
-    assert_eq!(value(&tally, "EventsRejected"), Some(2), "a listing that failed is no refusal");
+    assert_eq!(
+        value(&tally, "EventsRejected"),
+        Some(2),
+        "a listing that failed is no refusal"
+    );
 }
 
 #[test]
@@ -212,7 +233,11 @@ fn messages_failed_appears_for_an_sqs_batch_only() {
     let tally = Tally::default();
     assert_eq!(value(&tally, "MessagesFailed"), None);
     tally.batch(0);
-    assert_eq!(value(&tally, "MessagesFailed"), Some(0), "a batch without failures says 0");
+    assert_eq!(
+        value(&tally, "MessagesFailed"),
+        Some(0),
+        "a batch without failures says 0"
+    );
     tally.batch(3);
     assert_eq!(value(&tally, "MessagesFailed"), Some(3));
 }
@@ -232,12 +257,24 @@ fn selection_counts_appear_once_a_selection_is_handled_and_a_dry_run_enqueues_no
 fn outcomes_are_counted_by_kind_and_success_and_all_four_appear_together() {
     let tally = Tally::default();
     tally.record(&with_jobs(Kind::List, vec![]));
-    assert!(!names(&tally).contains(&"BackupJobsCompleted"), "no outcome event, no outcome metrics");
+    assert!(
+        !names(&tally).contains(&"BackupJobsCompleted"),
+        "no outcome event, no outcome metrics"
+    );
 
     let tally = Tally::default();
     tally.record(&report(Kind::CopyStateChange));
-    for name in ["BackupJobsCompleted", "BackupJobsFailed", "CopyJobsCompleted", "CopyJobsFailed"] {
-        assert_eq!(value(&tally, name), Some(0), "a skipped state change still reports {name}, at 0");
+    for name in [
+        "BackupJobsCompleted",
+        "BackupJobsFailed",
+        "CopyJobsCompleted",
+        "CopyJobsFailed",
+    ] {
+        assert_eq!(
+            value(&tally, name),
+            Some(0),
+            "a skipped state change still reports {name}, at 0"
+        );
     }
 
     let tally = Tally::default();
@@ -254,7 +291,11 @@ fn outcomes_are_counted_by_kind_and_success_and_all_four_appear_together() {
         tally.record(&outcome(kind, state));
     }
     assert_eq!(value(&tally, "BackupJobsCompleted"), Some(1));
-    assert_eq!(value(&tally, "BackupJobsFailed"), Some(4), "FAILED, ABORTED, EXPIRED and PARTIAL");
+    assert_eq!(
+        value(&tally, "BackupJobsFailed"),
+        Some(4),
+        "FAILED, ABORTED, EXPIRED and PARTIAL"
+    );
     assert_eq!(value(&tally, "CopyJobsCompleted"), Some(2));
     assert_eq!(value(&tally, "CopyJobsFailed"), Some(1));
 }
@@ -274,7 +315,10 @@ fn a_completed_backup_that_starts_its_copy_counts_both() {
 fn an_audit_reports_its_five_metrics_and_a_dry_run_remediates_nothing() {
     let tally = Tally::default();
     tally.record(&with_jobs(Kind::List, vec![]));
-    assert!(!names(&tally).contains(&"ResourcesAudited"), "no audit, no audit metrics");
+    assert!(
+        !names(&tally).contains(&"ResourcesAudited"),
+        "no audit, no audit metrics"
+    );
     let verdict = Verdict {
         audited: 10,
         protected: 6,
@@ -289,7 +333,11 @@ fn an_audit_reports_its_five_metrics_and_a_dry_run_remediates_nothing() {
     assert_eq!(value(&tally, "ResourcesInProgress"), Some(1));
     assert_eq!(value(&tally, "ResourcesRemediated"), Some(2));
     assert_eq!(value(&tally, "OldestBackupAge"), Some(90_000));
-    let unit = tally.metrics().into_iter().find(|(n, _, _)| *n == "OldestBackupAge").map(|(_, _, u)| u);
+    let unit = tally
+        .metrics()
+        .into_iter()
+        .find(|(n, _, _)| *n == "OldestBackupAge")
+        .map(|(_, _, u)| u);
     assert_eq!(unit, Some(Unit::Seconds));
 
     let dry = Tally::default();
@@ -300,7 +348,11 @@ fn an_audit_reports_its_five_metrics_and_a_dry_run_remediates_nothing() {
         ..Verdict::default()
     };
     dry.record(&audit(verdict, 1, false));
-    assert_eq!(value(&dry, "ResourcesRemediated"), Some(0), "a dry run starts and sends nothing");
+    assert_eq!(
+        value(&dry, "ResourcesRemediated"),
+        Some(0),
+        "a dry run starts and sends nothing"
+    );
     assert_eq!(value(&dry, "OldestBackupAge"), None, "no audited resource had a backup");
     assert_eq!(value(&dry, "ResourcesAudited"), Some(1));
 }
@@ -384,7 +436,8 @@ fn the_document_follows_the_embedded_metric_format() {
 
 #[test]
 fn the_namespace_function_name_and_level_are_the_emitters() {
-    let document = Emitter::new("Team/Backups", "prod-trigger", "ERROR", Sink::Stdout).document(&Tally::default(), "r", NOW_MS);
+    let document =
+        Emitter::new("Team/Backups", "prod-trigger", "ERROR", Sink::Stdout).document(&Tally::default(), "r", NOW_MS);
     assert_eq!(document["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Team/Backups");
     assert_eq!(document["FunctionName"], "prod-trigger");
     assert_eq!(document["level"], "ERROR");
