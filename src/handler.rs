@@ -3,23 +3,28 @@
 //! report finished into log lines, metrics and an answer; the invocation's metrics
 //! line is written last.
 
+mod app;
 mod sqs;
 
+pub use app::{App, Clock};
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::app::App;
-use crate::command::{Command, Context, Rejected, EXPECTED};
+use crate::command::context::{Context, Rejected};
+use crate::command::{Command, EXPECTED};
 use crate::core::error::Error;
 use crate::core::time::Timestamp;
 use crate::core::token::Origin;
 use crate::io::send::{Deadline, Limits};
 use crate::report::answer::Answer;
+use crate::report::finish::finish;
 use crate::report::metrics::Tally;
-use crate::report::{self, At, Kind};
+use crate::report::{At, Kind, Report};
 
 /// What Lambda says of one invocation.
 #[derive(Debug, Clone)]
@@ -96,6 +101,13 @@ pub async fn handle(app: &Arc<App>, event: Value, invocation: &Invocation) -> Re
     answer
 }
 
+static COLD: AtomicBool = AtomicBool::new(true);
+
+/// True for the first invocation of this process, false after.
+fn take_cold_start() -> bool {
+    COLD.swap(false, Ordering::Relaxed)
+}
+
 /// One invocation (or one SQS message of it) in progress: what every step needs.
 #[derive(Clone)]
 struct Run {
@@ -115,7 +127,7 @@ impl Run {
             app,
             invocation,
             began: Instant::now(),
-            cold_start: crate::logging::take_cold_start(),
+            cold_start: take_cold_start(),
         }
     }
 
@@ -176,14 +188,14 @@ impl Run {
         self.finish(report, origin, began)
     }
 
-    fn finish(&self, report: report::Report, origin: Origin<'_>, began: Instant) -> Result<Answer, Error> {
+    fn finish(&self, report: Report, origin: Origin<'_>, began: Instant) -> Result<Answer, Error> {
         let at = At {
             origin,
             duration: began.elapsed(),
             // The cold-start flag goes on the line of a whole event, not on a message's.
             cold_start: origin.message_id.is_none().then_some(self.cold_start),
         };
-        report::finish(report, at, &self.invocation.tally)
+        finish(report, at, &self.invocation.tally)
     }
 }
 

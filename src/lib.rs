@@ -5,9 +5,8 @@
 //! runs it, and finishes the [`report::Report`] every command returns into log
 //! lines, the metrics line and the answer. Commands do their I/O through the
 //! adapters of [`io`] and decide with the pure [`core`]. [`main`](../bootstrap/index.html),
-//! [`local`], [`app`], [`settings`] and [`logging`] wire it all together.
+//! [`local`], [`wiring`], [`settings`] and [`logging`] wire it all together.
 
-pub mod app;
 pub mod command;
 pub mod core;
 pub mod handler;
@@ -16,3 +15,4 @@ pub mod local;
 pub mod logging;
 pub mod report;
 pub mod settings;
+pub mod wiring;

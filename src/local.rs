@@ -25,9 +25,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::app::{aws_io, App, Clock};
 use crate::core::time::Timestamp;
 use crate::handler::{self, Invocation};
+use crate::handler::{App, Clock};
 use crate::io::inventory::ResourceFile;
 use crate::io::listings::ListingFiles;
 use crate::io::sdk;
@@ -35,6 +35,7 @@ use crate::io::send::Deadline;
 use crate::report::answer::diagnostic;
 use crate::report::metrics::Sink;
 use crate::settings::Settings;
+use crate::wiring::{app, aws_io};
 
 pub const USAGE: &str = "usage: bootstrap invoke EVENT.json [--dry-run] [--env-vars ENV.json] [--resources FILE]\n\
     \x20      [--protected-resources FILE] [--backup-jobs FILE] [--now TIME]\n\
@@ -180,9 +181,7 @@ pub async fn invoke(args: &[String]) -> ExitCode {
         }
     }
     // The metrics line goes with the log lines, to stderr: stdout holds the answer only.
-    let app = App::new(&settings, io)
-        .with_metrics_sink(Sink::Stderr)
-        .with_clock(clock);
+    let app = app(&settings, io).with_metrics_sink(Sink::Stderr).with_clock(clock);
     run(app, event, &invocation).await
 }
 

@@ -5,8 +5,6 @@
 //! and a panic hook that logs where, never what. The lines themselves are written
 //! by `report::log`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use tracing::error;
 use tracing_subscriber::filter::{EnvFilter, FilterExt, LevelFilter, Targets};
 use tracing_subscriber::fmt::MakeWriter;
@@ -107,13 +105,6 @@ pub fn install_panic_hook() {
             "panic in backup-trigger"
         );
     }));
-}
-
-static COLD: AtomicBool = AtomicBool::new(true);
-
-/// True for the first invocation of this process, false after.
-pub fn take_cold_start() -> bool {
-    COLD.swap(false, Ordering::Relaxed)
 }
 
 #[cfg(test)]

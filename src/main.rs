@@ -4,12 +4,13 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use backup_trigger::app::{aws_io, App};
 use backup_trigger::core::error::Error;
+use backup_trigger::handler::App;
 use backup_trigger::handler::{self, Invocation};
 use backup_trigger::io::sdk;
 use backup_trigger::report::answer::diagnostic;
 use backup_trigger::settings::Settings;
+use backup_trigger::wiring::{app, aws_io};
 use backup_trigger::{local, logging};
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
@@ -58,7 +59,7 @@ async fn serve() -> ExitCode {
     };
     // One configuration for every client, built once, before the first event.
     let config = sdk::config_loader(settings.retry_set_by_user).load().await;
-    let app = App::new(&settings, aws_io(&config, &settings));
+    let app = app(&settings, aws_io(&config, &settings));
     match run(app).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -1,8 +1,8 @@
 //! The function's settings (docs/reference.md, "Settings"), read and checked once at
 //! start; the [`Defaults`] the core validates requests with are made from them.
 
+use crate::core::defaults::Defaults;
 use crate::core::request::rules;
-use crate::core::Defaults;
 use crate::io::rate::CallsPerSecond;
 use crate::report::metrics::{line_level, DEFAULT_FUNCTION_NAME, DEFAULT_NAMESPACE};
 

@@ -6,10 +6,10 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use backup_trigger::app::App;
 use backup_trigger::command::Command;
 use backup_trigger::core::request::Job;
 use backup_trigger::core::token::Origin;
+use backup_trigger::handler::App;
 use backup_trigger::handler::{self, Invocation};
 use backup_trigger::io::inventory::ResourceFile;
 use backup_trigger::io::listings::ListingFiles;
@@ -17,6 +17,7 @@ use backup_trigger::io::send::{Deadline, DryRun};
 use backup_trigger::io::Io;
 use backup_trigger::report::metrics::Sink;
 use backup_trigger::settings::Settings;
+use backup_trigger::wiring::app;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 use serde_json::{json, Map, Value};
@@ -68,7 +69,7 @@ fn dry_app(lines: &Arc<Mutex<Vec<String>>>) -> Arc<App> {
         queue: None,
         limiter: None,
     };
-    Arc::new(App::new(&settings(), io).with_metrics_sink(Sink::Memory(Arc::clone(lines))))
+    Arc::new(app(&settings(), io).with_metrics_sink(Sink::Memory(Arc::clone(lines))))
 }
 
 /// Names the parsers look for, so that random objects often look like events.

@@ -9,16 +9,16 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use crate::command::context::{Context, Rejected};
 use crate::command::jobs::{idempotency_key, MAX_JOBS};
 use crate::command::resolve::{listing_stopped, tagging_pages, Destination, Tally, TAGGING};
-use crate::command::{Context, Rejected};
 use crate::core::audit::{self as core_audit, Ledger};
+use crate::core::defaults::Defaults;
 use crate::core::error::{Error, Invalid};
 use crate::core::job::Outcome;
 use crate::core::selection::{self as core_selection, is_selection, parse};
 use crate::core::time::Timestamp;
 use crate::core::token::Origin;
-use crate::core::Defaults;
 use crate::io::listings::{ListedJob, Protected};
 use crate::io::pages::{Fetch, Pages, Stop};
 use crate::report::{Audited, Kind, Report};

@@ -5,11 +5,11 @@
 
 use serde_json::{Map, Value};
 
-use crate::command::{Context, Rejected};
+use crate::command::context::{Context, Rejected};
+use crate::core::defaults::Defaults;
 use crate::core::error::{quote_str, Error, Invalid};
 use crate::core::request::{kind_of, request_fields, rules, validate, Job};
 use crate::core::token::{Origin, SourceId};
-use crate::core::Defaults;
 use crate::io::send::send_all;
 use crate::report::{Kind, Report};
 

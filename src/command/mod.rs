@@ -4,6 +4,7 @@
 //! nothing. A new kind of work is a new file here, a variant and two match arms.
 
 pub mod audit;
+pub mod context;
 pub mod jobs;
 pub mod outcome;
 pub mod resolve;
@@ -13,17 +14,15 @@ use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::command::context::{Context, Rejected};
 use crate::core::audit::is_audit;
+use crate::core::defaults::Defaults;
 use crate::core::error::{cut, quote_str, Error};
 use crate::core::outcome::JobKind;
 use crate::core::request::{kind_of, request_fields};
 use crate::core::selection::is_selection;
 use crate::core::suggest::edit_distance;
-use crate::core::time::Timestamp;
 use crate::core::token::Origin;
-use crate::core::Defaults;
-use crate::io::send::{Deadline, Limits};
-use crate::io::Io;
 use crate::report::{Kind, Report};
 
 /// What an event asks for.
@@ -37,35 +36,6 @@ pub enum Command {
     Selection(selection::Selection),
     /// Check that what a selection matches is protected, and mend it.
     Audit(audit::Audit),
-}
-
-/// What a command runs with: the adapters, the invocation's limits and deadline,
-/// and the time it runs at.
-pub struct Context<'a> {
-    pub io: &'a Io,
-    pub limits: &'a Limits,
-    pub deadline: Deadline,
-    pub now: Timestamp,
-}
-
-/// An event that could not be read into a command: it starts nothing.
-#[derive(Debug)]
-pub struct Rejected {
-    /// What the event was, as far as it could be read.
-    pub kind: Kind,
-    pub error: Error,
-}
-
-impl Rejected {
-    pub fn new(kind: Kind, error: Error) -> Rejected {
-        Rejected { kind, error }
-    }
-
-    /// The report of the rejected event: it started nothing. Its source id is the
-    /// message id, else the request id.
-    pub fn report(self, origin: &Origin) -> Report {
-        Report::refused(self.kind, origin.fallback_source_id(), self.error)
-    }
 }
 
 /// What an event that is not one of ours is told.

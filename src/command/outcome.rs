@@ -5,12 +5,12 @@
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde_json::Value;
 
-use crate::command::{Context, Rejected};
+use crate::command::context::{Context, Rejected};
+use crate::core::defaults::Defaults;
 use crate::core::error::Error;
 use crate::core::outcome::{copy_job, decide, Decision, JobKind, JobOutcome};
 use crate::core::request::{kind_of, Job};
 use crate::core::token::{Origin, SourceId};
-use crate::core::Defaults;
 use crate::io::send::send_all;
 use crate::report::{Kind, Report};
 

@@ -6,13 +6,13 @@
 
 use serde_json::{Map, Value};
 
+use crate::command::context::{Context, Rejected};
 use crate::command::jobs::idempotency_key;
 use crate::command::resolve::{listing_stopped, tagging_pages, Destination, Tally, TAGGING};
-use crate::command::{Context, Rejected};
+use crate::core::defaults::Defaults;
 use crate::core::error::Error;
 use crate::core::selection::{self as core_selection, parse};
 use crate::core::token::Origin;
-use crate::core::Defaults;
 use crate::report::{Kind, Report};
 
 /// A validated selection, to back up what it matches.

@@ -1,7 +1,7 @@
 //! Values shared by the unit tests of the pure core.
 
+use crate::core::defaults::Defaults;
 use crate::core::error::Invalid;
-use crate::core::Defaults;
 
 pub const RESOURCE: &str = "arn:aws:ec2:eu-west-1:123456789012:volume/vol-0123456789abcdef0";
 pub const RECOVERY_POINT: &str = "arn:aws:ec2:eu-west-1::snapshot/snap-0123456789abcdef0";

@@ -11,9 +11,9 @@
 
 use serde_json::{Map, Value};
 
+use crate::core::defaults::Defaults;
 use crate::core::error::{quote_str, Error, Invalid};
 use crate::core::request::{rules, validate, Job};
-use crate::core::Defaults;
 
 pub const SOURCE: &str = "aws.backup";
 pub const BACKUP_JOB_STATE_CHANGE: &str = "Backup Job State Change";

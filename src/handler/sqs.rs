@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::Run;
-use crate::command::Rejected;
+use crate::command::context::Rejected;
 use crate::command::EXPECTED;
 use crate::core::error::Error;
 use crate::core::job::Failure;

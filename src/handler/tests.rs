@@ -8,11 +8,12 @@ use super::*;
 use crate::core::fixtures::{DESTINATION, ROLE};
 use crate::core::job::{Failure, Outcome, Started};
 use crate::core::request::Job;
+use crate::io::future::BoxFuture;
 use crate::io::inventory::ResourceFile;
 use crate::io::listings::ListingFiles;
 use crate::io::rate::{CallsPerSecond, Limiter};
 use crate::io::send::{DryRun, JobStarter};
-use crate::io::{BoxFuture, Io};
+use crate::io::Io;
 use crate::report::metrics::Sink;
 use crate::settings::Settings;
 
@@ -44,7 +45,7 @@ fn app_with(settings: &Settings, starter: Arc<dyn JobStarter>, limiter: Option<A
         queue: None,
         limiter,
     };
-    App::new(settings, io).with_metrics_sink(Sink::Memory(Arc::default()))
+    crate::wiring::app(settings, io).with_metrics_sink(Sink::Memory(Arc::default()))
 }
 
 fn json(answer: Answer) -> Value {

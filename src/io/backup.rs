@@ -13,11 +13,11 @@ use crate::core::audit::LastJob;
 use crate::core::job::{Failure, Outcome, Started};
 use crate::core::request::{BackupJob, CopyJob, Index, Job, Lifecycle};
 use crate::core::time::Timestamp;
+use crate::io::future::BoxFuture;
 use crate::io::listings::{ListedJob, Listings, Protected, PAGE_SIZE};
 use crate::io::pages::Page;
 use crate::io::sdk::failure;
 use crate::io::send::JobStarter;
-use crate::io::BoxFuture;
 
 /// Starts jobs with the AWS SDK (a client paced by the process's limiter: see
 /// `io::sdk::backup_client`).

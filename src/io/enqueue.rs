@@ -18,9 +18,9 @@ use crate::core::error::Error;
 use crate::core::job::Failure;
 use crate::core::request::Job;
 use crate::core::selection::DRY_RUN_SHOWN;
+use crate::io::future::BoxFuture;
 use crate::io::sdk::failure;
 use crate::io::send::Deadline;
-use crate::io::BoxFuture;
 
 /// Requests in one list message: a consumer's batch of 10 messages is then at most
 /// 100 calls, 20 s at AWS Backup's default 5 calls a second.

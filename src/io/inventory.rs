@@ -14,9 +14,9 @@ use serde::Deserialize;
 
 use crate::core::job::Failure;
 use crate::core::selection::{Pushdown, Resource};
+use crate::io::future::BoxFuture;
 use crate::io::pages::Page;
 use crate::io::sdk::failure;
-use crate::io::BoxFuture;
 
 /// Resources a page: the Tagging API's largest page.
 pub const PAGE_SIZE: i32 = 100;

@@ -14,8 +14,8 @@ use serde_json::Value;
 use crate::core::audit::LastJob;
 use crate::core::job::Failure;
 use crate::core::time::Timestamp;
+use crate::io::future::BoxFuture;
 use crate::io::pages::Page;
-use crate::io::BoxFuture;
 
 /// Items a page: the largest page both listings give.
 pub const PAGE_SIZE: i32 = 1_000;

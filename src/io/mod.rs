@@ -6,6 +6,7 @@
 
 pub mod backup;
 pub mod enqueue;
+pub mod future;
 pub mod inventory;
 pub mod listings;
 pub mod pages;
@@ -13,8 +14,6 @@ pub mod rate;
 pub mod sdk;
 pub mod send;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::io::enqueue::Queue;
@@ -22,9 +21,6 @@ use crate::io::inventory::Inventory;
 use crate::io::listings::Listings;
 use crate::io::rate::Limiter;
 use crate::io::send::JobStarter;
-
-/// A boxed future, so that the adapters' traits can be used as trait objects.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The adapters of one function instance.
 #[derive(Clone)]

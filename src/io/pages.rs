@@ -11,8 +11,8 @@ use tokio::time::timeout_at;
 
 use crate::core::error::Error;
 use crate::core::job::Failure;
+use crate::io::future::BoxFuture;
 use crate::io::send::Deadline;
-use crate::io::BoxFuture;
 
 /// One page of a listing, and where the next one starts (None: this was the last).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,8 +12,8 @@ use tokio::time::{timeout_at, Instant};
 use crate::core::error::Error;
 use crate::core::job::{Failure, JobResult, Outcome};
 use crate::core::request::Job;
+use crate::io::future::BoxFuture;
 use crate::io::rate::Limiter;
-use crate::io::BoxFuture;
 
 /// Starts one job. The AWS SDK in production; a dry run, or a fake in tests.
 pub trait JobStarter: Send + Sync + 'static {

@@ -1,8 +1,10 @@
 //! What one event (or one SQS message) came to, whatever the command: the
-//! [`Report`] every command returns, and [`finish`], the one place where a report
-//! becomes its log lines, its share of the invocation's metrics and its answer.
+//! [`Report`] every command returns, and [`finish::finish`], the one place where a
+//! report becomes its log lines ([`log`]), its share of the invocation's metrics
+//! ([`metrics`]) and its answer ([`answer`]).
 
 pub mod answer;
+pub mod finish;
 pub mod log;
 pub mod metrics;
 
@@ -14,8 +16,6 @@ use crate::core::job::{JobResult, Outcome};
 use crate::core::outcome::JobOutcome;
 use crate::core::time::Timestamp;
 use crate::core::token::{Origin, SourceId};
-use crate::report::answer::Answer;
-use crate::report::metrics::Tally;
 
 /// The kind of an event: the `kind` of its event line, and the shape of its answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,13 +144,4 @@ pub struct At<'a> {
     pub duration: Duration,
     /// On the line of a whole event; none on a message's line.
     pub cold_start: Option<bool>,
-}
-
-/// Writes the report's log lines, counts it in `tally`, and answers: the answer of
-/// a success, or the error of an event that failed (refused, stopped, or with a
-/// job that did not start).
-pub fn finish(report: Report, at: At<'_>, tally: &Tally) -> Result<Answer, Error> {
-    log::report(&report, at);
-    tally.record(&report);
-    answer::of(report)
 }

@@ -5,10 +5,10 @@
 //! order, finds the same and asks for the same backups with the same tokens.
 
 use backup_trigger::core::audit::{Audit, LastJob, Ledger, Verdict};
+use backup_trigger::core::defaults::Defaults;
 use backup_trigger::core::selection::parse;
 use backup_trigger::core::time::Timestamp;
 use backup_trigger::core::token::{SourceId, SourceKind};
-use backup_trigger::core::Defaults;
 use proptest::prelude::*;
 use serde_json::json;
 

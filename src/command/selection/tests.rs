@@ -6,21 +6,23 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::app::App;
 use crate::core::error::Error;
 use crate::core::job::{Failure, Outcome, Started};
 use crate::core::request::Job;
 use crate::core::selection::{Pushdown, Resource};
 use crate::core::token::{SourceId, SourceKind};
+use crate::handler::App;
 use crate::handler::{handle, Invocation};
 use crate::io::enqueue::{Enqueuer, Entry, EntryFailure, Queue as QueueOf};
+use crate::io::future::BoxFuture;
 use crate::io::inventory::Inventory;
 use crate::io::listings::ListingFiles;
 use crate::io::pages::Page;
 use crate::io::send::{Deadline, DryRun, JobStarter};
-use crate::io::{BoxFuture, Io};
+use crate::io::Io;
 use crate::report::metrics::{Sink, Unit};
 use crate::settings::Settings;
+use crate::wiring::app;
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/Backup";
 const QUEUE_URL: &str = "https://sqs.eu-west-1.amazonaws.com/123456789012/requests";
@@ -180,7 +182,7 @@ fn setup(pages: Pages, queue: Queue, queue_url: Option<&str>, dry_run: bool) -> 
         limiter: None,
     };
     Setup {
-        app: Arc::new(App::new(&settings, io).with_metrics_sink(Sink::Memory(Arc::default()))),
+        app: Arc::new(app(&settings, io).with_metrics_sink(Sink::Memory(Arc::default()))),
         pages,
         queue,
         starter,

@@ -4,11 +4,11 @@
 use serde_json::{json, Value};
 
 use super::*;
+use crate::core::defaults::Defaults;
 use crate::core::error::Invalid;
 use crate::core::fixtures::{
     allowing, assert_says, at, defaults, DESTINATION, OTHER_DESTINATION, RECOVERY_POINT, RESOURCE, ROLE,
 };
-use crate::core::Defaults;
 
 const OTHER_ROLE: &str = "arn:aws:iam::123456789012:role/service-role/OtherRole";
 const AIR_GAPPED: &str = "arn:aws:backup:eu-west-1:123456789012:backup-vault:AirGapped";

@@ -10,9 +10,9 @@ use super::{
     kind_of, request_fields, rules, Action, BackupJob, CopyJob, Index, Job, Lifecycle, Tags, BACKUP_FIELDS,
     COPY_FIELDS, LIFECYCLE_FIELDS,
 };
+use crate::core::defaults::Defaults;
 use crate::core::error::{quote, quote_str, Invalid};
 use crate::core::suggest::closest;
-use crate::core::Defaults;
 
 /// Turns one request object into a [`Job`], or says every way in which it is wrong.
 ///

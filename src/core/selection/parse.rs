@@ -3,11 +3,11 @@
 
 use serde_json::{Map, Value};
 
+use crate::core::defaults::Defaults;
 use crate::core::error::{quote_str, Error, Invalid};
 use crate::core::request::{kind_of, rules, validate, BackupJob, Job};
 use crate::core::selection::{Condition, Operator, Pattern, Selection};
 use crate::core::token::SourceId;
-use crate::core::Defaults;
 
 /// At most this many patterns in each of `Resources` and `NotResources`.
 pub const MAX_PATTERNS: usize = 500;

@@ -4,10 +4,10 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 
 use super::*;
+use crate::core::defaults::Defaults;
 use crate::core::error::Error;
 use crate::core::fixtures::{defaults, ROLE};
 use crate::core::token::SourceKind;
-use crate::core::Defaults;
 
 const TABLE: &str = "arn:aws:dynamodb:eu-west-1:123456789012:table/orders";
 const SCRATCH: &str = "arn:aws:dynamodb:eu-west-1:123456789012:table/scratch-1";

@@ -13,8 +13,8 @@ use aws_smithy_mocks::{mock, mock_client, RuleMode};
 use serde_json::json;
 
 use super::*;
+use crate::core::defaults::Defaults;
 use crate::core::request::validate;
-use crate::core::Defaults;
 use crate::io::rate::Limiter;
 use crate::io::sdk::{config_loader, RateFeedback, ATTEMPT_TIMEOUT, CONNECT_TIMEOUT, DEFAULT_MAX_ATTEMPTS};
 

@@ -40,7 +40,7 @@ fn walk(listing: Arc<Listing>, deadline: Deadline) -> Pages<usize> {
                 items: (page * 3..page * 3 + 3).collect(),
                 next: (page + 1 < listing.pages).then(|| (page + 1).to_string()),
             })
-        }) as BoxFuture<'static, _>
+        }) as crate::io::future::BoxFuture<'static, _>
     });
     Pages::new(fetch, deadline)
 }

@@ -4,9 +4,9 @@ use std::sync::Mutex;
 use serde_json::json;
 
 use super::*;
+use crate::core::defaults::Defaults;
 use crate::core::job::Started;
 use crate::core::request::validate;
-use crate::core::Defaults;
 use crate::io::rate::CallsPerSecond;
 
 fn job(resource: &str) -> Job {
