@@ -171,7 +171,8 @@ pub async fn invoke(args: &[String]) -> ExitCode {
         let jobs = beside_dry(&args.backup_jobs, JOBS_FILE);
         match ListingFiles::open(&path, jobs.as_deref(), clock.now()) {
             Ok(listings) => {
-                tracing::info!(protected_resources_file = %path.display(), backup_jobs_file = ?jobs.as_deref().map(Path::display), "audits read their listings from these files");
+                let jobs_file = jobs.as_deref().map_or("none".into(), |j| j.display().to_string());
+                tracing::info!(protected_resources_file = %path.display(), backup_jobs_file = jobs_file.as_str(), "audits read their listings from these files");
                 io.listings = Arc::new(listings);
             }
             Err(e) => {

@@ -9,7 +9,7 @@ mod tagging;
 use std::path::Path;
 use std::time::Duration;
 
-use harness::{Answer, FakeBackup, FakeLambda, Function, Output, Recorded, Reply};
+use harness::{listings, Answer, FakeBackup, FakeLambda, Function, Output, Recorded, Reply};
 use serde_json::{json, Value};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/service-role/AWSBackupDefaultServiceRole";
@@ -56,6 +56,54 @@ impl Setup {
 fn sample(name: &str) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("events").join(name);
     serde_json::from_str(&std::fs::read_to_string(&path).expect("read sample event")).expect("sample is JSON")
+}
+
+/// An age in the sample listings' own terms: `now-3h`, `now-2d`, `now-90m`.
+fn sample_age(text: &str) -> Duration {
+    let ago = text.strip_prefix("now-").expect("a sample time relative to the run");
+    let (count, unit) = ago.split_at(ago.len() - 1);
+    let count: u64 = count.parse().unwrap();
+    Duration::from_secs(
+        count
+            * match unit {
+                "m" => 60,
+                "h" => 3_600,
+                "d" => 86_400,
+                other => panic!("unit {other}"),
+            },
+    )
+}
+
+/// Serves the sample listings of `events/local/` from the in-test AWS Backup, as an
+/// account that has them would answer.
+fn serve_sample_listings(backup: &FakeBackup) {
+    let protected = sample("local/protected-resources.json")["Results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| listings::Protected {
+            last_backup_vault_arn: r["LastBackupVaultArn"].as_str().map(str::to_owned),
+            ..listings::Protected::new(
+                r["ResourceArn"].as_str().unwrap(),
+                sample_age(r["LastBackupTime"].as_str().unwrap()),
+            )
+        })
+        .collect();
+    backup.set_protected_list(protected);
+    let jobs = sample("local/backup-jobs.json")["BackupJobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| {
+            listings::Job::new(
+                j["ResourceArn"].as_str().unwrap(),
+                j["State"].as_str().unwrap(),
+                sample_age(j["CreationDate"].as_str().unwrap()),
+                j["StatusMessage"].as_str(),
+            )
+        })
+        .collect();
+    backup.set_job_list(jobs);
 }
 
 fn backup_request(resource: &str) -> Value {
@@ -109,6 +157,7 @@ fn tokens(recorded: &[Recorded]) -> Vec<String> {
 #[tokio::test]
 async fn every_sample_event_runs_end_to_end() {
     let expected: &[(&str, usize)] = &[
+        ("audit.json", 2),
         ("backup-job-completed.json", 1),
         ("backup-job-failed.json", 0),
         ("copy-job-completed.json", 0),
@@ -136,9 +185,11 @@ async fn every_sample_event_runs_end_to_end() {
         "every sample event has a case here"
     );
 
-    // The selections find the sample resources through a local Tagging API.
+    // The selections find the sample resources through a local Tagging API, and
+    // the audit the sample listings in the in-test AWS Backup.
     let tagging = tagging::FakeTagging::from_listing(&sample(RESOURCES)).await;
     let setup = Setup::start(&[("AWS_ENDPOINT_URL_RESOURCE_GROUPS_TAGGING_API", &tagging.endpoint)]).await;
+    serve_sample_listings(&setup.backup);
     for (file, calls) in expected {
         setup.backup.clear();
         let answer = setup.lambda.invoke(&sample(file)).await;
@@ -185,6 +236,43 @@ async fn every_sample_event_runs_end_to_end() {
                 );
                 assert_eq!(recorded[0].body["SourceBackupVaultName"], "Default");
                 assert_eq!(recorded[0].body["DestinationBackupVaultArn"], COPY_DESTINATION);
+            }
+            "audit.json" => {
+                let r = answer.response();
+                assert_eq!(
+                    r["Audit"],
+                    json!({ "Name": "nightly-prod", "Found": 8, "Matched": 5, "Unsupported": 1, "Audited": 4,
+                            "Protected": 1, "InProgress": 1, "Unprotected": 2, "Remediated": 2,
+                            "Enqueued": 0, "Messages": 0 })
+                );
+                let findings: Vec<&str> = r["Findings"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|f| f["ResourceArn"].as_str().unwrap())
+                    .collect();
+                assert_eq!(
+                    findings,
+                    [
+                        "arn:aws:s3:::example-invoices",
+                        "arn:aws:rds:eu-west-1:123456789012:db:billing",
+                        "arn:aws:ec2:eu-west-1:123456789012:volume/vol-0a1b2c3d4e5f67890",
+                    ],
+                    "never backed up first, then the oldest; the one in progress is listed too"
+                );
+                let mut remediated: Vec<&str> = recorded
+                    .iter()
+                    .map(|r| r.body["ResourceArn"].as_str().unwrap())
+                    .collect();
+                remediated.sort();
+                assert_eq!(
+                    remediated,
+                    [
+                        "arn:aws:rds:eu-west-1:123456789012:db:billing",
+                        "arn:aws:s3:::example-invoices"
+                    ],
+                    "the unprotected ones, not the one in progress"
+                );
             }
             "backup-job-failed.json" | "copy-job-completed.json" | "copy-job-failed.json" => {
                 let r = answer.response();
