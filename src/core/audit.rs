@@ -257,7 +257,7 @@ impl Ledger {
             });
         }
         verdict.findings.sort_by(|a, b| {
-            let key = |f: &Finding| (f.last_backup.as_ref().map(|b| b.at), f.arn.clone());
+            let key = |f: &Finding| (f.last_backup.as_ref().map(|b| b.at), f.arn.as_str());
             key(a).cmp(&key(b))
         });
         if audit.remediate {

@@ -146,7 +146,9 @@ fn audit(audited: &Audited, selection: Option<&Resolved>, source: &SourceId, at:
             )
         };
     }
-    if verdict.unprotected > 0 {
+    // A warning when something is unprotected, or when the selection audits nothing
+    // (its tags or patterns may be wrong: an audit of nothing finds nothing).
+    if verdict.unprotected > 0 || verdict.audited == 0 {
         line!(warn)
     } else {
         line!(info)
