@@ -256,10 +256,10 @@ impl Ledger {
                 remediate: false,
             });
         }
-        verdict.findings.sort_by(|a, b| {
-            let key = |f: &Finding| (f.last_backup.as_ref().map(|b| b.at), f.arn.as_str());
-            key(a).cmp(&key(b))
-        });
+        fn key(f: &Finding) -> (Option<Timestamp>, &str) {
+            (f.last_backup.as_ref().map(|b| b.at), &f.arn)
+        }
+        verdict.findings.sort_by(|a, b| key(a).cmp(&key(b)));
         if audit.remediate {
             for finding in verdict
                 .findings

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use tracing::{error, info, warn};
+use tracing::{error, info, warn, Level};
 
 use crate::core::audit::Finding;
 use crate::core::error::Error;
@@ -15,6 +15,18 @@ use crate::core::outcome::JobOutcome;
 use crate::core::request::Job;
 use crate::core::token::{Origin, SourceId};
 use crate::report::{At, Audited, Kind, Report, Resolved};
+
+/// One line at a level chosen at run time: `tracing` fixes an event's level at
+/// compile time, so each level gets its own expansion of the same line.
+macro_rules! line {
+    ($level:expr, $($line:tt)*) => {
+        match $level {
+            Level::ERROR => tracing::event!(Level::ERROR, $($line)*),
+            Level::WARN => tracing::event!(Level::WARN, $($line)*),
+            _ => tracing::event!(Level::INFO, $($line)*),
+        }
+    };
+}
 
 /// Writes every line of `report`, in order: the job's outcome, the unsupported
 /// resources, the requests, the unprotected resources, the selection or audit,
@@ -124,35 +136,32 @@ fn unprotected(finding: &Finding, audited: &Audited, source: &SourceId, at: Orig
 fn audit(audited: &Audited, selection: Option<&Resolved>, source: &SourceId, at: Origin) {
     let verdict = &audited.verdict;
     let resolved = selection.cloned().unwrap_or_default();
-    macro_rules! line {
-        ($level:ident) => {
-            $level!(
-                selection_name = resolved.name.as_deref(),
-                found = resolved.found,
-                matched = resolved.matched,
-                unsupported = resolved.unsupported,
-                audited = verdict.audited,
-                protected = verdict.protected,
-                in_progress = verdict.in_progress,
-                unprotected = verdict.unprotected,
-                remediated = audited.remediated,
-                enqueued = resolved.enqueued,
-                messages = resolved.messages,
-                oldest_backup_age_seconds = verdict.oldest_backup_age,
-                source_id = source.value.as_str(),
-                request_id = at.request_id,
-                message_id = at.message_id,
-                "audit"
-            )
-        };
-    }
     // A warning when something is unprotected, or when the selection audits nothing
     // (its tags or patterns may be wrong: an audit of nothing finds nothing).
-    if verdict.unprotected > 0 || verdict.audited == 0 {
-        line!(warn)
+    let level = if verdict.unprotected > 0 || verdict.audited == 0 {
+        Level::WARN
     } else {
-        line!(info)
-    }
+        Level::INFO
+    };
+    line!(
+        level,
+        selection_name = resolved.name.as_deref(),
+        found = resolved.found,
+        matched = resolved.matched,
+        unsupported = resolved.unsupported,
+        audited = verdict.audited,
+        protected = verdict.protected,
+        in_progress = verdict.in_progress,
+        unprotected = verdict.unprotected,
+        remediated = audited.remediated,
+        enqueued = resolved.enqueued,
+        messages = resolved.messages,
+        oldest_backup_age_seconds = verdict.oldest_backup_age,
+        source_id = source.value.as_str(),
+        request_id = at.request_id,
+        message_id = at.message_id,
+        "audit"
+    );
 }
 
 /// One line per request: what was asked, what AWS answered, how long it took.
@@ -245,45 +254,30 @@ fn outcome(outcome: &JobOutcome, source: &SourceId, at: Origin) {
     let backup_size_bytes = outcome.backup_size_bytes;
     let completion_date = outcome.completion_date.as_deref();
     let source_id = source.value.as_str();
-    if outcome.state.succeeded() {
-        info!(
-            kind,
-            job_id,
-            state,
-            status_message,
-            resource_arn,
-            resource_type,
-            vault,
-            source_vault_arn,
-            recovery_point_arn,
-            source_recovery_point_arn,
-            backup_size_bytes,
-            completion_date,
-            source_id,
-            request_id = at.request_id,
-            message_id = at.message_id,
-            "outcome"
-        )
+    let level = if outcome.state.succeeded() {
+        Level::INFO
     } else {
-        error!(
-            kind,
-            job_id,
-            state,
-            status_message,
-            resource_arn,
-            resource_type,
-            vault,
-            source_vault_arn,
-            recovery_point_arn,
-            source_recovery_point_arn,
-            backup_size_bytes,
-            completion_date,
-            source_id,
-            request_id = at.request_id,
-            message_id = at.message_id,
-            "outcome"
-        )
-    }
+        Level::ERROR
+    };
+    line!(
+        level,
+        kind,
+        job_id,
+        state,
+        status_message,
+        resource_arn,
+        resource_type,
+        vault,
+        source_vault_arn,
+        recovery_point_arn,
+        source_recovery_point_arn,
+        backup_size_bytes,
+        completion_date,
+        source_id,
+        request_id = at.request_id,
+        message_id = at.message_id,
+        "outcome"
+    );
 }
 
 /// What became of one event (or one SQS message), for its event line.
@@ -313,36 +307,22 @@ fn event(summary: &EventSummary, at: Origin) {
             } else {
                 "succeeded"
             };
-            if summary.failed > 0 {
-                warn!(
-                    kind = summary.kind,
-                    source_id,
-                    source_kind,
-                    requests = summary.requests,
-                    failed = summary.failed,
-                    outcome,
-                    request_id = at.request_id,
-                    message_id = at.message_id,
-                    cold_start = summary.cold_start,
-                    duration_ms,
-                    "event"
-                )
-            } else {
-                info!(
-                    kind = summary.kind,
-                    source_id,
-                    source_kind,
-                    requests = summary.requests,
-                    failed = summary.failed,
-                    outcome,
-                    skipped = summary.skipped,
-                    request_id = at.request_id,
-                    message_id = at.message_id,
-                    cold_start = summary.cold_start,
-                    duration_ms,
-                    "event"
-                )
-            }
+            let level = if summary.failed > 0 { Level::WARN } else { Level::INFO };
+            line!(
+                level,
+                kind = summary.kind,
+                source_id,
+                source_kind,
+                requests = summary.requests,
+                failed = summary.failed,
+                outcome,
+                skipped = summary.skipped,
+                request_id = at.request_id,
+                message_id = at.message_id,
+                cold_start = summary.cold_start,
+                duration_ms,
+                "event"
+            )
         }
         Some((error_type, message)) => error!(
             kind = summary.kind,
@@ -364,17 +344,18 @@ fn event(summary: &EventSummary, at: Origin) {
 /// One line per SQS batch.
 pub fn batch(messages: usize, failed: usize, fifo: bool, duration: Duration, cold_start: bool, request_id: &str) {
     let duration_ms = millis(duration);
-    if failed > 0 {
-        warn!(
-            kind = "sqs",
-            messages, failed, fifo, request_id, cold_start, duration_ms, "batch"
-        )
-    } else {
-        info!(
-            kind = "sqs",
-            messages, failed, fifo, request_id, cold_start, duration_ms, "batch"
-        )
-    }
+    let level = if failed > 0 { Level::WARN } else { Level::INFO };
+    line!(
+        level,
+        kind = "sqs",
+        messages,
+        failed,
+        fifo,
+        request_id,
+        cold_start,
+        duration_ms,
+        "batch"
+    );
 }
 
 fn millis(duration: Duration) -> f64 {
