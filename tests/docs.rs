@@ -140,6 +140,27 @@ fn links(text: &str) -> Vec<String> {
     targets
 }
 
+/// The number written just before `words` in `text` (white space collapsed), as in
+/// "at most 15 custom metrics".
+fn number_before(text: &str, words: &str, page: &str) -> usize {
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let at = text
+        .find(words)
+        .unwrap_or_else(|| panic!("{page}: no \"{words}\" to check"));
+    let digits: String = text[..at]
+        .trim_end()
+        .chars()
+        .rev()
+        .take_while(|c| c.is_ascii_digit())
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("{page}: no number before \"{words}\""))
+}
+
 // ------------------------------------------------------------------ template
 
 fn template() -> serde_yaml_ng::Value {
@@ -195,6 +216,17 @@ fn alarm_names() -> BTreeSet<String> {
             name.replace("${AWS::StackName}", "<stack>")
         })
         .collect()
+}
+
+/// The alarms the template creates whatever the parameters (no `Condition`).
+fn unconditional_alarms() -> usize {
+    let template = template();
+    template["Resources"]
+        .as_mapping()
+        .expect("template.yaml has Resources")
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::CloudWatch::Alarm") && r.get("Condition").is_none())
+        .count()
 }
 
 // ------------------------------------------------------------------ samples
@@ -463,6 +495,12 @@ fn every_metric_the_function_writes_is_in_the_reference_with_its_unit() {
             "docs/reference.md metrics table: {name} is written in {unit}"
         );
     }
+    assert_eq!(
+        number_before(&read("README.md"), "custom metrics", "README"),
+        written.len(),
+        "README cost and quotas: the function writes {} metrics (one dimension value each)",
+        written.len()
+    );
 }
 
 #[test]
@@ -470,6 +508,18 @@ fn every_alarm_is_named_in_the_docs_as_cloudwatch_shows_it() {
     let alarms = alarm_names();
     assert!(alarms.len() >= 8, "template.yaml: alarms {alarms:?}");
     let readme = read("README.md");
+    let always = unconditional_alarms();
+    assert_eq!(
+        number_before(&readme, "alarms (", "README"),
+        always,
+        "README cost and quotas: the stack always creates {always} alarms"
+    );
+    assert_eq!(
+        number_before(&readme, "with a schedule and an audit schedule", "README"),
+        alarms.len(),
+        "README cost and quotas: with every schedule the stack creates {} alarms",
+        alarms.len()
+    );
     let rows = table(&readme, "README", &["alarm", "fires when", "first step"]);
     let listed: BTreeSet<String> = rows
         .iter()
