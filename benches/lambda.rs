@@ -25,7 +25,7 @@ fn env_number(name: &str, default: usize) -> usize {
 /// The binary measured: `BENCH_BINARY`, or the one cargo built for this benchmark.
 /// The latter is built with the dev-dependencies' features (cargo unifies them for
 /// benchmarks) and is about 0.5 MB larger than `cargo build --release`'s; set
-/// `BENCH_BINARY` to measure the binary exactly as shipped (see the README).
+/// `BENCH_BINARY` to measure the binary exactly as shipped (see docs/performance.md).
 fn binary() -> &'static Path {
     static BINARY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     BINARY.get_or_init(|| {

@@ -1,7 +1,7 @@
 //! Property tests of everything that reads input: no input may panic, hang or cost
 //! without bound, and what is accepted is valid. A fixed seed keeps CI repeatable;
 //! `PROPTEST_CASES=100000 cargo test --test properties` runs a longer search (see
-//! the README's "Hostile input" section).
+//! docs/reference.md, "Hostile input and limits").
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

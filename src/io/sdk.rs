@@ -81,7 +81,7 @@ pub fn config_loader(retry_set_by_user: bool) -> aws_config::ConfigLoader {
     if !retry_set_by_user {
         // Standard, not adaptive: the process's own limiter (io::rate) paces the
         // calls, and the SDK's adaptive limiter, a second one learning from the same
-        // answers, only holds calls back further (measured: see the README).
+        // answers, only holds calls back further (measured: docs/performance.md, "Throttled lists").
         loader = loader.retry_config(RetryConfig::standard().with_max_attempts(DEFAULT_MAX_ATTEMPTS));
     }
     loader

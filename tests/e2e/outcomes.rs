@@ -1,4 +1,4 @@
-//! Job outcomes and metrics (the README, "Job outcomes, metrics and alarms") through the real binary: the
+//! Job outcomes and metrics (docs/reference.md, "Job outcomes" and "Metrics") through the real binary: the
 //! outcome lines of AWS Backup's job state changes, and the one metrics line of each
 //! invocation, checked against the embedded metric format and against what the fake
 //! AWS Backup recorded.

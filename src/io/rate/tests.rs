@@ -328,7 +328,7 @@ async fn a_throttled_list_runs_close_to_the_quota_with_no_setting() {
 /// Two processes, each with its own limiter, against one quota: each learns its share
 /// from its own throttling answers. Every call gets through, together they use most
 /// of the rate; some throttling is the price of two limiters that cannot see each
-/// other (the README's Performance section has the figures).
+/// other (docs/performance.md, "Two processes sharing one quota", has the figures).
 #[tokio::test(start_paused = true)]
 async fn two_processes_share_one_quota() {
     let mut missed = Vec::new();
