@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::harness::listings::{Duplicates, Job, Listing, ListingRequest, Protected, Times};
-use crate::harness::{FakeBackup, Output, Recorded, REGION};
+use crate::harness::{FakeBackup, Output, Recorded, Reply, REGION};
 use crate::selection::{sqs_event as moto_sqs_event, Moto, ACCOUNT};
 use crate::tagging::FakeTagging;
 use crate::{sqs_event, Setup, TAG_SECRET};
@@ -471,6 +471,16 @@ async fn an_audit_finds_every_unprotected_resource_and_says_why() {
             (700, Job::new(&fresh_a, "RUNNING", hours(1.0), None)),
             (1_700, Job::new(&running, "RUNNING", hours(1.0), None)),
             (2_250, Job::new(&failed_bucket, "FAILED", hours(20.5), Some(failure))),
+            // The volume's most recent job comes first: whatever the order, the
+            // most recently created job is the one a finding shows.
+            (
+                50,
+                Job::new(&stale_volume, "ABORTED", hours(10.5), Some("aborted by an operator")),
+            ),
+            (
+                2_290,
+                Job::new(&stale_volume, "FAILED", hours(22.0), Some("an older failure")),
+            ),
         ],
     );
 
@@ -524,7 +534,10 @@ async fn an_audit_finds_every_unprotected_resource_and_says_why() {
             last_job: Some(("FAILED", Some(failure))),
             ..Why::stale("S3", 40.5, &default_vault)
         },
-        Why::stale("EBS", 30.5, &default_vault),
+        Why {
+            last_job: Some(("ABORTED", Some("aborted by an operator"))),
+            ..Why::stale("EBS", 30.5, &default_vault)
+        },
     ];
     for (finding, why) in answer["Findings"].as_array().unwrap().iter().zip(&why) {
         assert_eq!(finding["ResourceType"], why.kind, "{finding}");
@@ -1321,4 +1334,72 @@ async fn an_audit_in_a_message_or_a_detail_takes_its_tokens_from_there() {
         assert_eq!(audit_metrics(line)["ResourcesRemediated"], 2, "{line}");
         assert_eq!(line["JobsStarted"], 2, "{line}");
     }
+}
+
+// ------------------------------------------------------------- 9. a remediation fails
+
+/// A remediation started here that AWS Backup refuses fails the event with its
+/// code, naming it; the others start, and only they count as remediated: in the
+/// `unprotected` lines, the answer's error and ResourcesRemediated.
+#[tokio::test]
+async fn a_remediation_refused_by_aws_is_not_counted_as_remediated() {
+    let names = ["refused-a", "refused-b", "refused-c"];
+    let tagging = nightly_tables(&names).await;
+    let setup = Setup::start(&[("AWS_ENDPOINT_URL_RESOURCE_GROUPS_TAGGING_API", &tagging.endpoint)]).await;
+    protected_listing(
+        &setup.backup,
+        10,
+        vec![
+            (1, Protected::new(&table("refused-a"), hours(50.5))),
+            (2, Protected::new(&table("refused-b"), hours(40.5))),
+            (3, Protected::new(&table("refused-c"), hours(30.5))),
+        ],
+    );
+    setup
+        .backup
+        .reply_for("table/refused-b", Reply::Error(400, "AccessDeniedException"));
+    let key = "audit/e2e/refused";
+    let answer = setup
+        .lambda
+        .invoke(&nightly_audit(
+            Some(key),
+            json!({ "MaxAgeHours": 26, "Remediate": true }),
+        ))
+        .await;
+    let (error_type, message) = answer.error();
+    assert_eq!(error_type, "AccessDeniedException", "{message}");
+    assert!(
+        message.contains(&table("refused-b")) && message.contains(&token(key, &table("refused-b"))),
+        "{message}"
+    );
+
+    let (output, recorded) = setup.finish().await;
+    let expected: BTreeMap<String, String> = names.iter().map(|n| (table(n), token(key, &table(n)))).collect();
+    assert_eq!(started_once(&recorded), expected, "each asked once");
+    let remediated: Vec<(String, bool)> = output
+        .lines("unprotected")
+        .iter()
+        .map(|l| {
+            (
+                l["resource_arn"].as_str().unwrap().to_owned(),
+                l["remediated"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        remediated,
+        [
+            (table("refused-a"), true),
+            (table("refused-b"), false),
+            (table("refused-c"), true)
+        ]
+    );
+    let audit = &output.lines("audit")[0];
+    assert_eq!(audit["remediated"], 2, "{audit}");
+    let metrics = metrics_lines(&output);
+    let values = audit_metrics(&metrics[0]);
+    assert_eq!(values["ResourcesRemediated"], 2);
+    assert_eq!(values["ResourcesUnprotected"], 3);
+    assert_eq!(metrics[0]["JobsStarted"], 2);
+    assert_eq!(metrics[0]["JobsFailed"], 1);
 }
