@@ -36,7 +36,7 @@ const AUDIT_METRICS: [(&str, &str); 5] = [
     ("ResourcesRemediated", "Count"),
     ("OldestBackupAge", "Seconds"),
 ];
-/// Every field an `unprotected` line may have (docs/reference.md, "Logs").
+/// Every field an `unprotected` line may have (src/report/log.rs, `unprotected`).
 const UNPROTECTED_FIELDS: [&str; 9] = [
     "resource_arn",
     "resource_type",
