@@ -1,6 +1,7 @@
 //! End-to-end: the built `bootstrap` binary, run as Lambda runs it, against a fake
 //! Lambda Runtime API and a fake AWS Backup endpoint (`AWS_ENDPOINT_URL_BACKUP`).
 
+mod audit;
 mod harness;
 mod outcomes;
 mod selection;

@@ -20,7 +20,7 @@ use tokio::process::{Child, Command};
 use crate::harness::{FakeBackup, FakeLambda, Function, REGION};
 use crate::{ROLE, TAG_SECRET};
 
-const ACCOUNT: &str = "123456789012";
+pub(crate) const ACCOUNT: &str = "123456789012";
 
 fn moto_server() -> PathBuf {
     let path = match std::env::var_os("MOTO_SERVER") {
@@ -36,14 +36,14 @@ fn moto_server() -> PathBuf {
 }
 
 /// moto on a free 127.0.0.1 port, stopped when dropped.
-struct Moto {
-    endpoint: String,
+pub(crate) struct Moto {
+    pub(crate) endpoint: String,
     python: PathBuf,
     _child: Child,
 }
 
 impl Moto {
-    async fn start() -> Moto {
+    pub(crate) async fn start() -> Moto {
         let server = moto_server();
         let port = {
             let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
@@ -76,7 +76,7 @@ impl Moto {
     }
 
     /// Runs a Python script with boto3 against moto; its last stdout line is JSON.
-    async fn python(&self, script: &str) -> Value {
+    pub(crate) async fn python(&self, script: &str) -> Value {
         let output = Command::new(&self.python)
             .arg("-c")
             .arg(script)
@@ -95,6 +95,15 @@ impl Moto {
         );
         let stdout = String::from_utf8_lossy(&output.stdout);
         serde_json::from_str(stdout.lines().last().unwrap_or("null")).expect("the script prints JSON")
+    }
+
+    /// Receives (and deletes) every message of the queue at `queue_url`, as a
+    /// consumer would: `[{"messageId", "body"}]`.
+    pub(crate) async fn receive(&self, queue_url: &str) -> Vec<Value> {
+        let messages = self
+            .python(&format!("import sys; sys.argv = ['', {queue_url:?}]\n{RECEIVE}"))
+            .await;
+        messages.as_array().expect("a list of messages").clone()
     }
 }
 
@@ -165,7 +174,8 @@ fn selection_event() -> Value {
     })
 }
 
-fn sqs_event(queue_arn: &str, messages: &[Value]) -> Value {
+/// An SQS event of `messages` (`{"messageId", "body"}`, as [`Moto::receive`] gives them).
+pub(crate) fn sqs_event(queue_arn: &str, messages: &[Value]) -> Value {
     let records: Vec<Value> = messages
         .iter()
         .map(|m| {
@@ -226,10 +236,7 @@ async fn a_selection_fans_out_through_moto_and_every_selected_resource_gets_one_
     assert_eq!(selection["Messages"], 2, "{answer}");
     assert!(selection["Found"].as_u64().unwrap() >= 21, "{answer}");
 
-    let messages = moto
-        .python(&format!("import sys; sys.argv = ['', {queue_url:?}]\n{RECEIVE}"))
-        .await;
-    let messages = messages.as_array().unwrap().clone();
+    let messages = moto.receive(&queue_url).await;
     assert_eq!(messages.len(), 2);
     let mut queued: BTreeMap<String, String> = BTreeMap::new();
     for message in &messages {
@@ -266,11 +273,9 @@ async fn a_selection_fans_out_through_moto_and_every_selected_resource_gets_one_
     // The same selection again (a retry) queues the same tokens.
     let again = lambda.invoke(&selection_event()).await;
     assert_eq!(again.response()["Selection"]["Enqueued"], 18);
-    let messages = moto
-        .python(&format!("import sys; sys.argv = ['', {queue_url:?}]\n{RECEIVE}"))
-        .await;
+    let messages = moto.receive(&queue_url).await;
     let mut requeued: BTreeMap<String, String> = BTreeMap::new();
-    for message in messages.as_array().unwrap() {
+    for message in &messages {
         let body: Value = serde_json::from_str(message["body"].as_str().unwrap()).unwrap();
         for request in body["Jobs"].as_array().unwrap() {
             requeued.insert(
