@@ -105,11 +105,7 @@ impl Audit {
     /// Reads the listings and classifies every audited resource.
     async fn check(&self, context: &Context<'_>, tally: &mut Tally) -> Result<Audited, Error> {
         let mut ledger = Ledger::default();
-        self.read_resources(context, tally, &mut ledger).await?;
-        let cutoff = self.audit.cutoff(context.now);
-        if ledger.any_stale(cutoff) {
-            read_jobs(context, cutoff, &mut ledger).await?;
-        }
+        self.read_listings(context, tally, &mut ledger).await?;
         Ok(Audited {
             at: context.now,
             verdict: ledger.verdict(context.now, &self.audit),
@@ -118,31 +114,53 @@ impl Audit {
         })
     }
 
-    /// The Tagging API and `ListProtectedResources`, both at once, into one ledger.
-    async fn read_resources(&self, context: &Context<'_>, tally: &mut Tally, ledger: &mut Ledger) -> Result<(), Error> {
+    /// The Tagging API and `ListProtectedResources`, both at once, into one ledger;
+    /// and `ListBackupJobs`, as soon as it is sure to be needed: once
+    /// `ListProtectedResources` has ended (so that every last backup is known) and
+    /// an audited resource is not protected. Usually that is long before the Tagging
+    /// API's last page, so the jobs are read while the resources still are; when
+    /// every audited resource is protected, the jobs are not listed at all.
+    async fn read_listings(&self, context: &Context<'_>, tally: &mut Tally, ledger: &mut Ledger) -> Result<(), Error> {
         let selection = &self.selection;
+        let cutoff = self.audit.cutoff(context.now);
         let mut tagging = tagging_pages(context, selection);
         let listings = Arc::clone(&context.io.listings);
         let fetch: Fetch<Protected> = Arc::new(move |token| listings.protected(token));
         let mut protected = Pages::new(fetch, context.deadline);
-        let (mut tagging_done, mut protected_done) = (false, false);
-        while !(tagging_done && protected_done) {
+        let mut jobs: Option<Pages<ListedJob>> = None;
+        let (mut tagging_done, mut protected_done, mut jobs_done) = (false, false, false);
+        // Whether an audited resource is known not to be protected: known only once
+        // ListProtectedResources has ended, then kept up to date as the selection
+        // finds more.
+        let mut stale = false;
+        loop {
+            if jobs.is_none() && stale {
+                jobs = Some(jobs_pages(context, cutoff));
+            }
+            if tagging_done && protected_done && (jobs.is_none() || jobs_done) {
+                return Ok(());
+            }
             tokio::select! {
                 page = tagging.next(), if !tagging_done => match page {
                     None => tagging_done = true,
                     Some(Err(stop)) => return Err(listing_stopped(TAGGING, stop, tally.resolved.found, 0)),
                     Some(Ok(resources)) => {
                         for resource in resources {
-                            if let Some((arn, kind)) = tally.sort(selection, resource) {
-                                if ledger.audit(&arn, kind) {
-                                    tally.matched();
-                                }
+                            let Some((arn, kind)) = tally.sort(selection, resource) else {
+                                continue;
+                            };
+                            if ledger.audit(&arn, kind) {
+                                tally.matched();
+                                stale |= protected_done && !ledger.is_fresh(&arn, cutoff);
                             }
                         }
                     }
                 },
                 page = protected.next(), if !protected_done => match page {
-                    None => protected_done = true,
+                    None => {
+                        protected_done = true;
+                        stale = ledger.any_stale(cutoff);
+                    }
                     Some(Err(stop)) => return Err(stopped(PROTECTED, stop)),
                     Some(Ok(items)) => {
                         for item in items {
@@ -150,9 +168,17 @@ impl Audit {
                         }
                     }
                 },
+                page = next_page(&mut jobs), if jobs.is_some() && !jobs_done => match page {
+                    None => jobs_done = true,
+                    Some(Err(stop)) => return Err(stopped(JOBS, stop)),
+                    Some(Ok(listed)) => {
+                        for listed in listed {
+                            ledger.job(cutoff, &listed.resource_arn, listed.job);
+                        }
+                    }
+                },
             }
         }
-        Ok(())
     }
 
     /// Sends a backup request for each resource chosen for remediation, and marks
@@ -238,18 +264,19 @@ impl Audit {
     }
 }
 
-/// `ListBackupJobs` of the jobs created since `cutoff`, into the ledger.
-async fn read_jobs(context: &Context<'_>, cutoff: Timestamp, ledger: &mut Ledger) -> Result<(), Error> {
+/// The pages of `ListBackupJobs` of the jobs created since `cutoff`.
+fn jobs_pages(context: &Context<'_>, cutoff: Timestamp) -> Pages<ListedJob> {
     let listings = Arc::clone(&context.io.listings);
     let fetch: Fetch<ListedJob> = Arc::new(move |token| listings.jobs(cutoff, token));
-    let mut pages = Pages::new(fetch, context.deadline);
-    while let Some(page) = pages.next().await {
-        let jobs = page.map_err(|stop| stopped(JOBS, stop))?;
-        for listed in jobs {
-            ledger.job(cutoff, &listed.resource_arn, listed.job);
-        }
+    Pages::new(fetch, context.deadline)
+}
+
+/// The next page of a listing that may not have started.
+async fn next_page<T: Send + 'static>(pages: &mut Option<Pages<T>>) -> Option<Result<Vec<T>, Stop>> {
+    match pages {
+        Some(pages) => pages.next().await,
+        None => std::future::pending().await,
     }
-    Ok(())
 }
 
 /// The error of an audit whose AWS Backup listing stopped: the AWS code, or

@@ -200,17 +200,22 @@ impl Ledger {
         self.entries.values().any(|e| e.audited.is_some() && !fresh(e, cutoff))
     }
 
-    /// `ListBackupJobs` lists a job of `arn`. Kept only for an audited resource that
-    /// is not protected at `cutoff`: whether any of its jobs may yet make a recovery
-    /// point, and its most recently created job (ties: the greater job id), so that
-    /// the order of the pages changes nothing.
+    /// Whether `arn` has a backup made at or after `cutoff`.
+    pub fn is_fresh(&self, arn: &str, cutoff: Timestamp) -> bool {
+        self.entries.get(arn).is_some_and(|e| fresh(e, cutoff))
+    }
+
+    /// `ListBackupJobs` lists a job of `arn`, once `ListProtectedResources` has been
+    /// read whole. Kept only for a resource that is not protected at `cutoff` (it
+    /// may come before the selection has found the resource: the verdict counts
+    /// audited resources only): whether any of its jobs
+    /// may yet make a recovery point, and its most recently created job (ties: the
+    /// greater job id), so that the order of the pages changes nothing.
     pub fn job(&mut self, cutoff: Timestamp, arn: &str, job: LastJob) {
-        let Some(entry) = self.entries.get_mut(arn) else {
-            return;
-        };
-        if entry.audited.is_none() || fresh(entry, cutoff) {
+        if self.is_fresh(arn, cutoff) {
             return;
         }
+        let entry = self.entry(arn);
         entry.in_progress |= RUNNING_STATES.contains(&job.state.as_str());
         let later = entry
             .last_job
