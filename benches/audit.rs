@@ -240,42 +240,81 @@ fn event(remediate: bool) -> Value {
 
 // ------------------------------------------------------------ what happened when
 
-/// When each counter (a listing's calls, SQS's) first and last moved, from the invoke.
+/// When each counter (a listing's calls, SQS's) moved, from the invoke, and the CPU
+/// time of the function and of the benchmark (the fakes) meanwhile.
 struct Timeline {
     names: Vec<&'static str>,
-    spans: Vec<Option<(f64, f64)>>,
-    /// The counters' last values, less their first.
-    calls: Vec<u64>,
+    /// Every 10 ms: seconds since the invoke, each counter (less its first value),
+    /// the function's CPU seconds, the benchmark's.
+    samples: Vec<Sample>,
+}
+
+struct Sample {
+    at: f64,
+    counts: Vec<u64>,
+    function_cpu: f64,
+    fakes_cpu: f64,
+}
+
+impl Timeline {
+    /// The counters' totals.
+    fn calls(&self) -> Vec<u64> {
+        self.samples
+            .last()
+            .map_or_else(|| vec![0; self.names.len()], |s| s.counts.clone())
+    }
+
+    /// When counter `n` first and last moved.
+    fn span(&self, n: usize) -> Option<(f64, f64)> {
+        let moved: Vec<f64> = self
+            .samples
+            .windows(2)
+            .filter(|w| w[1].counts[n] != w[0].counts[n])
+            .map(|w| w[1].at)
+            .collect();
+        Some((*moved.first()?, *moved.last()?))
+    }
+
+    /// The first sample at or after `at` (the last one if none).
+    fn at(&self, at: f64) -> &Sample {
+        let i = self.samples.partition_point(|s| s.at < at);
+        &self.samples[i.min(self.samples.len() - 1)]
+    }
 }
 
 type Counter = Box<dyn Fn() -> u64 + Send>;
 
-/// Samples `counters` every 10 ms until `stop` is set.
+/// Samples `counters` and the CPU time of process `pid` and of this one every 10 ms
+/// until `stop` is set.
 fn sample(
     began: Instant,
+    pid: u32,
     counters: Vec<(&'static str, Counter)>,
     stop: Arc<AtomicBool>,
 ) -> tokio::task::JoinHandle<Timeline> {
     tokio::spawn(async move {
-        let start: Vec<u64> = counters.iter().map(|(_, c)| c()).collect();
-        let mut last = start.clone();
-        let mut spans: Vec<Option<(f64, f64)>> = vec![None; counters.len()];
+        let pid = pid.to_string();
+        let first: Vec<u64> = counters.iter().map(|(_, c)| c()).collect();
+        let (function_first, fakes_first) = (cpu_seconds(&pid).unwrap_or(0.0), cpu_seconds("self").unwrap_or(0.0));
+        let mut samples = Vec::new();
         let mut tick = tokio::time::interval(Duration::from_millis(10));
-        while !stop.load(Ordering::Relaxed) {
-            tick.tick().await;
-            let at = began.elapsed().as_secs_f64();
-            for (n, (_, counter)) in counters.iter().enumerate() {
-                let now = counter();
-                if now != last[n] {
-                    last[n] = now;
-                    spans[n] = Some(spans[n].map_or((at, at), |(first, _)| (first, at)));
-                }
+        loop {
+            // One last sample after the stop, so that the totals are complete.
+            let stopping = stop.load(Ordering::Relaxed);
+            samples.push(Sample {
+                at: began.elapsed().as_secs_f64(),
+                counts: counters.iter().zip(&first).map(|((_, c), f)| c() - f).collect(),
+                function_cpu: cpu_seconds(&pid).map_or(0.0, |c| c - function_first),
+                fakes_cpu: cpu_seconds("self").map_or(0.0, |c| c - fakes_first),
+            });
+            if stopping {
+                break;
             }
+            tick.tick().await;
         }
         Timeline {
             names: counters.into_iter().map(|(name, _)| name).collect(),
-            spans,
-            calls: last.iter().zip(&start).map(|(l, s)| l - s).collect(),
+            samples,
         }
     })
 }
@@ -296,9 +335,6 @@ struct Run {
     floor: f64,
     init_kib: u64,
     peak_kib: u64,
-    cpu: Option<f64>,
-    /// The benchmark's own CPU time during the invocation: the fakes' work.
-    fakes_cpu: Option<f64>,
     answer: Value,
     calls: [u64; 3],
     timeline: Timeline,
@@ -324,7 +360,6 @@ async fn run(fleet: &Fleet, delay: Duration, remediate: bool, sqs: &Arc<FakeSqs>
     let pid = function.pid().expect("the function runs");
     let init_kib = harness::vm_hwm_kib(pid).unwrap_or(0);
 
-    let fakes_before = cpu_seconds("self");
     let began = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     let (t, listings) = (Arc::clone(&tagging), backup.listings().clone());
@@ -341,7 +376,7 @@ async fn run(fleet: &Fleet, delay: Duration, remediate: bool, sqs: &Arc<FakeSqs>
             Box::new(move || sqs.calls())
         }),
     ];
-    let sampler = sample(began, counters, Arc::clone(&stop));
+    let sampler = sample(began, pid, counters, Arc::clone(&stop));
     let answer = lambda
         .invoke_guarded(
             &event(remediate),
@@ -353,10 +388,6 @@ async fn run(fleet: &Fleet, delay: Duration, remediate: bool, sqs: &Arc<FakeSqs>
     let seconds = began.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     let peak_kib = harness::vm_hwm_kib(pid).unwrap_or(0);
-    let cpu = cpu_seconds(&pid.to_string());
-    let fakes_cpu = cpu_seconds("self")
-        .zip(fakes_before)
-        .map(|(after, before)| after - before);
     let timeline = sampler.await.expect("the sampler");
     let answer = match answer {
         harness::Answer::Response(value) => value,
@@ -386,8 +417,6 @@ async fn run(fleet: &Fleet, delay: Duration, remediate: bool, sqs: &Arc<FakeSqs>
         floor,
         init_kib,
         peak_kib,
-        cpu,
-        fakes_cpu,
         answer,
         calls,
         timeline,
@@ -522,11 +551,11 @@ fn print_run(fleet: &Fleet, delay: Duration, run: &Run) {
         "| peak RSS (VmHWM) | {peak_mib:.1} MiB ({:.1} MiB at the first /next; {per_resource:.0} bytes per audited resource above it) | at most {TARGET_RSS_MIB} MiB |",
         run.init_kib as f64 / 1024.0
     );
-    if let Some(cpu) = run.cpu {
-        println!("| function CPU time (user + system, start included) | {cpu:.1} s | |");
-    }
-    if let Some(cpu) = run.fakes_cpu {
-        println!("| benchmark CPU time during the invocation (the fakes, the sampler) | {cpu:.1} s | |");
+    if let Some(last) = run.timeline.samples.last() {
+        println!(
+            "| CPU time from invoke to answer: the function / the benchmark (the fakes, the sampler) | {:.1} s / {:.1} s | |",
+            last.function_cpu, last.fakes_cpu
+        );
     }
     println!(
         "| Audited / Protected / InProgress / Unprotected | {} / {} / {} / {} | {} / {} / {} / {} |",
@@ -552,32 +581,61 @@ fn print_run(fleet: &Fleet, delay: Duration, run: &Run) {
         fleet.listed.len().div_ceil(BACKUP_PAGE),
         fleet.count.div_ceil(BACKUP_PAGE)
     );
+    print_timeline(run);
+}
+
+/// When each listing ran and, between the moments a listing made its last call,
+/// what ran and the CPU time it took.
+fn print_timeline(run: &Run) {
+    let timeline = &run.timeline;
+    let calls = timeline.calls();
     println!();
     println!(
         "| {}: when, from the invoke (sampled every 10 ms) | calls | first call | last call | mean time a call |",
         run.label
     );
     println!("|---|---|---|---|---|");
-    for ((name, span), calls) in run
-        .timeline
-        .names
-        .iter()
-        .zip(&run.timeline.spans)
-        .zip(&run.timeline.calls)
-    {
-        match span {
+    let mut ends = vec![0.0, run.seconds];
+    for (n, name) in timeline.names.iter().enumerate() {
+        match timeline.span(n) {
             Some((first, last)) => {
-                let mean = if *calls > 1 {
-                    format!("{:.1} ms", (last - first) * 1000.0 / (*calls - 1) as f64)
+                ends.push(last);
+                let mean = if calls[n] > 1 {
+                    format!("{:.1} ms", (last - first) * 1000.0 / (calls[n] - 1) as f64)
                 } else {
                     String::new()
                 };
-                println!("| {name} | {calls} | {first:.2} s | {last:.2} s | {mean} |");
+                println!("| {name} | {} | {first:.2} s | {last:.2} s | {mean} |", calls[n]);
             }
             None => println!("| {name} | 0 | | | |"),
         }
     }
     println!("| answer | | | {:.2} s | |", run.seconds);
+
+    ends.sort_by(f64::total_cmp);
+    ends.dedup_by(|a, b| (*a - *b).abs() < 0.005);
+    println!();
+    let names: Vec<String> = timeline.names.iter().map(|n| format!("{n} calls")).collect();
+    println!(
+        "| {}: from – to | {} | function CPU | benchmark CPU |",
+        run.label,
+        names.join(" | ")
+    );
+    println!("|---|{}---|---|", "---|".repeat(names.len()));
+    for pair in ends.windows(2) {
+        let (from, to) = (timeline.at(pair[0]), timeline.at(pair[1]));
+        let counts: Vec<String> = (0..names.len())
+            .map(|n| (to.counts[n] - from.counts[n]).to_string())
+            .collect();
+        println!(
+            "| {:.2} – {:.2} s | {} | {:.2} s | {:.2} s |",
+            pair[0],
+            pair[1],
+            counts.join(" | "),
+            to.function_cpu - from.function_cpu,
+            to.fakes_cpu - from.fakes_cpu
+        );
+    }
 }
 
 #[tokio::main]
