@@ -292,10 +292,11 @@ fn sample(
     counters: Vec<(&'static str, Counter)>,
     stop: Arc<AtomicBool>,
 ) -> tokio::task::JoinHandle<Timeline> {
+    // The first values now, before the invoke, not when the task first runs.
+    let pid = pid.to_string();
+    let first: Vec<u64> = counters.iter().map(|(_, c)| c()).collect();
+    let (function_first, fakes_first) = (cpu_seconds(&pid).unwrap_or(0.0), cpu_seconds("self").unwrap_or(0.0));
     tokio::spawn(async move {
-        let pid = pid.to_string();
-        let first: Vec<u64> = counters.iter().map(|(_, c)| c()).collect();
-        let (function_first, fakes_first) = (cpu_seconds(&pid).unwrap_or(0.0), cpu_seconds("self").unwrap_or(0.0));
         let mut samples = Vec::new();
         let mut tick = tokio::time::interval(Duration::from_millis(10));
         loop {
