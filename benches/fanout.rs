@@ -16,6 +16,8 @@
 
 #[path = "../tests/e2e/harness.rs"]
 mod harness;
+#[path = "support/sqs.rs"]
+mod sqs;
 #[path = "../tests/e2e/tagging.rs"]
 mod tagging;
 
@@ -25,13 +27,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Router;
 use harness::{FakeBackup, FakeLambda, Function};
 use serde_json::{json, Value};
+use sqs::FakeSqs;
 use tagging::FakeTagging;
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/Backup";
@@ -44,62 +42,6 @@ fn env_number(name: &str, default: usize) -> usize {
 
 fn binary() -> PathBuf {
     std::env::var_os("BENCH_BINARY").map_or_else(|| env!("CARGO_BIN_EXE_bootstrap").into(), Into::into)
-}
-
-/// What the local SQS received.
-#[derive(Default)]
-struct Received {
-    calls: AtomicU64,
-    messages: AtomicU64,
-    requests: AtomicU64,
-    /// The message bodies, when kept (the end-to-end run hands them to consumers).
-    keep: bool,
-    bodies: Mutex<Vec<String>>,
-}
-
-/// Answers `SendMessageBatch` (awsJson1_0, `X-Amz-Target: AmazonSQS.SendMessageBatch`)
-/// accepting every entry, and counts the requests in the list messages.
-async fn send_message_batch(State(received): State<Arc<Received>>, headers: HeaderMap, body: Bytes) -> Response {
-    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
-    if target != "AmazonSQS.SendMessageBatch" {
-        return (StatusCode::BAD_REQUEST, format!("unexpected target {target}")).into_response();
-    }
-    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let entries = request["Entries"].as_array().cloned().unwrap_or_default();
-    received.calls.fetch_add(1, Ordering::Relaxed);
-    received.messages.fetch_add(entries.len() as u64, Ordering::Relaxed);
-    let mut successful = Vec::with_capacity(entries.len());
-    for entry in &entries {
-        let text = entry["MessageBody"].as_str().unwrap_or("");
-        if received.keep {
-            received.bodies.lock().unwrap().push(text.to_owned());
-        }
-        let body: Value = serde_json::from_str(text).unwrap_or(Value::Null);
-        let jobs = body["Jobs"].as_array().map_or(0, Vec::len);
-        received.requests.fetch_add(jobs as u64, Ordering::Relaxed);
-        successful.push(json!({
-            "Id": entry["Id"],
-            "MessageId": format!("m-{}-{}", received.calls.load(Ordering::Relaxed), entry["Id"].as_str().unwrap_or("")),
-            "MD5OfMessageBody": "00000000000000000000000000000000",
-        }));
-    }
-    let answer = json!({ "Successful": successful, "Failed": [] });
-    (
-        [(header::CONTENT_TYPE, "application/x-amz-json-1.0")],
-        answer.to_string(),
-    )
-        .into_response()
-}
-
-/// A local SQS endpoint; its URL.
-async fn local_sqs(received: &Arc<Received>) -> String {
-    let router = Router::new()
-        .fallback(send_message_batch)
-        .with_state(Arc::clone(received));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let address = listener.local_addr().expect("address");
-    tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
-    format!("http://{address}")
 }
 
 /// Resource `i`: a DynamoDB table, or one time in 50 an SNS topic (matched, but not
@@ -163,13 +105,16 @@ async fn fan_out() -> Vec<String> {
     let resources = env_number("BENCH_RESOURCES", 100_000);
     let delay = Duration::from_millis(env_number("BENCH_PAGE_DELAY_MS", 20) as u64);
     let tagging = FakeTagging::start(resources, generator(), delay).await;
-    let received = Arc::new(Received::default());
-    let sqs = local_sqs(&received).await;
-    let queue_url = format!("{sqs}/123456789012/backup-trigger-requests");
+    let sqs = FakeSqs::start(false).await;
+    let queue_url = sqs.queue_url();
 
     let lambda = FakeLambda::start().await;
     let backup = FakeBackup::start().await;
-    let function = start(&lambda, &backup, &env(&queue_url, &tagging.endpoint, &sqs, "0"));
+    let function = start(
+        &lambda,
+        &backup,
+        &env(&queue_url, &tagging.endpoint, &sqs.endpoint, "0"),
+    );
     lambda.wait_for_poll().await;
 
     let began = Instant::now();
@@ -199,15 +144,15 @@ async fn fan_out() -> Vec<String> {
     println!("| peak RSS (VmHWM) | {peak_mib:.1} MiB | at most {TARGET_RSS_MIB} MiB |");
     println!(
         "| requests enqueued / messages / SendMessageBatch calls | {} / {} / {} | {selected} / {} / {} |",
-        received.requests.load(Ordering::Relaxed),
-        received.messages.load(Ordering::Relaxed),
-        received.calls.load(Ordering::Relaxed),
+        sqs.requests(),
+        sqs.messages(),
+        sqs.calls(),
         selected.div_ceil(10),
         selected.div_ceil(100),
     );
 
     let mut missed = Vec::new();
-    if counts["Enqueued"] != selected || received.requests.load(Ordering::Relaxed) != selected {
+    if counts["Enqueued"] != selected || sqs.requests() != selected {
         missed.push(format!("enqueued {} of {selected}: {answer}", counts["Enqueued"]));
     }
     if counts["Unsupported"] != unsupported as u64 || counts["Found"] != resources as u64 {
@@ -234,24 +179,24 @@ const QUEUE_ARN: &str = "arn:aws:sqs:eu-west-1:123456789012:backup-trigger-reque
 async fn end_to_end() -> Vec<String> {
     let resources = env_number("BENCH_E2E_RESOURCES", 2_000);
     let tagging = FakeTagging::start(resources, generator(), Duration::from_millis(20)).await;
-    let received = Arc::new(Received {
-        keep: true,
-        ..Received::default()
-    });
-    let sqs = local_sqs(&received).await;
-    let queue_url = format!("{sqs}/123456789012/backup-trigger-requests");
+    let sqs = FakeSqs::start(true).await;
+    let queue_url = sqs.queue_url();
     let backup = FakeBackup::start().await;
     backup.set_rate_limit(ACCOUNT_RATE);
 
     // The fan-out.
     let fan_lambda = FakeLambda::start().await;
-    let fan = start(&fan_lambda, &backup, &env(&queue_url, &tagging.endpoint, &sqs, "0"));
+    let fan = start(
+        &fan_lambda,
+        &backup,
+        &env(&queue_url, &tagging.endpoint, &sqs.endpoint, "0"),
+    );
     let answer = fan_lambda
         .invoke_with(&selection(), None, Duration::from_secs(900))
         .await;
     let enqueued = answer.response()["Selection"]["Enqueued"].as_u64().unwrap_or(0);
     fan.finish().await;
-    let bodies: Vec<String> = std::mem::take(&mut *received.bodies.lock().unwrap());
+    let bodies: Vec<String> = sqs.take_bodies();
 
     // Two consumers take SQS batches of 10 messages from one queue; a failed
     // message goes back to the queue, as SQS would deliver it again.
@@ -263,7 +208,7 @@ async fn end_to_end() -> Vec<String> {
             .collect(),
     ));
     let lambdas = Arc::new([FakeLambda::start().await, FakeLambda::start().await]);
-    let consumer_env = env(&queue_url, &tagging.endpoint, &sqs, CONSUMER_PACE);
+    let consumer_env = env(&queue_url, &tagging.endpoint, &sqs.endpoint, CONSUMER_PACE);
     let consumers: Vec<Function> = lambdas.iter().map(|l| start(l, &backup, &consumer_env)).collect();
     for lambda in lambdas.iter() {
         lambda.wait_for_poll().await;

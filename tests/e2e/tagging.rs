@@ -89,6 +89,11 @@ impl FakeTagging {
     pub fn requests(&self) -> Vec<Value> {
         self.state.requests.lock().unwrap().clone()
     }
+
+    /// How many GetResources requests were received (without copying them).
+    pub fn calls(&self) -> usize {
+        self.state.requests.lock().unwrap().len()
+    }
 }
 
 fn admits(filters: &Value, (arn, tags): &Listed) -> bool {
