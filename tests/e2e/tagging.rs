@@ -64,7 +64,8 @@ impl FakeTagging {
         FakeTagging::start(count, Arc::new(move |i| resources[i].clone()), Duration::ZERO).await
     }
 
-    /// Serves `count` resources made by `resource`, each page after `delay`.
+    /// Serves `count` resources made by `resource`, each page `delay` after its request
+    /// (its making included, as AWS's latency includes its own work).
     pub async fn start(count: usize, resource: Generator, delay: Duration) -> FakeTagging {
         let state = Arc::new(TaggingState {
             count,
@@ -131,7 +132,9 @@ async fn get_resources(State(state): State<Arc<TaggingState>>, headers: HeaderMa
     }
     let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     state.requests.lock().unwrap().push(request.clone());
-    tokio::time::sleep(state.delay).await;
+    // The page's latency is the delay, its making included, as AWS's latency
+    // includes AWS's own work: the page is made first, then sent when it is due.
+    let due = tokio::time::Instant::now() + state.delay;
     let per_page = request["ResourcesPerPage"].as_u64().unwrap_or(50) as usize;
     let mut position: usize = request["PaginationToken"]
         .as_str()
@@ -154,10 +157,7 @@ async fn get_resources(State(state): State<Arc<TaggingState>>, headers: HeaderMa
     } else {
         String::new()
     };
-    let answer = json!({ "PaginationToken": token, "ResourceTagMappingList": page });
-    (
-        [(header::CONTENT_TYPE, "application/x-amz-json-1.1")],
-        answer.to_string(),
-    )
-        .into_response()
+    let answer = json!({ "PaginationToken": token, "ResourceTagMappingList": page }).to_string();
+    tokio::time::sleep_until(due).await;
+    ([(header::CONTENT_TYPE, "application/x-amz-json-1.1")], answer).into_response()
 }
