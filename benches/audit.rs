@@ -102,8 +102,8 @@ fn backed(i: usize) -> Backed {
 fn running(i: usize) -> bool {
     match backed(i) {
         Backed::Fresh => false,
-        Backed::Stale => (i / 20) % 10 == 0,
-        Backed::Never => (i / 100) % 5 == 0,
+        Backed::Stale => (i / 20).is_multiple_of(10),
+        Backed::Never => (i / 100).is_multiple_of(5),
     }
 }
 
