@@ -25,6 +25,7 @@ fn samples() -> &'static [String] {
     SAMPLES.get_or_init(|| {
         let mut bodies = Vec::new();
         for text in [
+            include_str!("../../events/audit.json"),
             include_str!("../../events/backup-job-completed.json"),
             include_str!("../../events/backup-job-failed.json"),
             include_str!("../../events/copy-job-completed.json"),

@@ -10,11 +10,15 @@
 //! in an answer, an error, a log or a metrics line. Tag values are recognised by a
 //! marker, [`SECRET`]: when the marker appears in the input only as the value of a
 //! `RecoveryPointTags` entry of a request, it must appear nowhere in what the
-//! function says.
+//! function says. Audits are checked against the harness's own model of the
+//! listings the app reads ([`audits::Expected`]).
+
+mod audits;
 
 #[path = "../../tests/support/invariants.rs"]
 mod invariants;
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -23,11 +27,9 @@ use arbitrary::{Arbitrary, Unstructured};
 use backup_trigger::command::Command;
 use backup_trigger::core::error::Error;
 use backup_trigger::core::request::Job;
-use backup_trigger::core::selection::{Resource, Selection, Verdict};
+use backup_trigger::core::selection::{Selection, Verdict};
 use backup_trigger::core::token::Origin;
-use backup_trigger::handler::{self, App, Invocation};
-use backup_trigger::io::inventory::ResourceFile;
-use backup_trigger::io::listings::ListingFiles;
+use backup_trigger::handler::{self, App, Clock, Invocation};
 use backup_trigger::io::send::{Deadline, DryRun};
 use backup_trigger::io::Io;
 use backup_trigger::report::metrics::Sink;
@@ -35,6 +37,7 @@ use backup_trigger::settings::Settings;
 use backup_trigger::wiring;
 use serde_json::{Map, Value};
 
+use audits::NOW;
 use invariants::assert_valid;
 
 /// The marker tag value. Also in `fuzz/event.dict`, so libFuzzer inserts it.
@@ -45,8 +48,15 @@ pub const MAX_ERROR: usize = 64 * 1024;
 
 pub const VAULT_ARN: &str = "arn:aws:backup:eu-central-1:123456789012:backup-vault:Far";
 
-/// A selection's answer shows at most this many of the requests a dry run would send.
+/// An audit's answer lists at most this many findings, and a selection's or an
+/// audit's answer at most this many of the requests a dry run would send.
 pub const SHOWN: usize = 100;
+
+/// `MaxAgeHours`: an hour to a year.
+const MAX_AGE_HOURS: (i64, i64) = (1, 8_760);
+/// `MaxRemediations`, and its value when absent.
+const MAX_REMEDIATIONS: (i64, i64) = (1, 100_000);
+const DEFAULT_MAX_REMEDIATIONS: usize = 1_000;
 
 /// Every default set, so that requests that leave fields out reach the deep paths.
 pub fn settings() -> Settings {
@@ -70,9 +80,10 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-/// The function in a dry run, as `wiring::aws_io` makes one, reading a file instead
-/// of the Tagging API: it starts and sends nothing, selections find the sample
-/// resources (and the marker's); no listing to audit, no request queue.
+/// The function in a dry run, as `wiring::aws_io` makes one, reading files instead
+/// of AWS: it starts and sends nothing, selections find the sample resources (and
+/// the marker's, and the fleet's), audits read the sample listings (and the
+/// fleet's); no request queue; its clock stands at [`NOW`].
 fn app() -> &'static Arc<App> {
     static APP: OnceLock<Arc<App>> = OnceLock::new();
     APP.get_or_init(|| {
@@ -80,57 +91,16 @@ fn app() -> &'static Arc<App> {
         backup_trigger::logging::init(|| LogSink);
         let io = Io {
             starter: Arc::new(DryRun),
-            inventory: Arc::new(ResourceFile::parse(&resources_file().to_string()).expect("the resources read")),
-            listings: Arc::new(ListingFiles::default()),
+            inventory: Arc::new(audits::inventory()),
+            listings: Arc::new(audits::listings()),
             queue: None,
             limiter: None,
         };
-        Arc::new(wiring::app(&settings(), io).with_metrics_sink(Sink::Memory(Arc::clone(metrics()))))
-    })
-}
-
-/// Where selections find resources: the dry run's sample resources, and one whose
-/// tag value is the marker (a resource's tag values are never shown either).
-fn resources_file() -> &'static Value {
-    static FILE: OnceLock<Value> = OnceLock::new();
-    FILE.get_or_init(|| {
-        let mut listing: Value = serde_json::from_str(include_str!("../../events/local/resources.json"))
-            .expect("the sample resources are JSON");
-        if let Some(Value::Array(resources)) = listing.get_mut("ResourceTagMappingList") {
-            resources.push(serde_json::json!({
-                "ResourceARN": "arn:aws:ec2:eu-west-1:123456789012:volume/vol-0fuzz",
-                "Tags": [{ "Key": "stage", "Value": "prod" }, { "Key": "backup", "Value": SECRET }],
-            }));
-        }
-        listing
-    })
-}
-
-/// The resources of that file, as the Tagging API lists them.
-fn resources() -> &'static [Resource] {
-    static RESOURCES: OnceLock<Vec<Resource>> = OnceLock::new();
-    RESOURCES.get_or_init(|| {
-        resources_file()["ResourceTagMappingList"]
-            .as_array()
-            .expect("a list")
-            .iter()
-            .map(|m| Resource {
-                arn: m["ResourceARN"].as_str().expect("an ARN").to_owned(),
-                tags: m["Tags"]
-                    .as_array()
-                    .map(|tags| {
-                        tags.iter()
-                            .map(|t| {
-                                (
-                                    t["Key"].as_str().unwrap_or_default().to_owned(),
-                                    t["Value"].as_str().unwrap_or_default().to_owned(),
-                                )
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            })
-            .collect()
+        Arc::new(
+            wiring::app(&settings(), io)
+                .with_metrics_sink(Sink::Memory(Arc::clone(metrics())))
+                .with_clock(Clock::Fixed(NOW)),
+        )
     })
 }
 
@@ -206,6 +176,10 @@ pub fn check_said(input: &str, said: &Said) {
                 let shown = jobs.as_array().expect("a selection's Jobs is an array").len();
                 assert!(shown <= SHOWN, "a selection's answer shows {shown} requests");
             }
+            if answer.get("Audit").is_some() {
+                let event = parsed.as_ref().expect("an audit's answer comes from JSON");
+                check_audit_answer(event, answer);
+            }
         }
         Err(error) => {
             // A panic is caught by the handler and reported as InternalError; libFuzzer's
@@ -220,11 +194,14 @@ pub fn check_said(input: &str, said: &Said) {
             assert!(message.len() < MAX_ERROR, "an error of {} bytes", message.len());
         }
     }
+    let mut lines = Vec::new();
     for line in said.logs.lines() {
         let line: Value = serde_json::from_str(line).expect("every log line is JSON");
         assert!(line.is_object(), "a log line is a JSON object");
         assert_ne!(line["error_type"], "InternalError", "a contained failure: {line}");
+        lines.push(line);
     }
+    check_audit_lines(parsed.as_ref(), &lines);
     assert_eq!(
         said.metrics.len(),
         1,
@@ -244,6 +221,191 @@ pub fn check_said(input: &str, said: &Said) {
         assert!(!shown.contains(SECRET), "a tag value in the answer: {shown}");
         assert!(!said.logs.contains(SECRET), "a tag value in the log");
         assert!(!said.metrics[0].contains(SECRET), "a tag value in the metrics line");
+    }
+}
+
+/// The audit of an event read as the handler reads it (None: the event is no audit).
+fn audit_of(event: &Value, message_id: Option<&str>) -> Option<backup_trigger::command::audit::Audit> {
+    let origin = Origin {
+        request_id: REQUEST_ID,
+        message_id,
+    };
+    match Command::read(event, &origin, &settings().defaults()) {
+        Ok(Command::Audit(audit)) => Some(audit),
+        _ => None,
+    }
+}
+
+/// An audit's counts, from its answer or its log line.
+#[derive(Debug, PartialEq, Eq)]
+struct Counts {
+    found: u64,
+    matched: u64,
+    audited: u64,
+    protected: u64,
+    in_progress: u64,
+    unprotected: u64,
+    remediated: u64,
+}
+
+impl Counts {
+    fn read(value: &Value, names: [&str; 7]) -> Counts {
+        let n = |name: &str| {
+            value[name]
+                .as_u64()
+                .unwrap_or_else(|| panic!("an audit's {name} is a count: {value}"))
+        };
+        Counts {
+            found: n(names[0]),
+            matched: n(names[1]),
+            audited: n(names[2]),
+            protected: n(names[3]),
+            in_progress: n(names[4]),
+            unprotected: n(names[5]),
+            remediated: n(names[6]),
+        }
+    }
+
+    /// What holds of every audit, whatever it read and whatever became of its
+    /// remediation: each audited resource counted once, remediation only of
+    /// unprotected ones and never more than asked, and the counts those of the
+    /// harness's model of the listings.
+    fn check(&self, audit: &backup_trigger::command::audit::Audit) -> audits::Expected {
+        assert_eq!(
+            self.audited,
+            self.protected + self.in_progress + self.unprotected,
+            "Audited = Protected + InProgress + Unprotected: {self:?}"
+        );
+        assert!(self.audited <= self.matched && self.matched <= self.found, "{self:?}");
+        let rule = audit.audit();
+        assert!(
+            self.remediated <= self.unprotected,
+            "Remediated beyond Unprotected: {self:?}"
+        );
+        assert!(
+            self.remediated <= rule.max_remediations as u64,
+            "Remediated beyond MaxRemediations {}: {self:?}",
+            rule.max_remediations
+        );
+        if !rule.remediate {
+            assert_eq!(self.remediated, 0, "remediated without Remediate");
+        }
+        let expected = audits::Expected::of(audit.selection(), rule);
+        assert_eq!(
+            (self.audited, self.protected, self.in_progress, self.unprotected),
+            (
+                expected.audited as u64,
+                expected.protected as u64,
+                expected.in_progress as u64,
+                expected.unprotected as u64
+            ),
+            "the counts of an audit at MaxAgeHours {} (Audited, Protected, InProgress, Unprotected)",
+            rule.max_age_hours
+        );
+        expected
+    }
+}
+
+/// An audit's answer: its counts, its findings (at most [`SHOWN`], those of the
+/// model, oldest first), and, in a dry run where every request would start, the
+/// remediations: exactly the oldest unprotected resources, up to `MaxRemediations`,
+/// the first [`SHOWN`] of them shown as requests.
+fn check_audit_answer(event: &Value, answer: &Value) {
+    let audit = audit_of(event, None).expect("an audit's answer comes from an event read as an audit");
+    let counts = Counts::read(
+        &answer["Audit"],
+        [
+            "Found",
+            "Matched",
+            "Audited",
+            "Protected",
+            "InProgress",
+            "Unprotected",
+            "Remediated",
+        ],
+    );
+    let expected = counts.check(&audit);
+    let findings = answer["Findings"].as_array().expect("an audit's Findings is an array");
+    assert!(findings.len() <= SHOWN, "{} findings shown", findings.len());
+    assert_eq!(
+        findings.len() as u64,
+        (counts.in_progress + counts.unprotected).min(SHOWN as u64),
+        "every resource not protected is a finding, up to {SHOWN}"
+    );
+    let shown: Vec<audits::Finding> = findings
+        .iter()
+        .map(|f| audits::Finding {
+            arn: f["ResourceArn"].as_str().expect("a finding's ARN").to_owned(),
+            last_backup: f["LastBackupTime"]
+                .as_str()
+                .map(|t| backup_trigger::core::time::Timestamp::parse_rfc3339(t).expect("RFC 3339")),
+            in_progress: f["InProgress"].as_bool().expect("InProgress"),
+            last_job_state: f["LastJobState"].as_str().map(str::to_owned),
+        })
+        .collect();
+    let want: Vec<audits::Finding> = expected.findings.iter().take(SHOWN).cloned().collect();
+    assert_eq!(shown, want, "the findings, oldest first");
+    // Nothing fails in a dry run: every request chosen would start.
+    assert_eq!(
+        counts.remediated,
+        expected.remediated.len() as u64,
+        "Remediated: the unprotected ones up to MaxRemediations"
+    );
+    let jobs = answer["Jobs"].as_array().expect("an audit's Jobs is an array");
+    assert!(jobs.len() <= SHOWN, "an audit's answer shows {} requests", jobs.len());
+    let asked: Vec<&str> = jobs
+        .iter()
+        .map(|j| {
+            assert_eq!(j["DryRun"], true, "a dry run's request: {j}");
+            j["ResourceArn"].as_str().expect("a remediation is a backup")
+        })
+        .collect();
+    let want: Vec<&str> = expected.remediated.iter().take(SHOWN).map(String::as_str).collect();
+    assert_eq!(asked, want, "the remediation requests: the oldest unprotected first");
+}
+
+/// Every audit of the invocation, an SQS message's too, logs one line of counts:
+/// those must hold of it whatever became of its remediation.
+fn check_audit_lines(event: Option<&Value>, lines: &[Value]) {
+    let Some(event) = event else {
+        return;
+    };
+    for line in lines.iter().filter(|l| l["message"] == "audit") {
+        let Some(body) = event_of(event, line["message_id"].as_str()) else {
+            continue;
+        };
+        let audit = audit_of(&body, line["message_id"].as_str()).expect("an audit's line comes from an audit");
+        Counts::read(
+            line,
+            [
+                "found",
+                "matched",
+                "audited",
+                "protected",
+                "in_progress",
+                "unprotected",
+                "remediated",
+            ],
+        )
+        .check(&audit);
+    }
+}
+
+/// The event a log line is about: the invocation's, or the body of the SQS message
+/// `message_id` (None when two messages share that id with different bodies).
+fn event_of(event: &Value, message_id: Option<&str>) -> Option<Value> {
+    let Some(id) = message_id else {
+        return Some(event.clone());
+    };
+    let bodies: HashSet<&str> = event["Records"]
+        .as_array()?
+        .iter()
+        .filter(|r| r["messageId"] == id)
+        .filter_map(|r| r["body"].as_str())
+        .collect();
+    match bodies.len() {
+        1 => serde_json::from_str(bodies.into_iter().next()?).ok(),
+        _ => None,
     }
 }
 
@@ -274,7 +436,10 @@ pub fn check_plan(event: Value) {
                 Err(error) => check_error(&error.to_string(), hidden),
             },
             Command::Selection(selection) => check_selected(selection.selection(), hidden),
-            Command::Audit(audit) => check_selected(audit.selection(), hidden),
+            Command::Audit(audit) => {
+                check_audit_read(body, audit.audit());
+                check_selected(audit.selection(), hidden);
+            }
         }
     };
     match event.get("Records") {
@@ -322,7 +487,7 @@ fn check_jobs(jobs: &[Job], hidden: bool) {
 
 /// A selection's (or an audit's) request for every resource of the file it selects.
 fn check_selected(selection: &Selection, hidden: bool) {
-    let jobs: Vec<Job> = resources()
+    let jobs: Vec<Job> = audits::resources()
         .iter()
         .filter(|r| matches!(selection.verdict(r), Verdict::Selected(_)))
         .map(|r| {
@@ -335,6 +500,29 @@ fn check_selected(selection: &Selection, hidden: bool) {
         })
         .collect();
     check_jobs(&jobs, hidden);
+}
+
+/// An audit read: its fields within their bounds, and those the event gave.
+fn check_audit_read(event: &Value, audit: &backup_trigger::core::audit::Audit) {
+    let within = |n: i64, (low, high): (i64, i64)| low <= n && n <= high;
+    assert!(within(audit.max_age_hours, MAX_AGE_HOURS), "{audit:?}");
+    assert!(within(audit.max_remediations as i64, MAX_REMEDIATIONS), "{audit:?}");
+    let detail = if event.get("detail-type").is_some() {
+        &event["detail"]
+    } else {
+        event
+    };
+    let given = &detail["Audit"];
+    assert_eq!(Some(audit.max_age_hours), given["MaxAgeHours"].as_i64(), "{audit:?}");
+    let max_remediations = given["MaxRemediations"]
+        .as_i64()
+        .map_or(DEFAULT_MAX_REMEDIATIONS, |n| n as usize);
+    assert_eq!(audit.max_remediations, max_remediations, "{audit:?}");
+    assert_eq!(
+        audit.remediate,
+        given["Remediate"].as_bool().unwrap_or(false),
+        "{audit:?}"
+    );
 }
 
 /// Whether an SQS message's body succeeds, as the handler reads it: None for a
@@ -470,6 +658,10 @@ pub const KEYS: &[&str] = &[
     "StringNotEquals",
     "StringLike",
     "StringNotLike",
+    "Audit",
+    "MaxAgeHours",
+    "Remediate",
+    "MaxRemediations",
 ];
 
 /// Values the readers look for.
@@ -517,6 +709,9 @@ pub const STRINGS: &[&str] = &[
     "*",
     "arn:aws:dynamodb:*:*:table/*",
     "arn:aws:ec2:*:*:volume/*",
+    "fleet",
+    "aws:ResourceTag/owner",
+    "arn:aws:dynamodb:eu-west-1:123456789012:table/fleet-*",
     SECRET,
 ];
 
@@ -556,6 +751,14 @@ const NUMBERS: &[i64] = &[
     36_501,
     52_560_000,
     52_560_001,
+    // MaxAgeHours, MaxRemediations
+    26,
+    8_760,
+    8_761,
+    1_000,
+    1_001,
+    100_000,
+    100_001,
     i64::MAX,
     i64::MIN,
 ];
