@@ -46,6 +46,8 @@ for path in sorted(glob.glob("../events/*.json")):
     with open(path) as f:
         samples[os.path.basename(path)[:-5]] = json.load(f)
 
+originals = set(samples)
+
 def audit(**changes):
     """The audit sample with fields of its Audit (None: removed) or of the event changed."""
     event = json.loads(json.dumps(samples["audit"]))
@@ -79,8 +81,11 @@ for name, event in singles.items():
     seeds["sqs-" + name] = sqs([event], False)
     seeds["sqs-fifo-" + name] = sqs([event], True)
     seeds["sqs-" + name + "-tagged"] = sqs([tagged(event)], False)
-seeds["sqs-all"] = sqs(list(singles.values()), False)
-seeds["sqs-fifo-all"] = sqs([tagged(e) for e in singles.values()], True)
+# The samples of events/ in one batch; the audit variants stay out of it (two of
+# them audit the whole fleet: a batch of them would be the slowest input by far).
+files = [e for n, e in singles.items() if n in originals]
+seeds["sqs-all"] = sqs(files, False)
+seeds["sqs-fifo-all"] = sqs([tagged(e) for e in files], True)
 
 rng = random.Random(451)
 for target in ("handler_bytes", "planner_json", "sqs_batch"):

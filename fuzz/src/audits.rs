@@ -167,6 +167,46 @@ pub fn resources() -> &'static [Resource] {
     })
 }
 
+/// The listings, read once: each resource's latest backup, and every job.
+struct Listed {
+    last_backup: HashMap<String, Timestamp>,
+    jobs: Vec<ListedJob>,
+}
+
+struct ListedJob {
+    arn: String,
+    id: String,
+    created: Timestamp,
+    state: String,
+}
+
+fn listed() -> &'static Listed {
+    static LISTED: OnceLock<Listed> = OnceLock::new();
+    LISTED.get_or_init(|| {
+        let files = files();
+        let mut last_backup: HashMap<String, Timestamp> = HashMap::new();
+        for item in files.protected["Results"].as_array().expect("a list") {
+            let at = time_of(&item["LastBackupTime"], NOW).expect("a time");
+            let kept = last_backup
+                .entry(item["ResourceArn"].as_str().expect("an ARN").to_owned())
+                .or_insert(at);
+            *kept = (*kept).max(at);
+        }
+        let jobs = files.jobs["BackupJobs"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|job| ListedJob {
+                arn: job["ResourceArn"].as_str().expect("an ARN").to_owned(),
+                id: job["BackupJobId"].as_str().expect("an id").to_owned(),
+                created: time_of(&job["CreationDate"], NOW).expect("a time"),
+                state: job["State"].as_str().expect("a state").to_owned(),
+            })
+            .collect();
+        Listed { last_backup, jobs }
+    })
+}
+
 /// One finding an audit must make.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
@@ -191,33 +231,19 @@ pub struct Expected {
 
 impl Expected {
     pub fn of(selection: &Selection, audit: &Audit) -> Expected {
-        let files = files();
+        let listed = listed();
         let cutoff = NOW.millis() - audit.max_age_hours * 3_600_000;
-        let mut last_backup: HashMap<&str, Timestamp> = HashMap::new();
-        for item in files.protected["Results"].as_array().expect("a list") {
-            let arn = item["ResourceArn"].as_str().expect("an ARN");
-            let at = time_of(&item["LastBackupTime"], NOW).expect("a time");
-            let kept = last_backup.entry(arn).or_insert(at);
-            *kept = (*kept).max(at);
-        }
         // Jobs created since the cutoff: whether one may yet make a recovery point,
         // and the latest (ties: the greater id).
         let mut running: HashMap<&str, bool> = HashMap::new();
         let mut last_job: HashMap<&str, (Timestamp, &str, &str)> = HashMap::new();
-        for job in files.jobs["BackupJobs"].as_array().expect("a list") {
-            let created = time_of(&job["CreationDate"], NOW).expect("a time");
-            if created.millis() < cutoff {
-                continue;
-            }
-            let arn = job["ResourceArn"].as_str().expect("an ARN");
-            let state = job["State"].as_str().expect("a state");
-            let id = job["BackupJobId"].as_str().expect("an id");
-            *running.entry(arn).or_default() |= RUNNING.contains(&state);
+        for job in listed.jobs.iter().filter(|j| j.created.millis() >= cutoff) {
+            *running.entry(&job.arn).or_default() |= RUNNING.contains(&job.state.as_str());
             let later = last_job
-                .get(arn)
-                .is_none_or(|&(at, kept, _)| (created, id) > (at, kept));
+                .get(job.arn.as_str())
+                .is_none_or(|&(at, kept, _)| (job.created, job.id.as_str()) > (at, kept));
             if later {
-                last_job.insert(arn, (created, id, state));
+                last_job.insert(&job.arn, (job.created, &job.id, &job.state));
             }
         }
         let mut expected = Expected {
@@ -234,7 +260,7 @@ impl Expected {
                 continue;
             }
             expected.audited += 1;
-            let backup = last_backup.get(resource.arn.as_str()).copied();
+            let backup = listed.last_backup.get(resource.arn.as_str()).copied();
             if backup.is_some_and(|at| at.millis() >= cutoff) {
                 expected.protected += 1;
                 continue;

@@ -485,7 +485,11 @@ fn check_jobs(jobs: &[Job], hidden: bool) {
     }
 }
 
-/// A selection's (or an audit's) request for every resource of the file it selects.
+/// A selection's (or an audit's) request for every resource of the file it selects:
+/// made, for that resource, with the resource's own token. Every request is the
+/// selection's one template with the ARN and token changed, so the rules and the
+/// marker are checked on the first few only (the fleet would make every selection
+/// that matches it check a hundred identical requests).
 fn check_selected(selection: &Selection, hidden: bool) {
     let jobs: Vec<Job> = audits::resources()
         .iter()
@@ -499,7 +503,11 @@ fn check_selected(selection: &Selection, hidden: bool) {
             job
         })
         .collect();
-    check_jobs(&jobs, hidden);
+    let mut tokens: Vec<&str> = jobs.iter().map(Job::idempotency_token).collect();
+    tokens.sort_unstable();
+    tokens.dedup();
+    assert_eq!(tokens.len(), jobs.len(), "two resources of one selection share a token");
+    check_jobs(&jobs[..jobs.len().min(3)], hidden);
 }
 
 /// An audit read: its fields within their bounds, and those the event gave.
