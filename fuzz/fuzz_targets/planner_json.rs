@@ -1,5 +1,8 @@
-//! The planner (`event::classify`, then `event::plan` for a single event and for
-//! every SQS message) on arbitrary JSON, with every default set.
+//! The reader (`Command::read`, for a single event and for every SQS message's
+//! body) on arbitrary JSON, with every default set: accepted jobs keep every rule,
+//! a selection's or an audit's request for each resource it selects does too, an
+//! audit's fields are within their bounds and those the event gave, and errors are
+//! bounded and show no tag value.
 //!
 //! An input that starts with `#` is read as a structured value ([`Node`]: objects
 //! with our field names, our values, tag maps holding the marker, JSON in strings);

@@ -6,9 +6,10 @@
 //! from `events/` with fields and tags changed, generated JSON, or any text.
 //!
 //! Besides the checks of every handler run, a batch of well-formed records must be
-//! answered with exactly the messages whose body does not plan (the planner run on
-//! that body alone), in order; on a FIFO queue, also every message after the first
-//! such one.
+//! answered with exactly the messages whose body is refused when read alone
+//! (`Command::read`), in order; on a FIFO queue, also every message after the first
+//! such one. A selection's or an audit's fate depends on what it reads: the answer
+//! says it, and the rest must agree.
 
 #![no_main]
 
@@ -24,6 +25,7 @@ fn samples() -> &'static [String] {
     SAMPLES.get_or_init(|| {
         let mut bodies = Vec::new();
         for text in [
+            include_str!("../../events/audit.json"),
             include_str!("../../events/backup-job-completed.json"),
             include_str!("../../events/backup-job-failed.json"),
             include_str!("../../events/copy-job-completed.json"),
@@ -192,8 +194,8 @@ impl Batch {
     }
 }
 
-/// An SQS event that was answered must fail exactly the messages whose body does not
-/// plan, in order, and on a FIFO queue (its first record says) every later message
+/// An SQS event that was answered must fail exactly the messages whose body is
+/// refused when read, in order, and on a FIFO queue (its first record says) every later message
 /// too. `well_formed`: the event was built with good records, so it must be answered.
 fn check_failures(text: &str, answer: Option<&Value>, well_formed: bool) {
     let Some(answer) = answer else {
