@@ -198,6 +198,7 @@ impl Audit {
             return audited;
         }
         let mut destination = Destination::of(context);
+        destination.keep_accepted();
         let mut taken = Vec::with_capacity(chosen.len());
         let mut stopped = None;
         for &i in &chosen {
@@ -235,12 +236,19 @@ impl Audit {
                 .map(|(&i, r)| (i, !r.outcome.is_failure()))
                 .collect(),
             Ok(_) => taken.iter().map(|&i| (i, true)).collect(),
-            // SQS took the first requests, in order, before it stopped.
-            Err(_) => taken
-                .iter()
-                .enumerate()
-                .map(|(n, &i)| (i, n < tally.resolved.enqueued))
-                .collect(),
+            // The queue stopped: those SQS took, which need not be the first ones
+            // (it takes or refuses each message of a batch on its own), and may
+            // include the one whose push failed. Here, nothing started.
+            Err(_) => {
+                let accepted = destination.accepted();
+                chosen
+                    .iter()
+                    .map(|&i| {
+                        let arn = &audited.verdict.findings[i].arn;
+                        (i, accepted.is_some_and(|a| a.contains(arn)))
+                    })
+                    .collect()
+            }
         };
         for &i in &chosen {
             audited.verdict.findings[i].remediate = went.get(&i).copied().unwrap_or(false);

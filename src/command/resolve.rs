@@ -122,6 +122,22 @@ impl Destination {
         }
     }
 
+    /// Keeps the ARN of each request the queue accepts ([`FanOut::keep_accepted`]).
+    pub fn keep_accepted(&mut self) {
+        if let Destination::Queue(fan_out) = self {
+            fan_out.keep_accepted();
+        }
+    }
+
+    /// The ARNs the queue accepted, when kept; `None` here, where each job's own
+    /// result says.
+    pub fn accepted(&self) -> Option<&HashSet<String>> {
+        match self {
+            Destination::Queue(fan_out) => fan_out.accepted(),
+            Destination::Here { .. } => None,
+        }
+    }
+
     /// Requests SQS accepted so far (none here).
     pub fn enqueued(&self) -> usize {
         match self {
@@ -133,9 +149,9 @@ impl Destination {
     /// Sends what is left (the queue) or starts the jobs (here), and puts the
     /// counts in `resolved`; the results of the jobs started here, or the requests
     /// a dry run would have sent to the queue.
-    pub async fn finish(self, context: &Context<'_>, resolved: &mut Resolved) -> Result<Vec<JobResult>, Error> {
+    pub async fn finish(&mut self, context: &Context<'_>, resolved: &mut Resolved) -> Result<Vec<JobResult>, Error> {
         match self {
-            Destination::Queue(mut fan_out) => {
+            Destination::Queue(fan_out) => {
                 let finished = fan_out.finish().await;
                 resolved.fan_out = true;
                 resolved.sent = fan_out.sends();
@@ -149,6 +165,7 @@ impl Destination {
                     .collect())
             }
             Destination::Here { jobs, .. } => {
+                let jobs = std::mem::take(jobs);
                 let results = send_all(&context.io.starter, jobs, context.limits, context.deadline).await;
                 resolved.sent = !results.iter().any(|r| matches!(r.outcome, Outcome::WouldStart));
                 Ok(results)

@@ -3,7 +3,7 @@
 //! requests, 10 messages a `SendMessageBatch`, and the queue's consumers start them.
 //! [`FanOut`] holds one message and one batch at a time; failed entries are sent
 //! again; a message that cannot be sent stops the fan-out, saying how many requests
-//! were enqueued before it. An ARN is never put twice into the open batch (the
+//! SQS took. An ARN is never put twice into the open batch (the
 //! Tagging API can list a resource twice, and a consumer refuses a message whose
 //! requests share a token), and no call runs past the invocation's deadline.
 
@@ -115,11 +115,12 @@ pub struct FanOut {
     queue: Option<Arc<dyn Enqueuer>>,
     /// A dry run's first requests, to show.
     shown: Vec<Job>,
-    /// The requests of the message being filled, as JSON text.
+    /// The requests of the message being filled, as JSON text, and their ARNs.
     message: Vec<String>,
+    message_arns: Vec<String>,
     message_bytes: usize,
-    /// Closed messages waiting to be sent, with their number of requests.
-    batch: Vec<(Entry, usize)>,
+    /// Closed messages waiting to be sent, with the ARNs of their requests.
+    batch: Vec<(Entry, Vec<String>)>,
     batch_bytes: usize,
     /// The ARNs of the requests in the open message and batch: a second copy of one
     /// is left out. Cleared with each batch sent, so it holds at most a batch's.
@@ -127,6 +128,10 @@ pub struct FanOut {
     /// No `SendMessageBatch` starts after its start cutoff, and none (with its
     /// retries and back-off) runs past its give-up time.
     deadline: Deadline,
+    /// The ARNs of the requests SQS accepted, when asked for ([`FanOut::keep_accepted`]):
+    /// SQS takes or refuses each message of a batch on its own, so after a failure
+    /// these need not be the first ones pushed.
+    accepted: Option<HashSet<String>>,
     /// Requests in messages SQS accepted.
     pub enqueued: usize,
     /// Messages SQS accepted.
@@ -143,14 +148,29 @@ impl FanOut {
             },
             shown: Vec::new(),
             message: Vec::with_capacity(REQUESTS_PER_MESSAGE),
+            message_arns: Vec::with_capacity(REQUESTS_PER_MESSAGE),
             message_bytes: 0,
             batch: Vec::with_capacity(MESSAGES_PER_BATCH),
             batch_bytes: 0,
             arns: HashSet::with_capacity(REQUESTS_PER_MESSAGE * MESSAGES_PER_BATCH),
             deadline,
+            accepted: None,
             enqueued: 0,
             messages: 0,
         }
+    }
+
+    /// Keeps the ARN of every request SQS accepts (or, in a dry run, would), for a
+    /// caller that must say which resources went out even after a failure: an
+    /// audit's remediations, at most `MaxRemediations`. A selection's fan-out, of any
+    /// size, keeps only counts.
+    pub fn keep_accepted(&mut self) {
+        self.accepted.get_or_insert_with(HashSet::new);
+    }
+
+    /// The ARNs SQS accepted so far; `None` unless [`FanOut::keep_accepted`] was called.
+    pub fn accepted(&self) -> Option<&HashSet<String>> {
+        self.accepted.as_ref()
     }
 
     /// Whether the requests really go to the queue (not a dry run).
@@ -182,6 +202,7 @@ impl FanOut {
         }
         self.message_bytes += text.len() + 1;
         self.message.push(text);
+        self.message_arns.push(job.subject_arn().to_owned());
         if self.message.len() == REQUESTS_PER_MESSAGE {
             self.close_message().await?;
         }
@@ -201,15 +222,15 @@ impl FanOut {
 
     async fn close_message(&mut self) -> Result<(), Error> {
         let requests = std::mem::take(&mut self.message);
+        let arns = std::mem::take(&mut self.message_arns);
         self.message_bytes = 0;
-        let count = requests.len();
         let body = format!("{{\"Jobs\":[{}]}}", requests.join(","));
         if !self.batch.is_empty() && self.batch_bytes + body.len() > MAX_BATCH_BYTES {
             self.flush().await?;
         }
         self.batch_bytes += body.len();
         let id = self.batch.len().to_string();
-        self.batch.push((Entry { id, body }, count));
+        self.batch.push((Entry { id, body }, arns));
         if self.batch.len() == MESSAGES_PER_BATCH {
             self.flush().await?;
         }
@@ -223,8 +244,7 @@ impl FanOut {
         self.batch_bytes = 0;
         self.arns.clear();
         let Some(queue) = self.queue.clone() else {
-            self.messages += pending.len();
-            self.enqueued += pending.iter().map(|(_, n)| n).sum::<usize>();
+            self.took(pending);
             return Ok(());
         };
         let deadline = self.deadline;
@@ -241,7 +261,16 @@ impl FanOut {
         }
     }
 
-    async fn send(&mut self, queue: &dyn Enqueuer, mut pending: Vec<(Entry, usize)>) -> Result<(), Error> {
+    /// Counts messages SQS accepted (or a dry run would send).
+    fn took(&mut self, accepted: Vec<(Entry, Vec<String>)>) {
+        self.messages += accepted.len();
+        self.enqueued += accepted.iter().map(|(_, arns)| arns.len()).sum::<usize>();
+        if let Some(kept) = &mut self.accepted {
+            kept.extend(accepted.into_iter().flat_map(|(_, arns)| arns));
+        }
+    }
+
+    async fn send(&mut self, queue: &dyn Enqueuer, mut pending: Vec<(Entry, Vec<String>)>) -> Result<(), Error> {
         let mut backoff = FIRST_BACKOFF;
         for attempt in 1..=ENTRY_ATTEMPTS {
             let entries: Vec<Entry> = pending.iter().map(|(e, _)| e.clone()).collect();
@@ -252,8 +281,7 @@ impl FanOut {
             let (refused, accepted): (Vec<_>, Vec<_>) = pending
                 .into_iter()
                 .partition(|(e, _)| failed.iter().any(|f| f.id == e.id));
-            self.messages += accepted.len();
-            self.enqueued += accepted.iter().map(|(_, n)| n).sum::<usize>();
+            self.took(accepted);
             if refused.is_empty() {
                 return Ok(());
             }
@@ -278,16 +306,16 @@ impl FanOut {
     /// to be enqueued.
     fn out_of_time(&self, unsent: usize, why: &str) -> Error {
         Error::DeadlineExceeded(format!(
-            "the invocation's deadline stopped the fan-out: {unsent} message(s) of a batch not sent to REQUEST_QUEUE_URL: {why}; {} request(s) in {} message(s) were enqueued before; sending the selection again is safe: every resource keeps its token",
+            "the invocation's deadline stopped the fan-out: {unsent} message(s) of a batch not sent to REQUEST_QUEUE_URL: {why}; {} request(s) in {} message(s) were enqueued; sending the selection again is safe: every resource keeps its token",
             self.enqueued, self.messages
         ))
     }
 
     /// The fan-out's error: SQS's own code (an empty one is `EnqueueFailed`), and
-    /// what was enqueued before.
+    /// what SQS took.
     fn stopped(&self, failure: &Failure, unsent: usize) -> Error {
         let message = format!(
-            "{unsent} message(s) could not be sent to REQUEST_QUEUE_URL ({}: {}); {} request(s) in {} message(s) were enqueued before; sending the selection again is safe: every resource keeps its token",
+            "{unsent} message(s) could not be sent to REQUEST_QUEUE_URL ({}: {}); {} request(s) in {} message(s) were enqueued; sending the selection again is safe: every resource keeps its token",
             failure.code(),
             failure.error,
             self.enqueued,

@@ -85,6 +85,9 @@ struct Queue {
     refuse_all: bool,
     /// From this batch on (1 is the first), SendMessageBatch hangs.
     stall_from: Option<usize>,
+    /// The first entry of each call is refused, blamed on the sender (so never sent
+    /// again); SQS takes the others.
+    refuse_first_entry: bool,
 }
 
 impl Enqueuer for Queue {
@@ -100,6 +103,17 @@ impl Enqueuer for Queue {
             }
             if self.refuse_all && n > 1 {
                 return Err(Failure::aws("AccessDenied", "not allowed", false));
+            }
+            if self.refuse_first_entry {
+                return Ok(entries
+                    .iter()
+                    .take(1)
+                    .map(|e| EntryFailure {
+                        id: e.id.clone(),
+                        failure: Failure::aws("InvalidParameterValue", "refused", false),
+                        sender_fault: true,
+                    })
+                    .collect());
             }
             Ok(Vec::new())
         })
@@ -693,4 +707,62 @@ fn counts(invocation: &Invocation) -> Vec<(&'static str, u64)> {
         .filter(|(_, _, unit)| *unit == Unit::Count)
         .map(|(name, value, _)| (name, value))
         .collect()
+}
+
+/// An audit whose remediation SQS partly refused says which resources went out: SQS
+/// takes or refuses each message of a batch on its own, so those it took need not be
+/// the first ones pushed.
+#[tokio::test]
+async fn an_audit_marks_remediated_exactly_the_resources_sqs_took() {
+    use crate::command::{Command, Context};
+    use crate::core::token::Origin;
+    use crate::io::send::Limits;
+
+    let s = setup(
+        Pages::new((100..130).map(|n| table(n, "prod")).collect(), 100),
+        Queue {
+            refuse_first_entry: true,
+            ..Queue::default()
+        },
+        Some(QUEUE_URL),
+        false,
+    );
+    let event = json!({
+        "Selection": { "Resources": ["arn:aws:dynamodb:*:*:table/*"] },
+        "Audit": { "MaxAgeHours": 26, "Remediate": true },
+        "IdempotencyKey": "audit/1"
+    });
+    let origin = Origin {
+        request_id: "req-1",
+        message_id: None,
+    };
+    let command = Command::read(&event, &origin, &s.app.defaults).unwrap();
+    let context = Context {
+        io: &s.app.io,
+        limits: &Limits::concurrency(4),
+        deadline: Deadline::after(Duration::from_secs(600)),
+        now: crate::core::time::Timestamp::from_millis(1_795_338_000_000),
+    };
+    let report = command.run(&context).await;
+    assert!(report.error.is_some(), "a refused message fails the audit");
+    // Three messages of 10 in one call; the first is refused.
+    let took: Vec<String> = enqueued(&s.queue)
+        .iter()
+        .map(|r| r["ResourceArn"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(took.len(), 30, "one call holds every message: {took:?}");
+    let refused: Vec<String> = took[..10].to_vec();
+    let audited = report.audit.expect("the listings completed");
+    assert_eq!(audited.remediated, 20);
+    let remediated: Vec<&str> = audited
+        .verdict
+        .findings
+        .iter()
+        .filter(|f| f.remediate)
+        .map(|f| f.arn.as_str())
+        .collect();
+    assert_eq!(remediated.len(), 20, "{remediated:?}");
+    for arn in &remediated {
+        assert!(!refused.iter().any(|r| r == arn), "{arn} was refused by SQS");
+    }
 }
