@@ -28,14 +28,14 @@ use serde_json::Value;
 use crate::core::time::Timestamp;
 use crate::handler::{self, Invocation};
 use crate::handler::{App, Clock};
-use crate::io::inventory::ResourceFile;
-use crate::io::listings::ListingFiles;
+use crate::io::inventory::{Inventory, ResourceFile};
+use crate::io::listings::{ListingFiles, Listings};
 use crate::io::sdk;
 use crate::io::send::Deadline;
 use crate::report::answer::diagnostic;
 use crate::report::metrics::Sink;
 use crate::settings::Settings;
-use crate::wiring::{app, aws_io};
+use crate::wiring::{app, aws_io, dry_run_io};
 
 pub const USAGE: &str = "usage: bootstrap invoke EVENT.json [--dry-run] [--env-vars ENV.json] [--resources FILE]\n\
     \x20      [--protected-resources FILE] [--backup-jobs FILE] [--now TIME]\n\
@@ -147,19 +147,18 @@ pub async fn invoke(args: &[String]) -> ExitCode {
     settings.dry_run |= args.dry_run;
     let invocation = Invocation::new(local_request_id(settings.dry_run), Deadline::after(LOCAL_TIMEOUT));
     let clock = args.now.map_or(Clock::System, Clock::Fixed);
-    let config = sdk::config_loader(settings.retry_set_by_user).load().await;
-    let mut io = aws_io(&config, &settings);
     // A real run never reads the sample files: it would back up what they name.
     let beside_dry = |given: &Option<PathBuf>, name: &str| {
         given
             .clone()
             .or_else(|| settings.dry_run.then(|| beside(&args.event, name)).flatten())
     };
+    let mut inventory: Option<Arc<dyn Inventory>> = None;
     if let Some(path) = beside_dry(&args.resources, RESOURCES_FILE) {
         match ResourceFile::open(&path) {
             Ok(found) => {
                 tracing::info!(resources_file = %path.display(), "selections find their resources in this file");
-                io.inventory = Arc::new(found);
+                inventory = Some(Arc::new(found));
             }
             Err(e) => {
                 eprintln!("{e}");
@@ -167,13 +166,14 @@ pub async fn invoke(args: &[String]) -> ExitCode {
             }
         }
     }
+    let mut listings: Option<Arc<dyn Listings>> = None;
     if let Some(path) = beside_dry(&args.protected_resources, PROTECTED_FILE) {
         let jobs = beside_dry(&args.backup_jobs, JOBS_FILE);
         match ListingFiles::open(&path, jobs.as_deref(), clock.now()) {
-            Ok(listings) => {
+            Ok(files) => {
                 let jobs_file = jobs.as_deref().map_or("none".into(), |j| j.display().to_string());
                 tracing::info!(protected_resources_file = %path.display(), backup_jobs_file = jobs_file.as_str(), "audits read their listings from these files");
-                io.listings = Arc::new(listings);
+                listings = Some(Arc::new(files));
             }
             Err(e) => {
                 eprintln!("{e}");
@@ -181,6 +181,18 @@ pub async fn invoke(args: &[String]) -> ExitCode {
             }
         }
     }
+    let io = match (settings.dry_run, inventory, listings) {
+        // Nothing to read from AWS: no SDK configuration, whose Region lookup would
+        // ask EC2's metadata service (a warning, or a wait, off EC2).
+        (true, Some(inventory), Some(listings)) => dry_run_io(&settings, inventory, listings),
+        (_, inventory, listings) => {
+            let config = sdk::config_loader(settings.retry_set_by_user).load().await;
+            let mut io = aws_io(&config, &settings);
+            io.inventory = inventory.unwrap_or(io.inventory);
+            io.listings = listings.unwrap_or(io.listings);
+            io
+        }
+    };
     // The metrics line goes with the log lines, to stderr: stdout holds the answer only.
     let app = app(&settings, io).with_metrics_sink(Sink::Stderr).with_clock(clock);
     run(app, event, &invocation).await

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use crate::handler::App;
 use crate::io::backup::{AwsBackup, AwsListings};
 use crate::io::enqueue::{Queue, SqsQueue};
-use crate::io::inventory::TaggingApi;
+use crate::io::inventory::{Inventory, TaggingApi};
+use crate::io::listings::Listings;
 use crate::io::rate::Limiter;
 use crate::io::sdk;
 use crate::io::send::DryRun;
@@ -24,13 +25,7 @@ pub fn aws_io(config: &aws_config::SdkConfig, settings: &Settings) -> Io {
     let inventory = Arc::new(TaggingApi::new(aws_sdk_resourcegroupstagging::Client::new(config)));
     let listings = Arc::new(AwsListings::new(aws_sdk_backup::Client::new(config)));
     if settings.dry_run {
-        return Io {
-            starter: Arc::new(DryRun),
-            inventory,
-            listings,
-            queue: settings.request_queue_url.as_ref().map(|_| Queue::DryRun),
-            limiter: None,
-        };
+        return dry_run_io(settings, inventory, listings);
     }
     let limiter = Arc::new(Limiter::new(settings.max_calls_per_second));
     let starter = AwsBackup::new(sdk::backup_client(config, Arc::clone(&limiter)));
@@ -44,6 +39,18 @@ pub fn aws_io(config: &aws_config::SdkConfig, settings: &Settings) -> Io {
         listings,
         queue,
         limiter: Some(limiter),
+    }
+}
+
+/// A dry run's adapters: it reads through `inventory` and `listings`, and starts
+/// and sends nothing.
+pub fn dry_run_io(settings: &Settings, inventory: Arc<dyn Inventory>, listings: Arc<dyn Listings>) -> Io {
+    Io {
+        starter: Arc::new(DryRun),
+        inventory,
+        listings,
+        queue: settings.request_queue_url.as_ref().map(|_| Queue::DryRun),
+        limiter: None,
     }
 }
 
