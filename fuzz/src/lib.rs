@@ -30,8 +30,7 @@ use backup_trigger::core::request::Job;
 use backup_trigger::core::selection::{Selection, Verdict};
 use backup_trigger::core::token::Origin;
 use backup_trigger::handler::{self, App, Clock, Invocation};
-use backup_trigger::io::send::{Deadline, DryRun};
-use backup_trigger::io::Io;
+use backup_trigger::io::send::Deadline;
 use backup_trigger::report::metrics::Sink;
 use backup_trigger::settings::Settings;
 use backup_trigger::wiring;
@@ -80,7 +79,7 @@ fn runtime() -> &'static tokio::runtime::Runtime {
     })
 }
 
-/// The function in a dry run, as `wiring::aws_io` makes one, reading files instead
+/// The function in a dry run, as `wiring::dry_run_io` makes one, reading files instead
 /// of AWS: it starts and sends nothing, selections find the sample resources (and
 /// the marker's, and the fleet's), audits read the sample listings (and the
 /// fleet's); no request queue; its clock stands at [`NOW`].
@@ -89,15 +88,15 @@ fn app() -> &'static Arc<App> {
     APP.get_or_init(|| {
         // The function's own log set-up (JSON lines), writing into LOGS.
         backup_trigger::logging::init(|| LogSink);
-        let io = Io {
-            starter: Arc::new(DryRun),
-            inventory: Arc::new(audits::inventory()),
-            listings: Arc::new(audits::listings()),
-            queue: None,
-            limiter: None,
-        };
+        let settings = settings();
+        assert!(settings.request_queue_url.is_none(), "the harness has no request queue");
+        let io = wiring::dry_run_io(
+            &settings,
+            Arc::new(audits::inventory()),
+            Arc::new(audits::listings()),
+        );
         Arc::new(
-            wiring::app(&settings(), io)
+            wiring::app(&settings, io)
                 .with_metrics_sink(Sink::Memory(Arc::clone(metrics())))
                 .with_clock(Clock::Fixed(NOW)),
         )
