@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use crate::core::error::{quote, quote_str, Invalid};
+use crate::core::error::{cut_at, quote, quote_str, Invalid};
 use crate::core::request::{kind_of, rules};
 use crate::core::suggest::closest;
 use crate::core::time::Timestamp;
@@ -222,7 +222,7 @@ impl Ledger {
             .as_ref()
             .is_none_or(|kept| (job.created, &job.id) > (kept.created, &kept.id));
         if later {
-            let message = job.message.map(|m| capped(&m));
+            let message = job.message.map(|m| cut_at(&m, MESSAGE_LIMIT));
             entry.last_job = Some(Box::new(LastJob { message, ..job }));
         }
     }
@@ -299,15 +299,6 @@ impl Ledger {
 /// audit): a backup exactly `MaxAgeHours` old still protects.
 fn fresh(entry: &Entry, cutoff: Timestamp) -> bool {
     entry.last_backup.as_ref().is_some_and(|b| b.at >= cutoff)
-}
-
-fn capped(message: &str) -> String {
-    if message.chars().count() <= MESSAGE_LIMIT {
-        message.to_owned()
-    } else {
-        let head: String = message.chars().take(MESSAGE_LIMIT).collect();
-        format!("{head}…")
-    }
 }
 
 /// The counts of an audit and what it found.

@@ -194,17 +194,28 @@ pub fn quote_str(s: &str) -> String {
 
 /// A text cut to the length quoted in messages.
 pub fn cut(s: &str) -> String {
-    if s.chars().count() <= QUOTE_LIMIT {
-        s.to_owned()
-    } else {
-        let head: String = s.chars().take(QUOTE_LIMIT).collect();
-        format!("{head}…")
+    cut_at(s, QUOTE_LIMIT)
+}
+
+/// A text of at most `limit` characters kept whole; a longer one cut there, with `…`.
+pub fn cut_at(s: &str, limit: usize) -> String {
+    match s.char_indices().nth(limit) {
+        None => s.to_owned(),
+        Some((end, _)) => format!("{}…", &s[..end]),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_text_is_cut_after_its_limit_in_characters_not_bytes() {
+        assert_eq!(cut_at("ééé", 3), "ééé");
+        assert_eq!(cut_at("éééé", 3), "ééé…");
+        assert_eq!(cut_at("", 0), "");
+        assert_eq!(cut_at("a", 0), "…");
+    }
 
     #[test]
     fn long_values_are_cut_in_messages() {

@@ -12,7 +12,7 @@
 use serde_json::{Map, Value};
 
 use crate::core::defaults::Defaults;
-use crate::core::error::{quote_str, Error, Invalid};
+use crate::core::error::{cut_at, quote_str, Error, Invalid};
 use crate::core::request::{rules, validate, Job};
 
 pub const SOURCE: &str = "aws.backup";
@@ -158,7 +158,10 @@ pub fn decide(
             only_completed(kind)
         ));
     };
-    let first_resource = resources.first().map(|r| capped(r)).filter(|r| !r.is_empty());
+    let first_resource = resources
+        .first()
+        .map(|r| cut_at(r, FIELD_LIMIT))
+        .filter(|r| !r.is_empty());
     let outcome = match kind {
         JobKind::Backup => JobOutcome {
             kind,
@@ -283,16 +286,7 @@ fn text(map: &Map<String, Value>, name: &str) -> Option<String> {
     map.get(name)
         .and_then(Value::as_str)
         .filter(|s| !s.trim().is_empty())
-        .map(capped)
-}
-
-fn capped(s: &str) -> String {
-    if s.chars().count() <= FIELD_LIMIT {
-        s.to_owned()
-    } else {
-        let head: String = s.chars().take(FIELD_LIMIT).collect();
-        format!("{head}…")
-    }
+        .map(|s| cut_at(s, FIELD_LIMIT))
 }
 
 /// AWS wraps some status messages in literal double quotes.

@@ -135,7 +135,8 @@ fn unprotected(finding: &Finding, audited: &Audited, source: &SourceId, at: Orig
 /// The audit's counts: the answer's.
 fn audit(audited: &Audited, selection: Option<&Resolved>, source: &SourceId, at: Origin) {
     let verdict = &audited.verdict;
-    let resolved = selection.cloned().unwrap_or_default();
+    let none = Resolved::default();
+    let resolved = selection.unwrap_or(&none);
     // A warning when something is unprotected, or when the selection audits nothing
     // (its tags or patterns may be wrong: an audit of nothing finds nothing).
     let level = if verdict.unprotected > 0 || verdict.audited == 0 {
