@@ -15,7 +15,9 @@
 //! 1. `Remediate: false`. 2. `Remediate: true`, `MaxRemediations: 100000`, with
 //!    REQUEST_QUEUE_URL at a local SQS: every unprotected resource that is not in
 //!    progress must arrive there exactly once (distinct ARNs and tokens), none in
-//!    progress, and no job started by the function itself.
+//!    progress, and no job started by the function itself. 3. `Remediate: true` with
+//!    `MaxRemediations` left at its default (1,000): the 1,000 oldest unprotected
+//!    resources (never backed up first), each once.
 //!
 //! Each run is its own function process. Targets: invoke to answer within 1.3 times
 //! the floor (the longer of the two first listings, which run at once: pages times
@@ -55,6 +57,38 @@ const TARGET_RSS_MIB: f64 = 48.0;
 const TAGGING_PAGE: usize = 100;
 const BACKUP_PAGE: usize = 1_000;
 const HOUR: u64 = 3_600;
+/// `MaxRemediations` when the audit leaves it out.
+const DEFAULT_MAX_REMEDIATIONS: usize = 1_000;
+
+/// What the audit is asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// `Remediate: false`.
+    Report,
+    /// `Remediate: true`, `MaxRemediations: 100000`: every unprotected resource.
+    RemediateAll,
+    /// `Remediate: true`, `MaxRemediations` at its default.
+    RemediateDefault,
+}
+
+impl Mode {
+    fn label(self) -> &'static str {
+        match self {
+            Mode::Report => "1. Remediate false",
+            Mode::RemediateAll => "2. Remediate true, MaxRemediations 100,000, to SQS",
+            Mode::RemediateDefault => "3. Remediate true, MaxRemediations at its default (1,000), to SQS",
+        }
+    }
+
+    /// The remediations the audit must make of `fleet`.
+    fn remediated(self, fleet: &Fleet) -> usize {
+        match self {
+            Mode::Report => 0,
+            Mode::RemediateAll => fleet.unprotected.len(),
+            Mode::RemediateDefault => fleet.unprotected.len().min(DEFAULT_MAX_REMEDIATIONS),
+        }
+    }
+}
 
 fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -163,7 +197,8 @@ struct Fleet {
     listed: Arc<Vec<usize>>,
     protected: usize,
     in_progress: BTreeSet<String>,
-    unprotected: BTreeSet<String>,
+    /// The unprotected resources and the age of their last backup (None: never).
+    unprotected: BTreeMap<String, Option<Duration>>,
 }
 
 impl Fleet {
@@ -171,15 +206,16 @@ impl Fleet {
         let known: Vec<usize> = (0..count).filter(|&i| backed(i) != Backed::Never).collect();
         let order = permuted(known.len());
         let listed: Vec<usize> = (0..known.len()).map(|p| known[order(p)]).collect();
-        let (mut protected, mut in_progress, mut unprotected) = (0, BTreeSet::new(), BTreeSet::new());
+        let (mut protected, mut in_progress, mut unprotected) = (0, BTreeSet::new(), BTreeMap::new());
         for i in 0..count {
             match backed(i) {
                 Backed::Fresh => protected += 1,
                 _ if running(i) => {
                     in_progress.insert(arn(i));
                 }
-                _ => {
-                    unprotected.insert(arn(i));
+                never_or_stale => {
+                    let age = (never_or_stale == Backed::Stale).then(|| backup_age(i));
+                    unprotected.insert(arn(i), age);
                 }
             }
         }
@@ -223,9 +259,9 @@ impl Fleet {
     }
 }
 
-fn event(remediate: bool) -> Value {
-    let mut audit = json!({ "MaxAgeHours": MAX_AGE_HOURS, "Remediate": remediate });
-    if remediate {
+fn event(mode: Mode) -> Value {
+    let mut audit = json!({ "MaxAgeHours": MAX_AGE_HOURS, "Remediate": mode != Mode::Report });
+    if mode == Mode::RemediateAll {
         audit["MaxRemediations"] = json!(100_000);
     }
     json!({
@@ -234,7 +270,7 @@ fn event(remediate: bool) -> Value {
             "ListOfTags": [{"ConditionType": "STRINGEQUALS", "ConditionKey": "backup", "ConditionValue": "nightly"}]
         },
         "Audit": audit,
-        "IdempotencyKey": format!("bench/audit/remediate-{remediate}")
+        "IdempotencyKey": format!("bench/audit/{mode:?}")
     })
 }
 
@@ -341,7 +377,7 @@ struct Run {
     timeline: Timeline,
 }
 
-async fn run(fleet: &Fleet, delay: Duration, remediate: bool, sqs: &Arc<FakeSqs>) -> (Run, FakeBackup) {
+async fn run(fleet: &Fleet, delay: Duration, mode: Mode, sqs: &Arc<FakeSqs>) -> (Run, FakeBackup) {
     let (tagging, backup) = fleet.serve(delay).await;
     let tagging = Arc::new(tagging);
     let lambda = FakeLambda::start().await;
@@ -379,12 +415,7 @@ async fn run(fleet: &Fleet, delay: Duration, remediate: bool, sqs: &Arc<FakeSqs>
     ];
     let sampler = sample(began, pid, counters, Arc::clone(&stop));
     let answer = lambda
-        .invoke_guarded(
-            &event(remediate),
-            None,
-            Duration::from_secs(900),
-            Duration::from_secs(900),
-        )
+        .invoke_guarded(&event(mode), None, Duration::from_secs(900), Duration::from_secs(900))
         .await;
     let seconds = began.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
@@ -409,11 +440,7 @@ async fn run(fleet: &Fleet, delay: Duration, remediate: bool, sqs: &Arc<FakeSqs>
         backup.listing_calls(Listing::Jobs),
     ];
     let run = Run {
-        label: if remediate {
-            "2. Remediate true, MaxRemediations 100,000, to SQS"
-        } else {
-            "1. Remediate false"
-        },
+        label: mode.label(),
         seconds,
         floor,
         init_kib,
@@ -428,8 +455,8 @@ async fn run(fleet: &Fleet, delay: Duration, remediate: bool, sqs: &Arc<FakeSqs>
 // ------------------------------------------------------------------ checks
 
 /// The counts the answer must have, and the calls each listing must take.
-fn check_answer(fleet: &Fleet, run: &Run, remediate: bool, missed: &mut Vec<String>) {
-    let remediated = if remediate { fleet.unprotected.len() } else { 0 };
+fn check_answer(fleet: &Fleet, run: &Run, mode: Mode, missed: &mut Vec<String>) {
+    let remediated = mode.remediated(fleet);
     let expected = json!({
         "Name": "fleet",
         "Found": fleet.count,
@@ -474,7 +501,9 @@ fn check_answer(fleet: &Fleet, run: &Run, remediate: bool, missed: &mut Vec<Stri
 
 /// Every unprotected resource that is not in progress arrived once, with its own
 /// token; none in progress did.
-fn check_queue(fleet: &Fleet, bodies: &[String], missed: &mut Vec<String>) -> (usize, usize, usize) {
+/// The requests that reached the queue: `mode`'s remediations, each once, with a
+/// token of its own, none in progress, and (when capped) the oldest.
+fn check_queue(fleet: &Fleet, bodies: &[String], mode: Mode, missed: &mut Vec<String>) -> (usize, usize, usize) {
     let mut arns: BTreeMap<String, usize> = BTreeMap::new();
     let mut tokens: HashSet<String> = HashSet::new();
     let mut requests = 0;
@@ -490,25 +519,45 @@ fn check_queue(fleet: &Fleet, bodies: &[String], missed: &mut Vec<String>) -> (u
     }
     let twice = arns.values().filter(|&&n| n > 1).count();
     let in_progress = arns.keys().filter(|a| fleet.in_progress.contains(*a)).count();
-    let received: BTreeSet<&String> = arns.keys().collect();
-    let expected: BTreeSet<&String> = fleet.unprotected.iter().collect();
-    if received != expected || twice > 0 || requests != fleet.unprotected.len() {
-        let missing = expected.difference(&received).count();
-        let extra = received.difference(&expected).count();
+    let expected = mode.remediated(fleet);
+    let extra = arns.keys().filter(|a| !fleet.unprotected.contains_key(*a)).count();
+    if extra > 0 || twice > 0 || requests != expected || arns.len() != expected {
         missed.push(format!(
-            "queue: {requests} requests for {} resources ({twice} twice, {missing} missing, {extra} not unprotected), {} expected",
+            "{}: {requests} requests for {} resources ({twice} twice, {extra} not unprotected), {expected} expected",
+            mode.label(),
             arns.len(),
-            fleet.unprotected.len()
         ));
+    }
+    // Oldest first: never backed up before any age, then the older backup. None of
+    // those left out may be older than one sent.
+    let oldness = |age: &Option<Duration>| age.map_or(Duration::MAX, |a| a);
+    let youngest_sent = arns.keys().filter_map(|a| fleet.unprotected.get(a)).map(oldness).min();
+    let oldest_left = fleet
+        .unprotected
+        .iter()
+        .filter(|(a, _)| !arns.contains_key(*a))
+        .map(|(_, age)| oldness(age))
+        .max();
+    if let (Some(sent), Some(left)) = (youngest_sent, oldest_left) {
+        if left > sent {
+            missed.push(format!(
+                "{}: a resource last backed up {left:?} ago was left out, one backed up {sent:?} ago was sent",
+                mode.label()
+            ));
+        }
     }
     if tokens.len() != requests {
         missed.push(format!(
-            "queue: {} distinct tokens in {requests} requests",
+            "{}: {} distinct tokens in {requests} requests",
+            mode.label(),
             tokens.len()
         ));
     }
     if in_progress > 0 {
-        missed.push(format!("queue: {in_progress} resources in progress were remediated"));
+        missed.push(format!(
+            "{}: {in_progress} resources in progress were remediated",
+            mode.label()
+        ));
     }
     (arns.len(), tokens.len(), in_progress)
 }
@@ -657,8 +706,8 @@ async fn main() {
     let mut missed = Vec::new();
 
     let sqs = Arc::new(FakeSqs::start(true).await);
-    let (audit, backup) = run(&fleet, delay, false, &sqs).await;
-    check_answer(&fleet, &audit, false, &mut missed);
+    let (audit, backup) = run(&fleet, delay, Mode::Report, &sqs).await;
+    check_answer(&fleet, &audit, Mode::Report, &mut missed);
     check_targets(&audit, &mut missed);
     if sqs.calls() > 0 || !backup.recorded().is_empty() {
         missed.push(format!(
@@ -670,35 +719,37 @@ async fn main() {
     }
     print_run(&fleet, delay, &audit);
 
-    let sqs = Arc::new(FakeSqs::start(true).await);
-    let (remedy, backup) = run(&fleet, delay, true, &sqs).await;
-    check_answer(&fleet, &remedy, true, &mut missed);
-    check_targets(&remedy, &mut missed);
-    let (arns, tokens, in_progress) = check_queue(&fleet, &sqs.take_bodies(), &mut missed);
-    if !backup.recorded().is_empty() {
-        missed.push(format!(
-            "{}: {} jobs started by the function itself, not through the queue",
-            remedy.label,
-            backup.recorded().len()
-        ));
+    for mode in [Mode::RemediateAll, Mode::RemediateDefault] {
+        let sqs = Arc::new(FakeSqs::start(true).await);
+        let (remedy, backup) = run(&fleet, delay, mode, &sqs).await;
+        check_answer(&fleet, &remedy, mode, &mut missed);
+        check_targets(&remedy, &mut missed);
+        let (arns, tokens, in_progress) = check_queue(&fleet, &sqs.take_bodies(), mode, &mut missed);
+        if !backup.recorded().is_empty() {
+            missed.push(format!(
+                "{}: {} jobs started by the function itself, not through the queue",
+                remedy.label,
+                backup.recorded().len()
+            ));
+        }
+        print_run(&fleet, delay, &remedy);
+        let n = mode.remediated(&fleet);
+        println!();
+        println!("| {}: the queue | figure | expected |", &mode.label()[..1]);
+        println!("|---|---|---|");
+        println!(
+            "| requests / distinct ARNs / distinct tokens | {} / {arns} / {tokens} | {n} / {n} / {n} |",
+            sqs.requests()
+        );
+        println!("| resources in progress remediated | {in_progress} | 0 |");
+        println!(
+            "| messages / SendMessageBatch calls | {} / {} | {} / {} |",
+            sqs.messages(),
+            sqs.calls(),
+            n.div_ceil(10),
+            n.div_ceil(100)
+        );
     }
-    print_run(&fleet, delay, &remedy);
-    println!();
-    println!("| 2. the queue | figure | expected |");
-    println!("|---|---|---|");
-    println!(
-        "| requests / distinct ARNs / distinct tokens | {} / {arns} / {tokens} | {n} / {n} / {n} |",
-        sqs.requests(),
-        n = fleet.unprotected.len()
-    );
-    println!("| resources in progress remediated | {in_progress} | 0 |");
-    println!(
-        "| messages / SendMessageBatch calls | {} / {} | {} / {} |",
-        sqs.messages(),
-        sqs.calls(),
-        fleet.unprotected.len().div_ceil(10),
-        fleet.unprotected.len().div_ceil(100)
-    );
 
     if !missed.is_empty() {
         eprintln!("audit benchmark missed: {}", missed.join("; "));
