@@ -83,7 +83,7 @@ impl Tally {
 /// Where a selection's requests go.
 pub enum Destination {
     /// The request queue (`REQUEST_QUEUE_URL`), or a dry run of it.
-    Queue(FanOut),
+    Queue(Box<FanOut>),
     /// Started in this invocation, like a list: at most 1,000; a resource listed
     /// twice is started once.
     Here { jobs: Vec<Job>, arns: HashSet<String> },
@@ -93,7 +93,7 @@ impl Destination {
     /// The request queue when there is one, else here.
     pub fn of(context: &Context<'_>) -> Destination {
         match &context.io.queue {
-            Some(queue) => Destination::Queue(FanOut::new(queue, context.deadline)),
+            Some(queue) => Destination::Queue(Box::new(FanOut::new(queue, context.deadline))),
             None => Destination::Here {
                 jobs: Vec::new(),
                 arns: HashSet::new(),

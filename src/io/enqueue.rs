@@ -107,6 +107,13 @@ pub enum Queue {
     DryRun,
 }
 
+/// What a closed message holds: its number of requests, and their ARNs when the
+/// accepted ones are kept ([`FanOut::keep_accepted`]).
+struct Closed {
+    requests: usize,
+    arns: Vec<String>,
+}
+
 /// Gathers requests into list messages and messages into batches, sending each
 /// batch when it is full. In a dry run nothing is sent, and the counts say what
 /// would have been.
@@ -115,12 +122,14 @@ pub struct FanOut {
     queue: Option<Arc<dyn Enqueuer>>,
     /// A dry run's first requests, to show.
     shown: Vec<Job>,
-    /// The requests of the message being filled, as JSON text, and their ARNs.
+    /// The requests of the message being filled, as JSON text, and their ARNs when
+    /// they are kept.
     message: Vec<String>,
     message_arns: Vec<String>,
     message_bytes: usize,
-    /// Closed messages waiting to be sent, with the ARNs of their requests.
-    batch: Vec<(Entry, Vec<String>)>,
+    /// Closed messages waiting to be sent, and what each holds.
+    batch: Vec<Entry>,
+    closed: Vec<Closed>,
     batch_bytes: usize,
     /// The ARNs of the requests in the open message and batch: a second copy of one
     /// is left out. Cleared with each batch sent, so it holds at most a batch's.
@@ -151,6 +160,7 @@ impl FanOut {
             message_arns: Vec::with_capacity(REQUESTS_PER_MESSAGE),
             message_bytes: 0,
             batch: Vec::with_capacity(MESSAGES_PER_BATCH),
+            closed: Vec::with_capacity(MESSAGES_PER_BATCH),
             batch_bytes: 0,
             arns: HashSet::with_capacity(REQUESTS_PER_MESSAGE * MESSAGES_PER_BATCH),
             deadline,
@@ -202,7 +212,9 @@ impl FanOut {
         }
         self.message_bytes += text.len() + 1;
         self.message.push(text);
-        self.message_arns.push(job.subject_arn().to_owned());
+        if self.accepted.is_some() {
+            self.message_arns.push(job.subject_arn().to_owned());
+        }
         if self.message.len() == REQUESTS_PER_MESSAGE {
             self.close_message().await?;
         }
@@ -222,7 +234,10 @@ impl FanOut {
 
     async fn close_message(&mut self) -> Result<(), Error> {
         let requests = std::mem::take(&mut self.message);
-        let arns = std::mem::take(&mut self.message_arns);
+        let closed = Closed {
+            requests: requests.len(),
+            arns: std::mem::take(&mut self.message_arns),
+        };
         self.message_bytes = 0;
         let body = format!("{{\"Jobs\":[{}]}}", requests.join(","));
         if !self.batch.is_empty() && self.batch_bytes + body.len() > MAX_BATCH_BYTES {
@@ -230,7 +245,8 @@ impl FanOut {
         }
         self.batch_bytes += body.len();
         let id = self.batch.len().to_string();
-        self.batch.push((Entry { id, body }, arns));
+        self.batch.push(Entry { id, body });
+        self.closed.push(closed);
         if self.batch.len() == MESSAGES_PER_BATCH {
             self.flush().await?;
         }
@@ -240,19 +256,20 @@ impl FanOut {
     /// Sends the batch; entries SQS refused are sent again with back-off, up to
     /// [`ENTRY_ATTEMPTS`] times in all, all within the deadline.
     async fn flush(&mut self) -> Result<(), Error> {
-        let pending = std::mem::take(&mut self.batch);
+        let entries = std::mem::take(&mut self.batch);
+        let closed = std::mem::take(&mut self.closed);
         self.batch_bytes = 0;
         self.arns.clear();
         let Some(queue) = self.queue.clone() else {
-            self.took(pending);
+            self.took(closed);
             return Ok(());
         };
         let deadline = self.deadline;
-        let unsent = pending.len();
+        let unsent = entries.len();
         if deadline.too_late_to_start() {
             return Err(self.out_of_time(unsent, "too little time was left to send"));
         }
-        match tokio::time::timeout_at(deadline.give_up_at(), self.send(queue.as_ref(), pending)).await {
+        match tokio::time::timeout_at(deadline.give_up_at(), self.send(queue.as_ref(), entries, closed)).await {
             Ok(sent) => sent,
             Err(_) => Err(self.out_of_time(
                 unsent,
@@ -262,25 +279,36 @@ impl FanOut {
     }
 
     /// Counts messages SQS accepted (or a dry run would send).
-    fn took(&mut self, accepted: Vec<(Entry, Vec<String>)>) {
+    fn took(&mut self, accepted: Vec<Closed>) {
         self.messages += accepted.len();
-        self.enqueued += accepted.iter().map(|(_, arns)| arns.len()).sum::<usize>();
+        self.enqueued += accepted.iter().map(|c| c.requests).sum::<usize>();
         if let Some(kept) = &mut self.accepted {
-            kept.extend(accepted.into_iter().flat_map(|(_, arns)| arns));
+            kept.extend(accepted.into_iter().flat_map(|c| c.arns));
         }
     }
 
-    async fn send(&mut self, queue: &dyn Enqueuer, mut pending: Vec<(Entry, Vec<String>)>) -> Result<(), Error> {
+    async fn send(
+        &mut self,
+        queue: &dyn Enqueuer,
+        mut entries: Vec<Entry>,
+        mut closed: Vec<Closed>,
+    ) -> Result<(), Error> {
         let mut backoff = FIRST_BACKOFF;
         for attempt in 1..=ENTRY_ATTEMPTS {
-            let entries: Vec<Entry> = pending.iter().map(|(e, _)| e.clone()).collect();
             let failed = match queue.send_batch(&entries).await {
                 Ok(failed) => failed,
-                Err(failure) => return Err(self.stopped(&failure, pending.len())),
+                Err(failure) => return Err(self.stopped(&failure, entries.len())),
             };
-            let (refused, accepted): (Vec<_>, Vec<_>) = pending
-                .into_iter()
-                .partition(|(e, _)| failed.iter().any(|f| f.id == e.id));
+            let refused_ids: HashSet<&str> = failed.iter().map(|f| f.id.as_str()).collect();
+            let (mut refused, mut refused_closed, mut accepted) = (Vec::new(), Vec::new(), Vec::new());
+            for (entry, message) in entries.into_iter().zip(closed) {
+                if refused_ids.contains(entry.id.as_str()) {
+                    refused.push(entry);
+                    refused_closed.push(message);
+                } else {
+                    accepted.push(message);
+                }
+            }
             self.took(accepted);
             if refused.is_empty() {
                 return Ok(());
@@ -297,7 +325,8 @@ impl FanOut {
             );
             tokio::time::sleep(backoff).await;
             backoff *= 2;
-            pending = refused;
+            entries = refused;
+            closed = refused_closed;
         }
         Ok(())
     }
