@@ -139,9 +139,15 @@ impl Run {
     }
 
     async fn invocation_of(self, event: Value) -> Result<Answer, Error> {
-        match sqs::Batch::read(&event) {
+        let read = sqs::Batch::read(&event);
+        match read {
             None => self.event(event, None).await,
-            Some(Ok(batch)) => Ok(self.batch(batch).await),
+            Some(Ok(batch)) => {
+                // The batch holds what it needs: the event's text goes before the
+                // messages run, rather than being held beside them.
+                drop(event);
+                Ok(self.batch(batch).await)
+            }
             Some(Err(error)) => {
                 let origin = self.origin(None);
                 let report = Rejected::new(Kind::Unknown, error).report(&origin);

@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use crate::command::context::{Context, Rejected};
 use crate::core::defaults::Defaults;
 use crate::core::error::{quote_str, Error, Invalid};
-use crate::core::request::{kind_of, request_fields, rules, validate, Job};
+use crate::core::request::{kind_of, request_fields, rules, validate, validate_map, Job};
 use crate::core::token::{Origin, SourceId};
 use crate::io::send::send_all;
 use crate::report::{Kind, Report};
@@ -74,9 +74,8 @@ pub fn read(
     } else {
         // "Jobs" is never present here (that makes a list); it is named so that a
         // misspelled "jobs" is hinted at.
-        let request = Value::Object(map.clone());
-        let job = validate(
-            &request,
+        let job = validate_map(
+            map,
             &["IdempotencyKey", "Jobs", "Selection"],
             defaults,
             &source.token(0),

@@ -8,7 +8,7 @@
 pub mod rules;
 mod validate;
 
-pub use validate::validate;
+pub use validate::{validate, validate_map};
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -31,6 +31,16 @@ pub fn validate(
             format!("a request must be a JSON object, not {}", kind_of(value)),
         )]);
     };
+    validate_map(map, ignored, defaults, derived_token)
+}
+
+/// [`validate`] of a request already known to be a JSON object.
+pub fn validate_map(
+    map: &Map<String, Value>,
+    ignored: &[&str],
+    defaults: &Defaults,
+    derived_token: &str,
+) -> Result<Job, Vec<Invalid>> {
     let mut r = Reader {
         map,
         errors: Vec::new(),
