@@ -15,7 +15,6 @@ use crate::command::resolve::{listing_stopped, tagging_pages, Destination, Tally
 use crate::core::audit::{self as core_audit, Ledger};
 use crate::core::defaults::Defaults;
 use crate::core::error::{Error, Invalid};
-use crate::core::job::Outcome;
 use crate::core::selection::{self as core_selection, is_selection, parse};
 use crate::core::time::Timestamp;
 use crate::core::token::Origin;
@@ -110,7 +109,6 @@ impl Audit {
             at: context.now,
             verdict: ledger.verdict(context.now, &self.audit),
             remediated: 0,
-            remediation_sent: false,
         })
     }
 
@@ -194,7 +192,6 @@ impl Audit {
             .filter(|&i| audited.verdict.findings[i].remediate)
             .collect();
         if chosen.is_empty() {
-            audited.remediation_sent = true;
             return audited;
         }
         let mut destination = Destination::of(context);
@@ -255,18 +252,8 @@ impl Audit {
         }
         audited.remediated = went.values().filter(|&&w| w).count();
         match finished {
-            Ok(results) => {
-                audited.remediation_sent = if tally.resolved.fan_out {
-                    tally.resolved.sent
-                } else {
-                    !results.iter().any(|r| matches!(r.outcome, Outcome::WouldStart))
-                };
-                report.jobs = results;
-            }
-            Err(error) => {
-                audited.remediation_sent = tally.resolved.sent;
-                report.error = Some(error);
-            }
+            Ok(results) => report.jobs = results,
+            Err(error) => report.error = Some(error),
         }
         audited
     }

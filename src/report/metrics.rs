@@ -105,7 +105,8 @@ impl Tally {
             add(&self.resources_audited, verdict.audited as u64);
             add(&self.resources_unprotected, verdict.unprotected as u64);
             add(&self.resources_in_progress, verdict.in_progress as u64);
-            if audited.remediation_sent {
+            // A dry run remediates nothing: what it would have is in the answer only.
+            if report.selection.as_ref().is_some_and(|s| s.sent) {
                 add(&self.resources_remediated, audited.remediated as u64);
             }
             if let Some(age) = verdict.oldest_backup_age {

@@ -79,10 +79,9 @@ pub struct Audited {
     /// The time of the audit, against which ages are reckoned.
     pub at: Timestamp,
     pub verdict: Verdict,
-    /// Remediation requests started here or enqueued (a dry run: that would be).
+    /// Remediation requests started here or enqueued (a dry run: that would be;
+    /// the selection's `sent` says which).
     pub remediated: usize,
-    /// Whether the remediation requests went out for real (not a dry run).
-    pub remediation_sent: bool,
 }
 
 /// What one event (or one SQS message) came to.

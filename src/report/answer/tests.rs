@@ -131,7 +131,6 @@ fn an_audit_answers_its_counts_and_at_most_100_findings_oldest_first() {
             findings,
         },
         remediated: 0,
-        remediation_sent: true,
     });
     let answer = answered(audit);
     assert_eq!(

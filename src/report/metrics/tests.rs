@@ -107,9 +107,11 @@ fn audit(verdict: Verdict, remediated: usize, sent: bool) -> Report {
             at: Timestamp::from_millis(NOW_MS as i64),
             verdict,
             remediated,
-            remediation_sent: sent,
         }),
-        selection: Some(Resolved::default()),
+        selection: Some(Resolved {
+            sent,
+            ..Resolved::default()
+        }),
         ..report(Kind::Audit)
     }
 }
