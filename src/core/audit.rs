@@ -159,7 +159,6 @@ struct Entry {
 pub struct Ledger {
     entries: HashMap<Box<str>, Entry>,
     vaults: HashSet<Arc<str>>,
-    audited: usize,
 }
 
 impl Ledger {
@@ -171,7 +170,6 @@ impl Ledger {
             return false;
         }
         entry.audited = Some(resource_type);
-        self.audited += 1;
         true
     }
 
@@ -187,11 +185,6 @@ impl Ledger {
         if newer {
             entry.last_backup = Some(LastBackup { at, vault });
         }
-    }
-
-    /// The number of resources the selection audits.
-    pub fn audited(&self) -> usize {
-        self.audited
     }
 
     /// Whether some audited resource has no backup made at or after `cutoff`: only

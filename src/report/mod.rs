@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::core::audit::Verdict;
 use crate::core::error::Error;
-use crate::core::job::{JobResult, Outcome};
+use crate::core::job::JobResult;
 use crate::core::outcome::JobOutcome;
 use crate::core::time::Timestamp;
 use crate::core::token::{Origin, SourceId};
@@ -125,13 +125,6 @@ impl Report {
 
     pub fn failed_jobs(&self) -> usize {
         self.jobs.iter().filter(|r| r.outcome.is_failure()).count()
-    }
-
-    pub fn started_jobs(&self) -> usize {
-        self.jobs
-            .iter()
-            .filter(|r| matches!(r.outcome, Outcome::Started(_)))
-            .count()
     }
 }
 
