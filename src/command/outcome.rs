@@ -37,7 +37,8 @@ pub fn read(
     defaults: &Defaults,
 ) -> Result<Outcome, Rejected> {
     let source = origin.source_id(None, event.id.as_deref().filter(|id| !id.is_empty()));
-    let kind = match kind {
+    let job_kind = kind;
+    let kind = match job_kind {
         JobKind::Backup => Kind::BackupStateChange,
         JobKind::Copy => Kind::CopyStateChange,
     };
@@ -48,10 +49,6 @@ pub fn read(
         ));
     };
     let resources = event.resources.as_deref().unwrap_or_default();
-    let job_kind = match kind {
-        Kind::CopyStateChange => JobKind::Copy,
-        _ => JobKind::Backup,
-    };
     let mut read = Outcome {
         kind,
         source,

@@ -153,10 +153,7 @@ impl Destination {
         match self {
             Destination::Queue(fan_out) => {
                 let finished = fan_out.finish().await;
-                resolved.fan_out = true;
-                resolved.sent = fan_out.sends();
-                resolved.enqueued = fan_out.enqueued;
-                resolved.messages = fan_out.messages;
+                counted(fan_out, resolved);
                 finished?;
                 let shown = fan_out.take_shown();
                 Ok(shown
@@ -176,12 +173,17 @@ impl Destination {
     /// Counts what was sent before the walk stopped.
     pub fn stopped(&self, resolved: &mut Resolved) {
         if let Destination::Queue(fan_out) = self {
-            resolved.fan_out = true;
-            resolved.sent = fan_out.sends();
-            resolved.enqueued = fan_out.enqueued;
-            resolved.messages = fan_out.messages;
+            counted(fan_out, resolved);
         }
     }
+}
+
+/// What the fan-out sent (or, in a dry run, would have), into `resolved`.
+fn counted(fan_out: &FanOut, resolved: &mut Resolved) {
+    resolved.fan_out = true;
+    resolved.sent = fan_out.sends();
+    resolved.enqueued = fan_out.enqueued;
+    resolved.messages = fan_out.messages;
 }
 
 /// The error of a listing that stopped: its AWS code, or `DeadlineExceeded`, and
