@@ -192,8 +192,10 @@ pub fn time_of(value: &Value, now: Timestamp) -> Option<Timestamp> {
     }
 }
 
-/// The page of `items` that starts at `token`, [`PAGE_SIZE`] at a time.
-fn page_of<T: Clone>(items: &[T], token: Option<&str>) -> Result<Page<T>, Failure> {
+/// The page of the `items` that `keep` keeps, [`PAGE_SIZE`] at a time, from `token`:
+/// the index in `items` where the page starts, so that each page is read from there,
+/// not by filtering every item again.
+fn page_of<T: Clone>(items: &[T], token: Option<&str>, keep: impl Fn(&T) -> bool) -> Result<Page<T>, Failure> {
     let start = match token.map(str::parse::<usize>) {
         None => 0,
         Some(Ok(start)) if start <= items.len() => start,
@@ -205,17 +207,25 @@ fn page_of<T: Clone>(items: &[T], token: Option<&str>) -> Result<Page<T>, Failur
             ))
         }
     };
-    let end = (start + PAGE_SIZE as usize).min(items.len());
+    let mut page = Vec::new();
+    let mut end = start;
+    while end < items.len() && page.len() < PAGE_SIZE as usize {
+        if keep(&items[end]) {
+            page.push(items[end].clone());
+        }
+        end += 1;
+    }
+    let more = items[end..].iter().any(&keep);
     Ok(Page {
-        items: items[start..end].to_vec(),
-        next: (end < items.len()).then(|| end.to_string()),
+        items: page,
+        next: more.then(|| end.to_string()),
     })
 }
 
 impl Listings for ListingFiles {
     fn protected(&self, token: Option<String>) -> BoxFuture<'static, Result<Page<Protected>, Failure>> {
         let protected = Arc::clone(&self.protected);
-        Box::pin(async move { page_of(&protected, token.as_deref()) })
+        Box::pin(async move { page_of(&protected, token.as_deref(), |_| true) })
     }
 
     fn jobs(
@@ -224,14 +234,7 @@ impl Listings for ListingFiles {
         token: Option<String>,
     ) -> BoxFuture<'static, Result<Page<ListedJob>, Failure>> {
         let jobs = Arc::clone(&self.jobs);
-        Box::pin(async move {
-            let listed: Vec<ListedJob> = jobs
-                .iter()
-                .filter(|j| j.job.created >= created_after)
-                .cloned()
-                .collect();
-            page_of(&listed, token.as_deref())
-        })
+        Box::pin(async move { page_of(&jobs, token.as_deref(), |j| j.job.created >= created_after) })
     }
 }
 

@@ -84,6 +84,40 @@ async fn a_long_listing_comes_in_pages_of_a_thousand() {
     assert!(files.protected(Some("elsewhere".into())).await.is_err());
 }
 
+/// The jobs created since the cutoff come in pages of at most 1,000, each once,
+/// however the older ones lie between them.
+#[tokio::test]
+async fn jobs_since_the_cutoff_come_in_pages_each_once() {
+    let jobs: Vec<_> = (0..5_000)
+        .map(|i| {
+            let created = if i % 2 == 0 || i >= 4_000 { "now-40h" } else { "now-5h" };
+            json!({ "BackupJobId": format!("j{i}"), "ResourceArn": format!("arn:aws:s3:::b{i}"),
+                    "CreationDate": created, "State": "COMPLETED" })
+        })
+        .collect();
+    let files = ListingFiles::parse(
+        r#"{"Results": []}"#,
+        Some(&json!({ "BackupJobs": jobs }).to_string()),
+        NOW,
+    )
+    .unwrap();
+    let mut token = None;
+    let mut ids = Vec::new();
+    let mut sizes = Vec::new();
+    loop {
+        let page = files.jobs(NOW.hours_before(26), token).await.unwrap();
+        sizes.push(page.items.len());
+        ids.extend(page.items.into_iter().map(|j| j.job.id));
+        match page.next {
+            Some(next) => token = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(sizes, [1_000, 1_000]);
+    let want: Vec<String> = (0..4_000).filter(|i| i % 2 == 1).map(|i| format!("j{i}")).collect();
+    assert_eq!(ids, want);
+}
+
 #[test]
 fn a_file_of_another_shape_says_what_was_expected() {
     let error = ListingFiles::parse(r#"{"Resources": []}"#, None, NOW).unwrap_err();
