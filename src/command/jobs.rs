@@ -9,6 +9,7 @@ use crate::command::context::{Context, Rejected};
 use crate::core::defaults::Defaults;
 use crate::core::error::{quote_str, Error, Invalid};
 use crate::core::request::{kind_of, request_fields, rules, validate, validate_map, Job};
+use crate::core::suggest::unknown_field;
 use crate::core::token::{Origin, SourceId};
 use crate::io::send::send_all;
 use crate::report::{Kind, Report};
@@ -108,10 +109,11 @@ fn list(map: &Map<String, Value>, defaults: &Defaults, token: &dyn Fn(usize) -> 
             "is a request field: put it in each request of \"Jobs\" (a list has only \"Jobs\" and \"IdempotencyKey\")"
                 .to_owned()
         } else {
-            match crate::core::suggest::closest(key, &["Jobs", "IdempotencyKey"]) {
-                Some(hint) => format!("unknown field; did you mean \"{hint}\"?"),
-                None => "unknown field; a list has only \"Jobs\" and \"IdempotencyKey\"".to_owned(),
-            }
+            unknown_field(
+                key,
+                &["Jobs", "IdempotencyKey"],
+                "a list has only \"Jobs\" and \"IdempotencyKey\"",
+            )
         };
         problems.push(Invalid::new(quote_str(key), problem));
     }

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::core::error::{cut_at, quote, quote_str, Invalid};
 use crate::core::request::{kind_of, rules};
-use crate::core::suggest::closest;
+use crate::core::suggest::unknown_field;
 use crate::core::time::Timestamp;
 
 /// `MaxAgeHours`: an hour to a year.
@@ -70,10 +70,8 @@ pub fn parse(event: &Map<String, Value>) -> Result<Audit, Vec<Invalid>> {
     };
     let mut problems = Vec::new();
     for key in map.keys().filter(|k| !AUDIT_FIELDS.contains(&k.as_str())).take(10) {
-        let problem = match closest(key, AUDIT_FIELDS) {
-            Some(hint) => format!("unknown field; did you mean \"{hint}\"?"),
-            None => format!("unknown field; an Audit has only these: {}", AUDIT_FIELDS.join(", ")),
-        };
+        let only = format!("an Audit has only these: {}", AUDIT_FIELDS.join(", "));
+        let problem = unknown_field(key, AUDIT_FIELDS, &only);
         problems.push(Invalid::new(format!("Audit.{}", quote_str(key)), problem));
     }
     let whole = |name: &str, range: (i64, i64), problems: &mut Vec<Invalid>| -> Option<i64> {

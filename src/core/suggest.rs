@@ -17,6 +17,15 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
+/// The problem of an unknown field `key`: the closest of the `known` names, or else
+/// `only`, which says what the object may hold.
+pub fn unknown_field(key: &str, known: &[&str], only: &str) -> String {
+    match closest(key, known) {
+        Some(hint) => format!("unknown field; did you mean \"{hint}\"?"),
+        None => format!("unknown field; {only}"),
+    }
+}
+
 /// The known name closest to `unknown`: same letters in another case, or a few edits away.
 pub fn closest<'a>(unknown: &str, known: &[&'a str]) -> Option<&'a str> {
     if unknown.len() > 100 {

@@ -12,7 +12,7 @@ use super::{
 };
 use crate::core::defaults::Defaults;
 use crate::core::error::{quote, quote_str, Invalid};
-use crate::core::suggest::closest;
+use crate::core::suggest::{closest, unknown_field};
 
 /// Turns one request object into a [`Job`], or says every way in which it is wrong.
 ///
@@ -197,10 +197,7 @@ impl<'a> Reader<'a> {
             let problem = if key.as_str() == "IdempotencyKey" {
                 "is not a request field: put it beside \"Jobs\" in the list, not in a request".to_owned()
             } else {
-                match closest(key, &hints) {
-                    Some(hint) => format!("unknown field; did you mean \"{hint}\"?"),
-                    None => format!("unknown field; a request has only these: {}", known.join(", ")),
-                }
+                unknown_field(key, &hints, &format!("a request has only these: {}", known.join(", ")))
             };
             self.fail(quote_str(key), problem);
         }

@@ -7,6 +7,7 @@ use crate::core::defaults::Defaults;
 use crate::core::error::{quote_str, Error, Invalid};
 use crate::core::request::{kind_of, rules, validate, BackupJob, Job};
 use crate::core::selection::{Condition, Operator, Pattern, Selection};
+use crate::core::suggest::unknown_field;
 use crate::core::token::SourceId;
 
 /// At most this many patterns in each of `Resources` and `NotResources`.
@@ -163,10 +164,11 @@ fn beside_fields(event: &Map<String, Value>, problems: &mut Vec<Invalid>) {
             _ if SELECTION_FIELDS.contains(&key.as_str()) && !value.is_null() => {
                 "belongs inside \"Selection\"".to_owned()
             }
-            _ => match crate::core::suggest::closest(key, &known) {
-                Some(hint) => format!("unknown field; did you mean \"{hint}\"?"),
-                None => format!("unknown field; beside a Selection an event has only these: {}", known.join(", ")),
-            },
+            _ => unknown_field(
+                key,
+                &known,
+                &format!("beside a Selection an event has only these: {}", known.join(", ")),
+            ),
         };
         problems.push(Invalid::new(quote_str(key), problem));
     }
@@ -195,13 +197,11 @@ fn inner_fields(inner: &Map<String, Value>, problems: &mut Vec<Invalid>) {
         } else if BESIDE_FIELDS.contains(&key.as_str()) {
             "is a request field: put it beside \"Selection\", not in it".to_owned()
         } else {
-            match crate::core::suggest::closest(key, SELECTION_FIELDS) {
-                Some(hint) => format!("unknown field; did you mean \"{hint}\"?"),
-                None => format!(
-                    "unknown field; a selection has only these: {}",
-                    SELECTION_FIELDS.join(", ")
-                ),
-            }
+            unknown_field(
+                key,
+                SELECTION_FIELDS,
+                &format!("a selection has only these: {}", SELECTION_FIELDS.join(", ")),
+            )
         };
         problems.push(Invalid::new(at, problem));
     }
