@@ -1403,3 +1403,193 @@ async fn a_remediation_refused_by_aws_is_not_counted_as_remediated() {
     assert_eq!(metrics[0]["JobsStarted"], 2);
     assert_eq!(metrics[0]["JobsFailed"], 1);
 }
+
+// ------------------------------------------------------------- 9. gaps a review found
+
+/// ListProtectedResources may end long before the Tagging API does: a stale
+/// resource that the Tagging API lists only then still has its jobs read, so that
+/// a backup under way is seen and not remediated.
+#[tokio::test]
+async fn a_stale_resource_listed_after_the_protected_listing_ended_still_has_its_jobs_read() {
+    let names: Vec<String> = (0..300).map(|i| format!("late-{i:03}")).collect();
+    let listed: Vec<(String, Vec<(String, String)>)> = names
+        .iter()
+        .map(|n| (table(n), vec![("backup".to_owned(), "nightly".to_owned())]))
+        .collect();
+    // Three pages of 100, each 300 ms after its request; ListProtectedResources
+    // answers at once, in one page.
+    let tagging = FakeTagging::start(
+        listed.len(),
+        std::sync::Arc::new(move |i| listed[i].clone()),
+        Duration::from_millis(300),
+    )
+    .await;
+    let setup = Setup::start(&[("AWS_ENDPOINT_URL_RESOURCE_GROUPS_TAGGING_API", &tagging.endpoint)]).await;
+    let stale = table(&names[299]);
+    let placed = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let age = if i == 299 { hours(50.0) } else { hours(2.0) };
+            (i, Protected::new(&table(n), age))
+        })
+        .collect();
+    protected_listing(&setup.backup, 300, placed);
+    job_listing(
+        &setup.backup,
+        20,
+        vec![(7, Job::new(&stale, "RUNNING", hours(1.0), None))],
+    );
+    let answer = setup
+        .lambda
+        .invoke(&nightly_audit(
+            Some("audit/e2e/late"),
+            json!({ "MaxAgeHours": 26, "Remediate": true }),
+        ))
+        .await;
+    let answer = answer.response();
+    assert_eq!(answer["Audit"]["Audited"], 300, "{answer}");
+    assert_eq!(answer["Audit"]["InProgress"], 1, "{answer}");
+    assert_eq!(answer["Audit"]["Unprotected"], 0, "{answer}");
+    assert_eq!(answer["Audit"]["Remediated"], 0, "{answer}");
+    assert_eq!(answer["Findings"][0]["ResourceArn"], stale.as_str());
+    assert_eq!(answer["Findings"][0]["InProgress"], true);
+    assert_eq!(answer["Findings"][0]["LastJobState"], "RUNNING");
+    // ListProtectedResources was one page, answered at once; the stale resource
+    // came on the Tagging API's third page, 900 ms later.
+    assert_eq!(setup.backup.listing_calls(Listing::Protected), 1);
+    assert!(setup.backup.listing_calls(Listing::Jobs) >= 1);
+    let (_, recorded) = setup.finish().await;
+    assert!(
+        recorded.is_empty(),
+        "a resource in progress is never remediated: {recorded:?}"
+    );
+}
+
+/// Every resource not protected has its `unprotected` line, however many there are
+/// (the answer shows 100 findings), and the `audit` line comes after them.
+#[tokio::test]
+async fn every_unprotected_resource_has_its_line_and_the_audit_line_comes_last() {
+    let names: Vec<String> = (0..130).map(|i| format!("never-{i:03}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let tagging = nightly_tables(&refs).await;
+    let setup = Setup::start(&[("AWS_ENDPOINT_URL_RESOURCE_GROUPS_TAGGING_API", &tagging.endpoint)]).await;
+    protected_listing(&setup.backup, 5, vec![]);
+    let answer = setup
+        .lambda
+        .invoke(&nightly_audit(None, json!({ "MaxAgeHours": 26 })))
+        .await;
+    let answer = answer.response().clone();
+    assert_eq!(answer["Audit"]["Unprotected"], 130, "{answer}");
+    assert_eq!(answer["Findings"].as_array().unwrap().len(), 100);
+    let (output, _) = setup.finish().await;
+    let lines = output.log_lines();
+    let unprotected: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i]["message"] == "unprotected")
+        .collect();
+    let logged: BTreeSet<&str> = unprotected
+        .iter()
+        .map(|&i| lines[i]["resource_arn"].as_str().unwrap())
+        .collect();
+    let all: BTreeSet<String> = names.iter().map(|n| table(n)).collect();
+    assert_eq!(logged, all.iter().map(String::as_str).collect());
+    let audit: Vec<usize> = (0..lines.len()).filter(|&i| lines[i]["message"] == "audit").collect();
+    assert_eq!(audit.len(), 1);
+    assert!(audit[0] > *unprotected.last().unwrap(), "the summary comes last");
+    assert_eq!(lines[audit[0]]["unprotected"], 130);
+}
+
+/// An audit whose selection matches nothing succeeds, warns, reads no jobs and
+/// writes no OldestBackupAge (no audited resource has a backup).
+#[tokio::test]
+async fn an_audit_of_nothing_succeeds_with_a_warning() {
+    let tagging = nightly_tables(&[]).await;
+    let setup = Setup::start(&[("AWS_ENDPOINT_URL_RESOURCE_GROUPS_TAGGING_API", &tagging.endpoint)]).await;
+    protected_listing(&setup.backup, 5, vec![]);
+    let answer = setup
+        .lambda
+        .invoke(&nightly_audit(None, json!({ "MaxAgeHours": 26, "Remediate": true })))
+        .await;
+    let answer = answer.response().clone();
+    assert_eq!(answer["Audit"]["Audited"], 0, "{answer}");
+    assert_eq!(answer["Findings"], json!([]));
+    assert_eq!(setup.backup.listing_calls(Listing::Jobs), 0);
+    let (output, recorded) = setup.finish().await;
+    assert!(recorded.is_empty());
+    let audit = &output.lines("audit")[0];
+    assert_eq!(audit["level"], "WARN", "{audit}");
+    let metrics = &metrics_lines(&output)[0];
+    assert_eq!(metrics["ResourcesAudited"], 0, "{metrics}");
+    assert!(metrics.get("OldestBackupAge").is_none(), "{metrics}");
+}
+
+/// Both listings are retried like any call: a page answered once with a throttling
+/// or a server error is asked again, and the audit completes.
+#[tokio::test]
+async fn a_listing_page_failing_once_is_retried() {
+    let names = ["retried-a", "retried-b"];
+    let tagging = nightly_tables(&names).await;
+    let setup = Setup::start(&[("AWS_ENDPOINT_URL_RESOURCE_GROUPS_TAGGING_API", &tagging.endpoint)]).await;
+    protected_listing(
+        &setup.backup,
+        1_500,
+        vec![
+            (3, Protected::new(&table("retried-a"), hours(2.0))),
+            (1_200, Protected::new(&table("retried-b"), hours(40.0))),
+        ],
+    );
+    job_listing(
+        &setup.backup,
+        1_500,
+        vec![(
+            1_400,
+            Job::new(&table("retried-b"), "FAILED", hours(3.0), Some("denied")),
+        )],
+    );
+    setup
+        .backup
+        .fail_listing_page(Listing::Protected, 2, 503, "ServiceUnavailableException", Times::Once);
+    setup
+        .backup
+        .fail_listing_page(Listing::Jobs, 2, 400, "ThrottlingException", Times::Once);
+    let answer = setup
+        .lambda
+        .invoke(&nightly_audit(None, json!({ "MaxAgeHours": 26 })))
+        .await;
+    let answer = answer.response().clone();
+    assert_eq!(answer["Audit"]["Protected"], 1, "{answer}");
+    assert_eq!(answer["Audit"]["Unprotected"], 1, "{answer}");
+    assert_eq!(answer["Findings"][0]["LastJobState"], "FAILED");
+    // Two pages each, the second asked twice.
+    assert_eq!(setup.backup.listing_calls(Listing::Protected), 3);
+    assert_eq!(setup.backup.listing_calls(Listing::Jobs), 3);
+    setup.finish().await;
+}
+
+/// A listing that does not end before the invocation's deadline fails the audit
+/// with DeadlineExceeded, naming it, and starts nothing.
+#[tokio::test]
+async fn a_listing_running_into_the_deadline_fails_the_audit_and_starts_nothing() {
+    let names = ["late-a"];
+    let tagging = nightly_tables(&names).await;
+    let setup = Setup::start(&[("AWS_ENDPOINT_URL_RESOURCE_GROUPS_TAGGING_API", &tagging.endpoint)]).await;
+    protected_listing(&setup.backup, 1_500, vec![]);
+    setup
+        .backup
+        .stall_listing_page(Listing::Protected, 2, Duration::from_secs(60), Times::Always);
+    let answer = setup
+        .lambda
+        .invoke_with(
+            &nightly_audit(None, json!({ "MaxAgeHours": 26, "Remediate": true })),
+            None,
+            Duration::from_secs(4),
+        )
+        .await;
+    let (error_type, message) = answer.error();
+    assert_eq!(error_type, "DeadlineExceeded", "{message}");
+    assert!(message.contains("ListProtectedResources"), "{message}");
+    let (output, recorded) = setup.finish().await;
+    assert!(recorded.is_empty());
+    assert!(output.lines("audit").is_empty());
+    assert_no_audit_metric(&metrics_lines(&output)[0]);
+}

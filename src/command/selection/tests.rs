@@ -766,3 +766,27 @@ async fn an_audit_marks_remediated_exactly_the_resources_sqs_took() {
         assert!(!refused.iter().any(|r| r == arn), "{arn} was refused by SQS");
     }
 }
+
+/// With a request queue, an audit may remediate more than the 1,000 an invocation
+/// starts itself: MaxRemediations above 1,000 is refused only without one.
+#[tokio::test]
+async fn with_a_queue_an_audit_may_remediate_more_than_a_thousand() {
+    let event = json!({
+        "Selection": { "Resources": ["arn:aws:dynamodb:*:*:table/*"] },
+        "Audit": { "MaxAgeHours": 26, "Remediate": true, "MaxRemediations": 100_000 },
+        "IdempotencyKey": "audit/2"
+    });
+    let tables = || Pages::new((0..1_200).map(|n| table(n, "prod")).collect(), 100);
+    let s = setup(tables(), Queue::default(), Some(QUEUE_URL), false);
+    let answer = call(&s.app, event.clone()).await.unwrap();
+    assert_eq!(answer["Audit"]["Remediated"], 1_200, "{answer}");
+    assert_eq!(enqueued(&s.queue).len(), 1_200);
+
+    let s = setup(tables(), Queue::default(), None, false);
+    let error = call(&s.app, event).await.unwrap_err().to_string();
+    assert!(
+        error.contains("MaxRemediations") && error.contains("REQUEST_QUEUE_URL"),
+        "{error}"
+    );
+    assert!(s.starter.started.lock().unwrap().is_empty());
+}
